@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# skelnb: one command to set up and run the main job, one to set up and run every test.
+#   bash run.sh main [--raw PATH] [--out PATH]   set up, prepare NW-UCLA and print its data doctor report
+#   bash run.sh test [PYTEST ARGS]               set up and run every test (notebooks + tests/)
+#   bash run.sh setup                            only set up (.venv with CPU torch, the package and its dev tools)
+# Both are idempotent: setup is skipped while settings.ini, setup.py and this file are unchanged.
+# Environment: PYTHON (default python3.11), SKELNB_VENV (default .venv), TORCH_SPEC (default torch==2.13.0),
+#   TORCH_INDEX_URL (a PyTorch wheel index for your CUDA or for CPU-only wheels; see README).
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${SKELNB_VENV:-.venv}
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then "${PYTHON:-python3.11}" -m venv "$VENV"; fi
+  # shellcheck disable=SC1091
+  . "$VENV/bin/activate"
+  local want stamp="$VENV/.skelnb-setup"
+  want=$(cat settings.ini setup.py run.sh | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && python -c "import skelnb, torch" 2>/dev/null; then return; fi
+  if ! python -c "import torch" 2>/dev/null; then
+    # torch first, so that installing the package never pulls a torch build of its own choosing
+    python -m pip install --quiet "${TORCH_SPEC:-torch==2.13.0}" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+  fi
+  python -m pip install --quiet -e ".[dev]"
+  echo "$want" > "$stamp"
+}
+
+cmd=${1:-main}; shift || true
+case "$cmd" in
+  setup) setup ;;
+  main)
+    setup
+    raw=../shared/data/nw_ucla; out=prepared
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        --raw) raw=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        *) echo "run.sh main: unknown option $1 (use --raw PATH, --out PATH)" >&2; exit 2 ;;
+      esac
+    done
+    skelnb prepare nw-ucla --raw "$raw" --out "$out" --pipeline hiclr
+    skelnb doctor "$out/nw-ucla-hiclr"
+    ;;
+  test)
+    setup
+    python -m pytest tests "$@"
+    ;;
+  *) echo "usage: bash run.sh {main|test|setup} [options]" >&2; exit 2 ;;
+esac
