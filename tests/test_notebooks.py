@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import enabled_flags
+from skelnb.core import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT/"nbs").glob("[0-9]*.ipynb"))
@@ -30,8 +31,14 @@ def test_found_notebooks():
     assert len(NOTEBOOKS) >= 5
 
 
+def skip_without_data(nb: Path):
+    if shared_data() is None and "shared_data(" in nb.read_text():
+        pytest.skip(f"{nb.name} reads ../shared/data, which is absent (set SKELNB_DATA)")
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook(nb):
+    skip_without_data(nb)
     r = run_nbdev_test(nb)
     assert r.returncode == 0, f"{nb.name} failed:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}"
 
@@ -43,5 +50,6 @@ FLAGGED = [(nb, f) for nb in NOTEBOOKS for f in sorted(flags_in(nb))]
 def test_notebook_flagged_cells(nb, flag, request):
     if flag not in enabled_flags(request.config):
         pytest.skip(f"{nb.name}: cells flagged {flag} ({'--run-slow' if flag == 'slow' else 'no CUDA GPU here'})")
+    skip_without_data(nb)
     r = run_nbdev_test(nb, flags=flag)
     assert r.returncode == 0, f"{nb.name} [{flag}] failed:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}"
