@@ -113,3 +113,18 @@ def test_dataset_with_workers(tmp_path, shared):
     x = torch.cat(xs)
     assert x.shape == (464, 3, 300, 20, 1) and torch.isfinite(x).all()
     assert torch.cat(ys).tolist() == ds.labels.tolist()
+
+
+def test_pku2_uses_its_v2_split_files(tmp_path, shared):
+    raw = tmp_path/"pku2"
+    shutil.copytree(shared/"pku_mmd_samples"/"skeleton", raw/"skeleton")
+    shutil.copytree(shared/"pku_mmd_samples"/"label", raw/"label")
+    (raw/"cross_subject_v2.txt").write_text("Training videos: \n0105-M, 0206-R\nValidataion videos: \n0310-R\n")
+    (raw/"cross_view_v2.txt").write_text("Training videos: \n0206-R, 0310-R\nValidataion videos: \n0105-M\n")
+    rep = run("pku2", raw, tmp_path/"out", pipeline="halp")
+    assert rep["counts"] == {"xsub": {"train": 16, "val": 8}, "xview": {"train": 16, "val": 8}}
+    val = load_split(tmp_path/"out"/"pku2-halp"/"xsub"/"val")
+    assert all(n.startswith("0310-R_") for n in val.names) and val.data.shape == (8, 3, 300, 25, 2)
+    assert (val.num_frames == val.lengths).all()  # HaLP records the full segment length
+    with pytest.raises(FileNotFoundError, match="cross_subject_v2.txt"):
+        run("pku2", shared/"pku_mmd_samples", tmp_path/"o2")  # v1 split files do not stand in for v2
