@@ -7,18 +7,16 @@ from skelnb.data.pku import (PKU_ACTIONS, PKU_NUM_CLASSES, PKUVideo, assign_pku_
                              check_split_videos, cut_pku_segments, parse_pku_video_name, pku_segment_name,
                              read_pku_labels, read_pku_skeleton, read_pku_split)
 
-PKU = shared_data("pku_mmd_samples")
 VIDEOS = ("0105-M", "0206-R", "0310-R")
 FRAMES = {"0105-M": 1254, "0206-R": 1222, "0310-R": 1158}
 
 
-@pytest.fixture(scope="module")
-def pku():
-    if PKU is None: pytest.skip("shared data absent: ../shared/data/pku_mmd_samples")
-    return PKU
+@pytest.fixture
+def pku(shared):
+    return shared/"pku_mmd_samples"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def lines(pku):
     return (pku/"skeleton"/"0105-M.txt").read_text().splitlines()
 
