@@ -1,0 +1,434 @@
+"""skelnb.augment.growing (HiCLR's growing augmentation, paper §3.2 eq. 2) against the reference's view branches.
+
+TEST ORACLES. The `oracle_*` and `reference_*` functions below are per-sample NumPy restatements, written for these
+tests in our own words, of what the reference does (reference_code.md §2.1-2.3):
+- `HiCLR:feeder/tools.py`: temperal_crop, shear, random_spatial_flip (hard-coded NTU list, no mirroring),
+  random_rotate (x, then y, then z on row vectors), gaus_noise, GaussianBlurConv (unnormalised 15-tap kernel, zero
+  padding), axis_mask;
+- `HiCLR:feeder/ntu_feeder.py:Feeder_triple`: data1 = data2 = `_aug` (crop, shear), data3 = data4 = `_strong_aug`
+  (crop, shear, flip, rotate, noise, blur, axis mask), each an independent call;
+- `HiCLR:processor/utils.py:Jointmask` + `net/hiclr.py`: one (T, V) mask per batch with int(V * 0.1) joints per frame
+  drawn by `random.sample`, masked entries of data4 set to the token.
+`oracle_*` take the drawn values (for exact comparisons); `reference_*` draw them the reference's way (python `random`
+and numpy), for comparing distributions.
+"""
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from skelnb.augment.base import Compose
+from skelnb.augment.growing import (GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name)
+from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, adain_statistics, normal_augmentation
+from skelnb.core import shared_data
+from skelnb.layouts import NTU25, NW_UCLA
+from skelnb.streams import to_bone, to_motion
+
+
+# ------------------------------------------------------------------------------------------------ real data
+@pytest.fixture(scope="module")
+def ntu():
+    "The 5 NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32; sample 1 (A058) has two persons."
+    if shared_data("ntu_samples") is None: pytest.skip("shared data absent")
+    from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
+    from skelnb.data.pipelines import hiclr_pipeline
+    files = sorted(shared_data("ntu_samples").glob("*.skeleton"))
+    assert "A058" in files[1].name
+    return torch.from_numpy(np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), NTU25) for f in files]))
+
+
+@pytest.fixture(scope="module")
+def ucla():
+    "Three NW-UCLA sequences through HiCLR's pipeline, second person slot empty: (3, 3, 50, 20, 2)."
+    if shared_data("nw_ucla", "all_sqe") is None: pytest.skip("shared data absent")
+    from skelnb.data.pipelines import hiclr_pipeline
+    from skelnb.data.ucla import read_ucla_json
+    out = []
+    for name in ["a01_s01_e01_v01", "a06_s03_e02_v02", "a12_s10_e04_v03"]:
+        xyz = read_ucla_json(shared_data("nw_ucla", "all_sqe", f"{name}.json")).xyz
+        out.append(hiclr_pipeline(np.stack([xyz, np.zeros_like(xyz)], 1), NW_UCLA))
+    return torch.from_numpy(np.stack(out))
+
+
+def gen(seed=0): return torch.Generator().manual_seed(seed)
+
+
+def views_of(v: GrowingViews): return v.views + [v.key]
+
+
+# ------------------------------------------------------------------------------------------------ test oracles
+REFERENCE_NTU_FLIP = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15, 20, 23, 24, 21, 22]
+
+
+def oracle_crop(x, start, ratio=6):
+    "TEST ORACLE: temperal_crop given its start: mirror p = T // ratio frames (edge included) onto both ends, take T."
+    T = x.shape[1]
+    p = T // ratio
+    padded = np.concatenate([x[:, p - 1::-1] if p else x[:, :0], x, x[:, T - 1:T - 1 - p:-1]], axis=1)
+    return padded[:, start:start + T]
+
+
+def oracle_shear(x, a, b):
+    "TEST ORACLE: shear given s1_list = a, s2_list = b: x' = S x with S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]]."
+    S = np.array([[1.0, a[0], b[0]], [a[1], 1.0, b[1]], [a[2], b[2], 1.0]])
+    return np.einsum("ij,jtvm->itvm", S, np.asarray(x, np.float64))
+
+
+def oracle_flip(x, on):
+    "TEST ORACLE: random_spatial_flip given its coin: new joint v = old joint REFERENCE_NTU_FLIP[v]."
+    return x[:, :, REFERENCE_NTU_FLIP] if on else x
+
+
+def oracle_rotate(x, degrees):
+    "TEST ORACLE: random_rotate given its three angles: row vectors times R_x.T, then R_y.T, then R_z.T."
+    seq = np.asarray(x, np.float64).transpose(1, 2, 3, 0)
+    for axis in range(3):
+        c, s = math.cos(math.radians(degrees[axis])), math.sin(math.radians(degrees[axis]))
+        R = [np.array([[1, 0, 0], [0, c, s], [0, -s, c]]), np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]]),
+             np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]])][axis]
+        seq = seq @ R.T
+    return seq.transpose(3, 0, 1, 2)
+
+
+def oracle_noise(x, on, noise):
+    "TEST ORACLE: gaus_noise given its coin and noise array (every entry, the absent person too)."
+    return x + noise if on else x
+
+
+def oracle_blur(x, sigma, on, size=15):
+    "TEST ORACLE: GaussianBlurConv given sigma and its coin: correlate each series over zero-padded time with exp(-k²/2σ²)."
+    if not on: return x
+    r = size // 2
+    w = np.exp(-np.arange(-r, r + 1) ** 2.0 / (2.0 * sigma ** 2))
+    T = x.shape[1]
+    padded = np.concatenate([np.zeros_like(x[:, :r]), x, np.zeros_like(x[:, :r])], axis=1)
+    return sum(w[j] * padded[:, j:j + T] for j in range(size))
+
+
+def oracle_axis_mask(x, on, axis):
+    "TEST ORACLE: axis_mask given its coin and axis."
+    x = np.array(x, np.float64)
+    if on: x[axis] = 0
+    return x
+
+
+def oracle_joint_mask(batch, mask_tv, token):
+    "TEST ORACLE: Jointmask + HiCLR's forward on a batch (N, C, T, V, M): masked (t, v) of every sample set to the token."
+    out = np.array(batch, np.float64)
+    out[:, :, mask_tv] = token
+    return out
+
+
+def oracle_view(x, params, n, token=0.0):
+    "TEST ORACLE: a HiCLR view of sample x (C, T, V, M) from the drawn parameters of sample n (BA, NA, Mask as recorded)."
+    x = np.asarray(x, np.float64)
+    crop, shear = params["BA"]
+    x = oracle_shear(oracle_crop(x, int(crop["start"][n])), shear["a"][n].double().numpy(), shear["b"][n].double().numpy())
+    if "NA" in params:
+        flip, rot, noise, blur, axis = params["NA"]
+        x = oracle_flip(x, bool(flip["apply"][n]))
+        x = oracle_rotate(x, rot["degrees"][n].double().numpy())
+        x = oracle_noise(x, bool(noise["apply"][n]), noise["noise"][n].double().numpy())
+        x = oracle_blur(x, float(blur["sigma"][n].double()), bool(blur["apply"][n]))
+        x = oracle_axis_mask(x, bool(axis["apply"][n]), int(axis["axis"][n]))
+    if "Mask" in params: x = oracle_joint_mask(x[None], params["Mask"]["mask"].numpy(), token)[0]
+    return x
+
+
+# the reference's own draws (python random + numpy), one sample at a time
+def reference_basic(x, rng, nprng):
+    start = nprng.randint(0, 2 * (x.shape[1] // 6) + 1)
+    a = [rng.uniform(-0.5, 0.5) for _ in range(3)]
+    b = [rng.uniform(-0.5, 0.5) for _ in range(3)]
+    return oracle_shear(oracle_crop(x, start), a, b)
+
+
+def reference_strong(x, rng, nprng):
+    x = oracle_flip(reference_basic(x, rng, nprng), rng.random() < 0.5)
+    main = rng.randint(0, 2)
+    x = oracle_rotate(x, [rng.uniform(0, 30) if a == main else rng.uniform(0, 1) for a in range(3)])
+    on = rng.random() < 0.5
+    x = oracle_noise(x, on, nprng.normal(0, 0.01, size=x.shape) if on else 0)
+    sigma = rng.uniform(0.1, 2)
+    x = oracle_blur(x, sigma, nprng.random_sample() < 0.5)
+    on = rng.random() < 0.5
+    return oracle_axis_mask(x, on, rng.randint(0, 2) if on else 0)
+
+
+def reference_batch_mask(T, V, rng, ratio=0.1):
+    "The reference's per-batch joint mask: int(V * ratio) joints per frame with random.sample; True = masked."
+    mask = np.zeros((T, V), bool)
+    for t in range(T): mask[t, rng.sample(range(V), int(V * ratio))] = True
+    return mask
+
+
+def reference_views(sample, n, chunk, seed=0):
+    "n draws of the reference's data1, data2, data3, data4 of one sample, the mask drawn once per `chunk` samples."
+    rng, nprng = random.Random(seed), np.random.RandomState(seed)
+    out = [[], [], [], []]
+    for start in range(0, n, chunk):
+        block = [[reference_basic(sample, rng, nprng), reference_basic(sample, rng, nprng),
+                  reference_strong(sample, rng, nprng), reference_strong(sample, rng, nprng)] for _ in range(chunk)]
+        mask = reference_batch_mask(sample.shape[1], sample.shape[2], rng)
+        data4 = oracle_joint_mask(np.stack([b[3] for b in block]), mask, 0.0)
+        for i in range(3): out[i] += [b[i] for b in block]
+        out[3] += list(data4)
+    return [np.stack(o) for o in out]
+
+
+# ------------------------------------------------------------------------------------------------ specs
+def test_parse_sets_and_names():
+    assert parse_sets("BA|NA|Strong") == [("BA",), ("NA",), ("Mask",)]
+    assert parse_sets("BA|NA|Strong", "adain") == [("BA",), ("NA",), ("SkeleAdaIN",)]
+    assert parse_sets(" ba+NA | mask ") == [("BA", "NA"), ("Mask",)]
+    assert strategy_name("gaussianBlur") == "Blur"
+    for bad, msg in [("BA|NA|Musk", "unknown augmentation"), ("BA|", "stray"), ("BA+|NA", "stray"),
+                     ("BA|NA|BA", "appears twice"), ("  ", "empty")]:
+        with pytest.raises(ValueError, match=msg): parse_sets(bad)
+    with pytest.raises(ValueError, match="uses 'Strong'"): parse_sets("BA|Strong", None)
+
+
+def test_bad_construction_and_input(ntu, ucla):
+    with pytest.raises(ValueError, match="unknown stream"): GrowingAugmentation(stream="bones")
+    with pytest.raises(ValueError, match="unknown augmentation"): GrowingAugmentation(key="BB")
+    with pytest.raises(ValueError, match=r"\(N, C, T, V, M\)"): GrowingAugmentation()(ntu[0], gen())
+    with pytest.raises(ValueError, match="25 joints"): GrowingAugmentation()(ucla, gen())        # NTU flip on 20 joints
+    with pytest.raises(IndexError): GrowingAugmentation().view_tokens(3)
+
+
+TABLE2 = {  # spec -> (view chains v0.., key chain, which of v0.., key hold the mask)
+    "BA|NA|Mask": (["BA -> joint", "BA -> NA -> joint", "BA -> NA -> joint -> Mask"], "BA -> joint", [0, 0, 1, 0]),
+    "NA|BA|Mask": (["NA -> joint", "NA -> BA -> joint", "NA -> BA -> joint -> Mask"], "NA -> joint", [0, 0, 1, 0]),
+    "Mask|BA|NA": (["joint -> Mask", "BA -> joint -> Mask", "BA -> NA -> joint -> Mask"], "joint -> Mask", [1, 1, 1, 1]),
+    "BA+NA|Mask": (["BA -> NA -> joint", "BA -> NA -> joint -> Mask"], "BA -> NA -> joint", [0, 1, 0]),
+    "BA|NA+Mask": (["BA -> joint", "BA -> NA -> joint -> Mask"], "BA -> joint", [0, 1, 0]),
+}
+
+
+@pytest.mark.parametrize("spec", list(TABLE2))
+def test_table2_structure(ntu, spec):
+    chains, key_chain, masked = TABLE2[spec]
+    aug = GrowingAugmentation(spec)
+    with torch.no_grad(): aug.augmentations["Mask"].token.fill_(7.0)
+    with torch.no_grad(): v = aug(ntu, gen(1), return_params=True)
+    assert aug.k == len(v) == len(chains) and v.chains == chains and v.key_chain == key_chain
+    for i, t in enumerate(v.views): assert set(v.params[i]) == set(aug.view_tokens(i))
+    assert set(v.key_params) == set(aug.sets[0])
+    per_view = 5 * 3 * 2 * 50 * int(25 * 0.1)                                      # N·C·M·T·(joints per frame)
+    assert [int((t == 7.0).sum()) for t in views_of(v)] == [per_view * m for m in masked]
+    for t in views_of(v): assert t.shape == ntu.shape and t.dtype == ntu.dtype and torch.isfinite(t).all()
+    assert "k=" in repr(aug) and all(c in repr(v) for c in chains)
+
+
+def test_every_paper_setting_builds(ntu):
+    df = paper_settings()
+    assert len(df) == 17 and set(df.table) == {1, 2}
+    for r in df.itertuples():
+        aug = GrowingAugmentation(r.sets, r.strong, stream=r.stream)
+        with torch.no_grad(): v = aug(ntu, gen(), return_params=True)
+        assert len(v) == r.k
+        for t in views_of(v): assert t.shape == ntu.shape and torch.isfinite(t).all()
+        dae = r.strong == "DAE" and r.k == 3
+        assert v.encoder_options == [{}, {}, {"drop_add_edges": DropAddEdges()}] if dae else all(o == {} for o in v.encoder_options)
+        if r.strong == "SkeleAdaIN":
+            assert "SkeleAdaIN" in v.params[2] and (v.params[2]["SkeleAdaIN"]["style"] != torch.arange(5)).all()
+
+
+# ------------------------------------------------------------------------------------------------ exactness
+def test_default_views_equal_the_oracle_given_the_draws(ntu):
+    aug = GrowingAugmentation()
+    with torch.no_grad():
+        aug.augmentations["Mask"].token.fill_(0.25)
+        v = aug(ntu, gen(3), return_params=True)
+    for i, params in enumerate(v.params + [v.key_params]):
+        got = views_of(v)[i]
+        for n in range(len(ntu)):
+            expected = oracle_view(ntu[n].numpy(), params, n, token=0.25)
+            np.testing.assert_allclose(got[n].numpy(), expected, atol=2e-5, rtol=1e-5)
+
+
+def test_views_compose_the_primitives_and_replay(ntu):
+    aug = GrowingAugmentation(stream="bone")
+    with torch.no_grad():
+        v = aug(ntu, gen(4), return_params=True)
+        ba, na, mask = (aug.augmentations[n] for n in ("BA", "NA", "Mask"))
+        p = v.params
+        assert torch.equal(v.views[0], to_bone(ba.apply(ntu, p[0]["BA"]), NTU25))
+        assert torch.equal(v.views[1], to_bone(na.apply(ba.apply(ntu, p[1]["BA"]), p[1]["NA"]), NTU25))
+        assert torch.equal(v.views[2], mask.apply(to_bone(na.apply(ba.apply(ntu, p[2]["BA"]), p[2]["NA"]), NTU25), p[2]["Mask"]))
+        assert torch.equal(v.key, to_bone(ba.apply(ntu, v.key_params["BA"]), NTU25))
+        again = aug.apply(ntu, v)
+        for a, b in zip(views_of(again), views_of(v)): assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="return_params"): aug.apply(ntu, aug(ntu, gen()))
+
+
+@pytest.mark.parametrize("stream", ["bone", "motion"])
+def test_mask_comes_after_the_stream(ntu, stream):
+    aug = GrowingAugmentation(stream=stream)
+    with torch.no_grad():
+        aug.augmentations["Mask"].token.fill_(7.0)
+        v = aug(ntu, gen(5), return_params=True)
+    m = v.params[2]["Mask"]["mask"]
+    assert torch.equal(v.views[2][:, :, m].unique(), torch.tensor([7.0]))     # the token itself, not a difference of it
+    convert = (lambda t: to_bone(t, NTU25)) if stream == "bone" else to_motion
+    na, ba = aug.augmentations["NA"], aug.augmentations["BA"]
+    unmasked = convert(na.apply(ba.apply(ntu, v.params[2]["BA"]), v.params[2]["NA"]))
+    assert torch.equal(v.views[2][:, :, ~m], unmasked[:, :, ~m])
+
+
+def test_mask_token_is_a_trained_parameter(ntu):
+    aug = GrowingAugmentation()
+    assert [n for n, _ in aug.named_parameters()] == ["Mask.token"]
+    v = aug(ntu, gen())
+    assert not v.views[0].requires_grad and v.views[2].requires_grad
+    v.views[2].sum().backward()
+    assert aug.augmentations["Mask"].token.grad.item() == 5 * 3 * 2 * 50 * 2
+    assert aug.to("meta").augmentations["Mask"].token.device.type == "meta"
+    own = RandomJointMask(ratio=0.2)
+    aug = GrowingAugmentation("BA|NA|Mask", augmentations={"mask": own})
+    assert aug.augmentations["Mask"] is own
+    with torch.no_grad(): v = aug(ntu, gen(), return_params=True)
+    assert int(v.params[2]["Mask"]["mask"].sum(1).unique()) == 5
+
+
+def test_dae_is_an_encoder_option(ntu):
+    aug = GrowingAugmentation("BA|NA+DAE")
+    v = aug(ntu, gen(), return_params=True)
+    assert v.encoder_options == [{}, {"drop_add_edges": aug.augmentations["DAE"]}] and v.key_encoder_options == {}
+    assert set(v.params[1]) == {"BA", "NA"} and "encoder DAE" in v.chains[1]
+    assert list(aug.parameters()) == []
+
+
+# ------------------------------------------------------------------------------------------------ randomness
+def test_fresh_draws_in_every_view(ntu):
+    with torch.no_grad(): v = GrowingAugmentation()(ntu, gen(6), return_params=True)
+    crops = [p["BA"][0]["start"] for p in v.params] + [v.key_params["BA"][0]["start"]]
+    shears = [p["BA"][1]["a"] for p in v.params] + [v.key_params["BA"][1]["a"]]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not torch.equal(shears[i], shears[j])
+    assert len({tuple(c.tolist()) for c in crops}) == 4
+    assert not torch.equal(v.params[1]["NA"][1]["degrees"], v.params[2]["NA"][1]["degrees"])   # v1 and v2 share NA
+    assert not torch.equal(v.params[1]["NA"][2]["noise"], v.params[2]["NA"][2]["noise"])
+    assert not torch.equal(v.views[0], v.key)
+    masks = [GrowingAugmentation()(ntu, gen(s)).views[2].detach() for s in (7, 8)]
+    assert not torch.equal(masks[0], masks[1])
+
+
+def test_reproducible_from_a_seed(ntu):
+    aug = GrowingAugmentation()
+    with torch.no_grad():
+        a, b, c = aug(ntu, gen(9)), aug(ntu, gen(9)), aug(ntu, gen(10))
+    for x, y in zip(views_of(a), views_of(b)): assert torch.equal(x, y)
+    assert all(not torch.equal(x, y) for x, y in zip(views_of(a), views_of(c)))
+    torch.manual_seed(0)
+    with torch.no_grad(): d = aug(ntu)                                             # no generator: torch's default one
+    torch.manual_seed(0)
+    with torch.no_grad(): e = aug(ntu)
+    assert torch.equal(d.views[2], e.views[2])
+
+
+def test_absent_person(ucla):
+    x = ucla.repeat(20, 1, 1, 1, 1)                                                 # 60 samples, person 2 absent
+    with torch.no_grad(): v = GrowingAugmentation(layout=NW_UCLA)(x, gen(11), return_params=True)
+    for t in (v.views[0], v.key): assert t[..., 1].abs().max() == 0
+    for i in (1, 2):
+        noisy = v.params[i]["NA"][2]["apply"]
+        assert 0 < noisy.sum() < len(x)
+        assert v.views[i][~noisy][..., 1].abs().max() == 0                          # zero unless noise was drawn
+        assert ((v.views[i][noisy][..., 1] != 0).double().mean(dim=(1, 2, 3)) > 0.5).all()   # documented: the reference's noise
+    quiet = normal_augmentation(NW_UCLA).augmentations
+    quiet[2] = GaussianNoise(keep_absent_zero=True)
+    with torch.no_grad(): v = GrowingAugmentation(layout=NW_UCLA, augmentations={"NA": Compose(quiet)})(x, gen(11))
+    for t in views_of(v): assert t[..., 1].abs().max() == 0
+
+
+# ------------------------------------------------------------------------------------------------ distributions
+# One draw per batch: the mask is shared by a batch, so only draws from different batches are independent samples of a
+# view's law (which does not depend on the batch size); the sharing itself is tested below.
+N_DRAWS, CHUNK = 1500, 1
+
+
+@pytest.fixture(scope="module")
+def both(ntu):
+    "1,500 independent draws of every view of the two-person sample, ours and the reference's (data1..data4 order)."
+    sample = ntu[1]
+    aug = GrowingAugmentation()
+    g = gen(12)
+    ours = [[], [], [], []]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)                      # tiny batches: thread hand-offs would cost more than the work
+    try:
+        with torch.no_grad():
+            for _ in range(N_DRAWS // CHUNK):
+                v = aug(sample.expand(CHUNK, -1, -1, -1, -1).contiguous(), g)
+                for i, t in enumerate([v.views[0], v.key, v.views[1], v.views[2]]): ours[i].append(t.double().numpy())
+    finally: torch.set_num_threads(threads)
+    ours = [np.concatenate(o) for o in ours]                                        # data1, data2, data3, data4 order
+    return ours, reference_views(sample.numpy().astype(np.float64), N_DRAWS, CHUNK, seed=12)
+
+
+HAND, HEAD = NTU25.index("right_hand"), NTU25.index("head")
+STATISTICS = {
+    "right hand x, frame 25": lambda v: v[:, 0, 25, HAND, 0],
+    "mean y": lambda v: v[:, 1].mean(axis=(1, 2, 3)),
+    "norm": lambda v: np.sqrt((v ** 2).sum(axis=(1, 2, 3, 4))),
+    "head z std over time": lambda v: v[:, 2, :, HEAD, 0].std(axis=1),
+    "person 2 left hand y, frame 3": lambda v: v[:, 1, 3, NTU25.index("left_hand"), 1],
+    "zero fraction": lambda v: (v == 0).mean(axis=(1, 2, 3, 4)),
+    "left foot z, frame 25": lambda v: v[:, 2, 25, NTU25.index("left_foot"), 0],   # tells the rotation's sign
+}
+
+
+@pytest.mark.parametrize("view", range(4), ids=["data1=v0", "data2=key", "data3=v1", "data4=v2"])
+@pytest.mark.parametrize("stat", list(STATISTICS))
+def test_view_distribution_matches_the_reference_branch(both, view, stat):
+    ours, ref = both
+    a, b = STATISTICS[stat](ours[view]), STATISTICS[stat](ref[view])
+    assert stats.ks_2samp(a, b).pvalue > 1e-3, (stat, a.mean(), b.mean())
+
+
+@pytest.mark.parametrize("view", range(4), ids=["data1=v0", "data2=key", "data3=v1", "data4=v2"])
+def test_view_moments_match_the_reference_branch(both, view):
+    ours, ref = both
+    a, b = ours[view].reshape(N_DRAWS, -1), ref[view].reshape(N_DRAWS, -1)
+    se = np.sqrt(a.var(0) / N_DRAWS + b.var(0) / N_DRAWS) + 1e-12
+    z = np.abs(a.mean(0) - b.mean(0)) / se
+    assert np.mean(z > 4) < 0.01 and z.max() < 7                                   # entrywise means within sampling error
+    ratio = (a.std(0) + 1e-9) / (b.std(0) + 1e-9)
+    varying = b.std(0) > 1e-6
+    assert np.median(np.abs(np.log(ratio[varying]))) < 0.08
+
+
+def test_mask_distribution_matches_the_reference(ntu):
+    "Which joints the batch mask hides: 2 per frame, uniform over joints (chi-square), one mask per batch."
+    aug = GrowingAugmentation("BA|Mask")
+    g = gen(13)
+    counts = np.zeros(25)
+    with torch.no_grad():
+        for _ in range(400):
+            v = aug(ntu, g, return_params=True)
+            m = v.params[1]["Mask"]["mask"]
+            assert m.shape == (50, 25) and (m.sum(1) == 2).all()
+            counts += m.sum(0).numpy()
+    assert stats.chisquare(counts).pvalue > 1e-3
+    ref = np.zeros(25); rng = random.Random(13)
+    for _ in range(400): ref += reference_batch_mask(50, 25, rng).sum(0)
+    assert stats.chi2_contingency(np.stack([counts, ref])).pvalue > 1e-3
+
+
+# ------------------------------------------------------------------------------------------------ devices
+@pytest.mark.cuda
+def test_cuda_equals_cpu(ntu):
+    aug = GrowingAugmentation()
+    with torch.no_grad():
+        v = aug(ntu, gen(14), return_params=True)                                  # drawn on the CPU
+        on_gpu = aug.to("cuda").apply(ntu.cuda(), v)
+    for a, b in zip(views_of(on_gpu), views_of(v)):
+        assert a.device.type == "cuda"
+        torch.testing.assert_close(a.cpu(), b, atol=1e-5, rtol=1e-5)
+    with torch.no_grad(): w = aug(ntu.cuda(), torch.Generator(device="cuda").manual_seed(0))
+    assert all(t.device.type == "cuda" and torch.isfinite(t).all() for t in views_of(w))
