@@ -450,7 +450,8 @@ def test_rotation_draws():
 
 
 def test_noise_draws():
-    noise = GaussianNoise().sample(shape_only(100), gen(15))["noise"].numpy().ravel()[:200000]
+    p = GaussianNoise().sample(shape_only(100), gen(15))
+    noise = p["noise"][p["apply"]].numpy().ravel()[:200000]                   # the noise of the samples given noise
     assert stats.kstest(noise, "norm", args=(0, 0.01)).pvalue > 1e-3
 
 
