@@ -139,16 +139,9 @@ def randomise(model, seed=0):
 
 # ------------------------------------------------------------------------------------------------ real data
 @pytest.fixture(scope="module")
-def ntu():
+def ntu(ntu_hiclr_samples):
     "The 5 NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32; sample 1 (A058) has two persons."
-    from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    from skelnb.data.pipelines import hiclr_pipeline
-    folder = shared_data("ntu_samples")
-    if folder is None: pytest.skip("shared data absent")
-    files = sorted(folder.glob("*.skeleton"))
-    assert len(files) == 5
-    return torch.from_numpy(np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), "ntu25")
-                                      for f in files]))
+    return ntu_hiclr_samples
 
 
 @pytest.fixture(scope="module")

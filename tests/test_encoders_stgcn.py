@@ -141,15 +141,9 @@ def randomise(model, seed=0):
 
 # ------------------------------------------------------------------------------------------------ real data
 @pytest.fixture(scope="module")
-def ntu():
+def ntu(ntu_hiclr_samples):
     "Two of the NTU samples through HiCLR's pipeline, (2, 3, 50, 25, 2): one person, then two (A058); small for speed."
-    from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    from skelnb.data.pipelines import hiclr_pipeline
-    folder = shared_data("ntu_samples")
-    if folder is None: pytest.skip("shared data absent")
-    files = sorted(folder.glob("*.skeleton"))[:2]
-    assert "A058" in files[1].name
-    return torch.from_numpy(np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), NTU25) for f in files]))
+    return ntu_hiclr_samples[:2]
 
 
 @pytest.fixture(scope="module")
