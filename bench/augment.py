@@ -1,5 +1,5 @@
 """Samples per second of HiCLR's four augmented views (BA, BA, BA+NA, BA+NA+Mask), batched against the reference.
-    python bench/augment.py [--batch 128] [--repeat 5] [--threads 1] [--no-cuda] [--profile] [--no-write]
+    python bench/augment.py [--batch 128] [--repeat 5] [--threads 1] [--allocator default|tuned] [--no-cuda] [--profile] [--no-write]
 
 Two implementations of the same views of a batch of (3, 50, 25, 2) real NTU samples (the five shared samples through
 the HiCLR pipeline, cycled to fill the batch):
@@ -7,13 +7,26 @@ the HiCLR pipeline, cycled to fill the batch):
   augmented on its own in NumPy (one `torch` conv for the blur, as the reference does), four times, as a DataLoader
   worker of `Feeder_triple` does; the views are collated into float32 batches, and the Random Mask is built per batch
   with a Python loop over frames and applied as `HiCLR.forward_pretrain_wmask` does;
-- `batched`: `skelnb.augment.growing.GrowingAugmentation()` (HiCLR's default sets, BA | NA | Mask) on the whole batch.
+- `batched`: `skelnb.augment.growing.GrowingAugmentation()` (HiCLR's default sets, BA | NA | Mask) on the whole batch,
+  its linear steps folded (`run_chain`).
 
 Both run in one process with `torch.set_num_threads(1)` (per core); the mask token requires a gradient, as in
-training. When CUDA is available the batched version is also timed on the GPU (a CUDA generator, synchronised timing).
-`--profile` adds the share of each primitive's `sample` and `apply` in the batched CPU time. One JSON line is printed
-and appended to bench/results/augment.jsonl.
+training. The figures are this process's CPU time (best of the timed calls), which is what one core spends even when
+other processes share the machine; wall-clock figures and the load average are recorded beside them.
+`--allocator tuned` keeps glibc from handing large blocks back to the OS (each new 4 MB tensor otherwise costs about
+a thousand page faults); PyTorch's CPU performance guide gets the same from jemalloc/tcmalloc. Both implementations
+run under the same allocator. When CUDA is available the batched version is also timed on the GPU (a CUDA generator,
+synchronised wall timing). `--profile` adds the CPU time of each primitive's `sample`/`fold`/`apply` and of the folded
+gathers. One JSON line is printed and appended to bench/results/augment.jsonl.
 """
+import os
+import sys
+
+# One BLAS/OpenMP thread for NumPy as for torch (unless --threads says otherwise): the comparison is per core, and
+# NumPy's small products in the reference would otherwise spin up a thread pool.
+_THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv[:-1] else "1"
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"): os.environ.setdefault(_var, _THREADS)
+
 import argparse
 import collections
 import json
@@ -139,61 +152,83 @@ def real_batch(n: int) -> np.ndarray:
 
 
 def primitive_profile(growing, x, generator, repeat: int) -> dict:
-    "Milliseconds per batch spent in each primitive's `sample` and `apply` (timers wrapped around a copy's instances)."
+    "CPU milliseconds per batch in each primitive's `sample`, `fold`, `apply`/`apply_`, and in `LinearSteps.result` (the folded gather + 3x3 maps)."
+    from skelnb.augment.base import LinearSteps
     spent = collections.defaultdict(float)
     def timed(fn, name):
-        def run(*args):
-            t0 = time.perf_counter(); out = fn(*args); spent[name] += time.perf_counter() - t0
+        def run(*args, **kwargs):
+            t0 = time.process_time(); out = fn(*args, **kwargs); spent[name] += time.process_time() - t0
             return out
         return run
     for aug in growing.augmentations.values():
         for leaf in getattr(aug, "augmentations", [aug]):
-            if hasattr(leaf, "sample"):
-                name = type(leaf).__name__
-                leaf.sample, leaf.apply = timed(leaf.sample, f"{name}.sample"), timed(leaf.apply, f"{name}.apply")
-    growing(x, generator); spent.clear()
-    t0 = time.perf_counter()
-    for _ in range(repeat): growing(x, generator)
-    total = (time.perf_counter() - t0) / repeat
+            for method in ("sample", "fold", "apply", "apply_"):
+                if hasattr(leaf, method): setattr(leaf, method, timed(getattr(leaf, method), f"{type(leaf).__name__}.{method}"))
+    original = LinearSteps.result
+    LinearSteps.result = timed(original, "LinearSteps.result (folded gathers and 3x3 maps)")
+    try:
+        growing(x, generator); spent.clear()
+        t0 = time.process_time()
+        for _ in range(repeat): growing(x, generator)
+        total = (time.process_time() - t0) / repeat
+    finally: LinearSteps.result = original
     rows = {k: round(1e3 * v / repeat, 2) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}
-    rows["other (streams, composition, autograd)"] = round(1e3 * total - sum(rows.values()), 2)
+    rows["other (streams, composition, index building)"] = round(1e3 * total - sum(rows.values()), 2)
     return {"total_ms": round(1e3 * total, 2), "ms": rows}
 
 
-def best_time(fn, repeat: int, sync=lambda: None) -> float:
-    "Smallest wall time of `repeat` calls after one warm-up call."
+def tune_allocator() -> str:
+    "glibc malloc kept from returning large blocks to the OS (no page faults on every new 4 MB tensor): what PyTorch's CPU tuning guide gets from jemalloc/tcmalloc."
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6")
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    ok = libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1 and libc.mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1) == 1
+    if not ok: raise RuntimeError("mallopt refused the thresholds")
+    return "glibc mallopt(M_MMAP_THRESHOLD=1 GiB, M_TRIM_THRESHOLD=2 GiB)"
+
+
+def best_time(fn, repeat: int, sync=lambda: None, clock=time.perf_counter) -> float:
+    "Smallest time of `repeat` calls after one warm-up call (`clock`: wall, or `time.process_time` for CPU time)."
     fn(); sync()
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter(); fn(); sync(); times.append(time.perf_counter() - t0)
+        t0 = clock(); fn(); sync(); times.append(clock() - t0)
     return min(times)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=5, help="timed calls of the reference (the batched views get 4x as many)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--allocator", choices=["default", "tuned"], default="default",
+                    help="tuned: glibc keeps large blocks (see tune_allocator); the reference runs under the same setting")
     ap.add_argument("--no-cuda", action="store_true")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--profile", action="store_true", help="also time each primitive inside the batched views")
     a = ap.parse_args()
     from skelnb.augment.growing import GrowingAugmentation
 
+    allocator = tune_allocator() if a.allocator == "tuned" else "default"
     torch.set_num_threads(a.threads)
     data = real_batch(a.batch)
     x = torch.from_numpy(data)
     random.seed(0); np.random.seed(0)
-    t_ref = best_time(lambda: reference_batch(data), a.repeat)
-
     growing = GrowingAugmentation()
     g = torch.Generator().manual_seed(0)
-    t_cpu = best_time(lambda: growing(x, g), a.repeat)
+    # CPU time of this process (one thread): what one core spends, whatever else the machine runs; wall time beside it
+    t_ref = best_time(lambda: reference_batch(data), a.repeat, clock=time.process_time)
+    t_cpu = best_time(lambda: growing(x, g), 4 * a.repeat, clock=time.process_time)
+    w_ref = best_time(lambda: reference_batch(data), a.repeat)
+    w_cpu = best_time(lambda: growing(x, g), 4 * a.repeat)
     row = {"bench": "augment", "views": "BA, BA, BA+NA, BA+NA+Mask", "batch": a.batch, "shape": list(data.shape[1:]),
-           "threads": a.threads, "reference_samples_per_s": round(a.batch / t_ref, 1),
+           "threads": a.threads, "allocator": allocator, "clock": "process CPU time, best of the timed calls",
+           "reference_samples_per_s": round(a.batch / t_ref, 1),
            "batched_cpu_samples_per_s": round(a.batch / t_cpu, 1), "speedup_cpu": round(t_ref / t_cpu, 1),
-           "reference_ms_per_batch": round(1e3 * t_ref, 2), "batched_cpu_ms_per_batch": round(1e3 * t_cpu, 2)}
-    if a.profile: row["batched_cpu_profile"] = primitive_profile(GrowingAugmentation(), x, g, a.repeat)
+           "reference_ms_per_batch": round(1e3 * t_ref, 2), "batched_cpu_ms_per_batch": round(1e3 * t_cpu, 2),
+           "wall_reference_ms_per_batch": round(1e3 * w_ref, 2), "wall_batched_cpu_ms_per_batch": round(1e3 * w_cpu, 2),
+           "wall_speedup_cpu": round(w_ref / w_cpu, 1), "load_average_1min": os.getloadavg()[0]}
+    if a.profile: row["batched_cpu_profile"] = primitive_profile(GrowingAugmentation(), x, g, 4 * a.repeat)
     if torch.cuda.is_available() and not a.no_cuda:
         xc, gc = x.cuda(), torch.Generator(device="cuda").manual_seed(0)
         growing_cuda = GrowingAugmentation().to("cuda")

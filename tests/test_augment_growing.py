@@ -131,7 +131,7 @@ def oracle_view(x, params, n, token=0.0):
         flip, rot, noise, blur, axis = params["NA"]
         x = oracle_flip(x, bool(flip["apply"][n]))
         x = oracle_rotate(x, rot["degrees"][n].double().numpy())
-        x = oracle_noise(x, bool(noise["apply"][n]), noise["noise"][n].double().numpy())
+        x = oracle_noise(x, bool(noise["apply"][n]), GaussianNoise.full_noise(noise)[n].double().numpy())
         x = oracle_blur(x, float(blur["sigma"][n].double()), bool(blur["apply"][n]))
         x = oracle_axis_mask(x, bool(axis["apply"][n]), int(axis["axis"][n]))
     if "Mask" in params: x = oracle_joint_mask(x[None], params["Mask"]["mask"].numpy(), token)[0]
@@ -256,10 +256,13 @@ def test_views_compose_the_primitives_and_replay(ntu):
         v = aug(ntu, gen(4), return_params=True)
         ba, na, mask = (aug.augmentations[n] for n in ("BA", "NA", "Mask"))
         p = v.params
+        both = Compose([ba, na])                                    # the sets of a view run as one chain
         assert torch.equal(v.views[0], to_bone(ba.apply(ntu, p[0]["BA"]), NTU25))
-        assert torch.equal(v.views[1], to_bone(na.apply(ba.apply(ntu, p[1]["BA"]), p[1]["NA"]), NTU25))
-        assert torch.equal(v.views[2], mask.apply(to_bone(na.apply(ba.apply(ntu, p[2]["BA"]), p[2]["NA"]), NTU25), p[2]["Mask"]))
+        assert torch.equal(v.views[1], to_bone(both.apply(ntu, [p[1]["BA"], p[1]["NA"]]), NTU25))
+        assert torch.equal(v.views[2], mask.apply(to_bone(both.apply(ntu, [p[2]["BA"], p[2]["NA"]]), NTU25), p[2]["Mask"]))
         assert torch.equal(v.key, to_bone(ba.apply(ntu, v.key_params["BA"]), NTU25))
+        one_by_one = to_bone(na.apply(ba.apply(ntu, p[1]["BA"]), p[1]["NA"]), NTU25)   # equal up to float rounding
+        np.testing.assert_allclose(v.views[1].numpy(), one_by_one.numpy(), rtol=0, atol=1e-6)
         again = aug.apply(ntu, v)
         for a, b in zip(views_of(again), views_of(v)): assert torch.equal(a, b)
     with pytest.raises(ValueError, match="return_params"): aug.apply(ntu, aug(ntu, gen()))
@@ -275,7 +278,7 @@ def test_mask_comes_after_the_stream(ntu, stream):
     assert torch.equal(v.views[2][:, :, m].unique(), torch.tensor([7.0]))     # the token itself, not a difference of it
     convert = (lambda t: to_bone(t, NTU25)) if stream == "bone" else to_motion
     na, ba = aug.augmentations["NA"], aug.augmentations["BA"]
-    unmasked = convert(na.apply(ba.apply(ntu, v.params[2]["BA"]), v.params[2]["NA"]))
+    unmasked = convert(Compose([ba, na]).apply(ntu, [v.params[2]["BA"], v.params[2]["NA"]]))
     assert torch.equal(v.views[2][:, :, ~m], unmasked[:, :, ~m])
 
 

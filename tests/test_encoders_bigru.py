@@ -17,7 +17,7 @@ import torch.nn as nn
 
 from skelnb.augment.halp import to_sequence
 from skelnb.encoders.bigru import (BiGRU, ForwardScanningGRU, as_reference_gru, load_reference_state_dict,
-                                   reference_init_gru, reference_state_dict, stepwise_features)
+                                   bigru_init, reference_state_dict, stepwise_features)
 from skelnb.layouts import NTU25, NW_UCLA
 
 
@@ -84,8 +84,7 @@ def full_pair():
     oracle_weights_init(oracle)
     with torch.no_grad(): oracle.input_norm.running_mean.uniform_(-0.5, 0.5); oracle.input_norm.running_var.uniform_(0.5, 2)
     model = BiGRU(num_class=60)
-    missing, unexpected = load_reference_state_dict(model, oracle.state_dict())
-    assert (missing, unexpected) == ([], [])
+    assert load_reference_state_dict(model, oracle.state_dict()) == ([], [], [])
     return oracle.eval(), model.eval()
 
 
@@ -119,7 +118,7 @@ def test_differs_from_true_bigru(full_pair):
     oracle, model = full_pair
     x = view(N=2, seed=4)
     true_mode = BiGRU(num_class=60, bidirectional="true").eval()
-    assert load_reference_state_dict(true_mode, oracle.state_dict()) == ([], [])
+    assert load_reference_state_dict(true_mode, oracle.state_dict()) == ([], [], [])
     with torch.no_grad():
         truly, ours = true_mode.features(x), model.features(x)
         torch.testing.assert_close(truly, oracle_true_bigru_features(oracle, to_sequence(x)), atol=1e-5, rtol=0)
@@ -157,7 +156,7 @@ def test_seeded_init_equals_reference(mlp):
 def test_reference_init_only_touches_matrices():
     model = BiGRU(num_class=5, hidden_size=16)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    reference_init_gru(model)
+    bigru_init(model)
     after = model.state_dict()
     for key in before:
         changed = not torch.equal(before[key], after[key])
@@ -225,7 +224,7 @@ def test_state_dict_round_trip(mode):
     copy = BiGRU(num_class=6, hidden_size=20, bidirectional=mode).eval()
     copy.load_state_dict(torch.load(buffer))
     again = BiGRU(num_class=6, hidden_size=20, bidirectional=mode).eval()
-    assert load_reference_state_dict(again, reference_state_dict(model)) == ([], [])
+    assert load_reference_state_dict(again, reference_state_dict(model)) == ([], [], [])
     with torch.no_grad():
         assert torch.equal(copy(x), model(x)) and torch.equal(again(x), model(x))
     for k, v in reference_state_dict(again).items(): assert torch.equal(v, reference_state_dict(model)[k])
@@ -238,7 +237,7 @@ def test_load_oracle_state_dict_with_prefixes(prefix):
     oracle_weights_init(oracle)
     model = BiGRU(num_class=4, hidden_size=32).eval()
     state = {prefix + k: v for k, v in oracle.state_dict().items()}
-    assert load_reference_state_dict(model, {"epoch": 3, "state_dict": state}) == ([], [])
+    assert load_reference_state_dict(model, {"epoch": 3, "state_dict": state}) == ([], [], [])
     x = view(N=2, T=12)
     with torch.no_grad(): torch.testing.assert_close(model(x), oracle(to_sequence(x)), atol=1e-5, rtol=0)
 
@@ -249,19 +248,22 @@ def test_load_reports_missing_and_unexpected_by_name():
     state = {f"encoder_q.{k}": v for k, v in oracle.state_dict().items() if not k.startswith("fc.")}
     state |= {"encoder_k.fc.0.weight": torch.zeros(16, 16), "queue": torch.zeros(4, 2), "encoder_q.extra.bias": torch.zeros(2)}
     model = BiGRU(num_class=4, hidden_size=8, mlp=True)
-    missing, unexpected = load_reference_state_dict(model, state)
+    missing, unexpected, ignored = load_reference_state_dict(model, state)
     assert missing == ["fc.0.weight", "fc.0.bias", "fc.2.weight", "fc.2.bias"]
-    assert unexpected == ["encoder_q.extra.bias"]        # other parts of the model (key encoder, queue) are left alone
+    assert unexpected == ["encoder_q.extra.bias"]
+    assert ignored == ["encoder_k.fc.0.weight", "queue"]  # other parts of the model (key encoder, queue) are left alone
     # the key encoder on request
     key_state = {f"module.encoder_k.{k}": v for k, v in oracle.state_dict().items()} | {"module.queue": torch.zeros(3)}
-    assert load_reference_state_dict(model, key_state, encoder="encoder_k") == ([], [])
+    assert load_reference_state_dict(model, key_state, encoder="encoder_k") == ([], [], ["module.queue"])
     # a bare encoder's dict with a stray key
-    assert load_reference_state_dict(model, oracle.state_dict() | {"queue": torch.zeros(3)}) == ([], ["queue"])
+    assert load_reference_state_dict(model, oracle.state_dict() | {"queue": torch.zeros(3)}) == ([], ["queue"], [])
+    with pytest.raises(ValueError, match=r"unexpected keys \['queue'\]"):
+        load_reference_state_dict(model, oracle.state_dict() | {"queue": torch.zeros(3)}, strict=True)
 
 
 def test_load_rejects_wrong_shapes():
     oracle = OracleBIGRU(hidden_size=8, num_class=4)
-    with pytest.raises(ValueError, match="fc.weight: checkpoint tensor has shape"):
+    with pytest.raises(ValueError, match=r"fc.weight: checkpoint \(4, 16\) vs model \(5, 16\)"):
         load_reference_state_dict(BiGRU(num_class=5, hidden_size=8), oracle.state_dict())
     with pytest.raises(ValueError, match="weight_ih_l0"):
         load_reference_state_dict(BiGRU(num_class=4, hidden_size=8, layout=NW_UCLA), oracle.state_dict())
@@ -284,6 +286,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="no frames"): model(view(T=0))
     with pytest.raises(ValueError, match="no adjacency"): model(view(), drop_add_edges=0.2)
     with pytest.raises(ValueError, match="must be one of"): BiGRU(bidirectional=True)
+    with pytest.raises(ValueError, match="init must be"): BiGRU(init="xavier")
 
 
 # --- real data -----------------------------------------------------------------------------------------------------

@@ -17,9 +17,10 @@ import torch.nn as nn
 import skelnb.encoders.dsta as dsta_module
 from skelnb.augment.hiclr import DropAddEdges
 from skelnb.core import shared_data
+from skelnb.encoders.common import encoder_entries, reference_init, strip_module
 from skelnb.encoders.dsta import (DSTA_CONFIG, DSTABlock, DSTANet, count_parameters, dsta_init, frames_after,
-                                  load_reference_state_dict, parameter_table, reference_init, reference_key_map,
-                                  spatial_positional_encoding, strip_reference_prefix, to_reference_state_dict)
+                                  load_reference_state_dict, parameter_table, reference_key_map,
+                                  spatial_positional_encoding, to_reference_state_dict)
 
 CONFIG = [list(c) for c in DSTA_CONFIG]
 
@@ -245,8 +246,8 @@ def test_init_statistics():
 def test_load_reference_prefixes(prefix):
     ref = randomise(OracleDSTANet(60))
     a, b = DSTANet(60), DSTANet(60)
-    assert load_reference_state_dict(a, ref.state_dict()) == ([], [])
-    assert load_reference_state_dict(b, {prefix + k: v for k, v in ref.state_dict().items()}) == ([], [])
+    assert load_reference_state_dict(a, ref.state_dict()) == ([], [], [])
+    assert load_reference_state_dict(b, {prefix + k: v for k, v in ref.state_dict().items()}) == ([], [], [])
     for (k, x), y in zip(a.state_dict().items(), b.state_dict().values()): assert torch.equal(x, y), k
 
 
@@ -255,8 +256,7 @@ def test_load_reference_state_dict_outputs_equal(ntu):
     ntu = ntu[:3]
     ref = randomise(OracleDSTANet(60)).eval()
     ours = DSTANet(60).eval()
-    missing, unexpected = load_reference_state_dict(ours, ref.state_dict())
-    assert (missing, unexpected) == ([], [])
+    assert load_reference_state_dict(ours, ref.state_dict()) == ([], [], [])
     with torch.no_grad():
         torch.testing.assert_close(ours(ntu), ref(ntu), rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(ours.features(ntu), ref.feature(ntu), rtol=1e-5, atol=1e-5)
@@ -295,7 +295,7 @@ def test_round_trip_to_reference(ntu):
     ref.load_state_dict(to_reference_state_dict(ours), strict=True)
     with torch.no_grad(): torch.testing.assert_close(ref(ntu), ours(ntu), rtol=1e-5, atol=1e-5)
     back = DSTANet(60).eval()
-    assert load_reference_state_dict(back, to_reference_state_dict(ours, prefix="module.")) == ([], [])
+    assert load_reference_state_dict(back, to_reference_state_dict(ours, prefix="module.")) == ([], [], [])
     for (k, a), b in zip(ours.state_dict().items(), back.state_dict().values()): assert torch.equal(a, b), k
 
 
@@ -308,17 +308,17 @@ def test_pretraining_checkpoint(ntu):
           "queue": torch.randn(128, 16), "queue_ptr": torch.zeros(1, dtype=torch.long), "mask_param": torch.zeros(1)}
     sd = {"module." + n: v for n, v in sd.items()}
     ours = DSTANet(128, mlp=True).eval()
-    missing, unexpected = load_reference_state_dict(ours, sd)
-    assert missing == []
-    assert sorted(unexpected) == sorted(n for n in sd if not n.startswith("module.encoder_q."))
+    missing, unexpected, ignored = load_reference_state_dict(ours, sd)
+    assert missing == [] and unexpected == []
+    assert ignored == [n for n in sd if not n.startswith("module.encoder_q.")]
     with torch.no_grad(): torch.testing.assert_close(ours(ntu), q(ntu), rtol=1e-5, atol=1e-5)
     # the linear-evaluation stage: a classifier from the same checkpoint keeps the backbone, fc stays missing
     clf = DSTANet(60).eval()
-    missing, unexpected = load_reference_state_dict(clf, sd)
+    missing, unexpected, _ = load_reference_state_dict(clf, sd)
     assert missing == ["fc.weight", "fc.bias"]
     assert {"module.encoder_q.fc.0.weight", "module.encoder_q.fc.2.bias"} <= set(unexpected)
     with torch.no_grad(): torch.testing.assert_close(clf.features(ntu), q.feature(ntu), rtol=1e-5, atol=1e-5)
-    with pytest.raises(KeyError, match="fc.weight"): load_reference_state_dict(DSTANet(60), sd, strict=True)
+    with pytest.raises(ValueError, match="fc.weight"): load_reference_state_dict(DSTANet(60), sd, strict=True)
 
 
 def test_load_rejects_wrong_buffers_and_shapes():
@@ -332,17 +332,18 @@ def test_load_rejects_wrong_buffers_and_shapes():
     # a reference built for 20 joints loads into a 20-joint model
     small = randomise(OracleDSTANet(10, joints=20)).eval()
     ours = DSTANet(10, layout="nw_ucla").eval()
-    assert load_reference_state_dict(ours, small.state_dict()) == ([], [])
+    assert load_reference_state_dict(ours, small.state_dict()) == ([], [], [])
     x = torch.randn(2, 3, 30, 20, 1)
     with torch.no_grad(): torch.testing.assert_close(ours(x), small(x), rtol=1e-5, atol=1e-5)
 
 
-def test_strip_reference_prefix():
-    assert strip_reference_prefix("module.encoder_q.proj.weight") == "proj.weight"
-    assert strip_reference_prefix("encoder_q.module.proj.weight") == "proj.weight"
-    assert strip_reference_prefix("encoder_k.proj.weight") == "encoder_k.proj.weight"
-    assert strip_reference_prefix("proj.weight", encoder=None) == "proj.weight"
-    assert strip_reference_prefix("encoder_k.proj.weight", encoder="encoder_k") == "proj.weight"
+def test_reference_prefixes():
+    keys = ["module.encoder_q.proj.weight", "encoder_q.module.fc.weight", "encoder_k.proj.weight", "queue"]
+    assert [strip_module(k) for k in keys] == ["encoder_q.proj.weight", "encoder_q.fc.weight", "encoder_k.proj.weight", "queue"]
+    assert encoder_entries(dict.fromkeys(keys)) == ({keys[0]: "proj.weight", keys[1]: "fc.weight"}, keys[2:])
+    assert encoder_entries(dict.fromkeys(keys), "encoder_k") == ({keys[2]: "proj.weight"}, [keys[0], keys[1], keys[3]])
+    assert encoder_entries({"proj.weight": 0}, encoder=None) == ({"proj.weight": "proj.weight"}, [])
+    assert encoder_entries({"proj.weight": 0, "queue": 0}) == ({"proj.weight": "proj.weight", "queue": "queue"}, [])
 
 
 def test_runtime_T_in_normaliser_and_reference_frame_cap():
@@ -378,7 +379,7 @@ def test_layouts(ucla, layout):
     assert net.blocks[0].attention0.shape == (1, 3, V, V) and net.blocks[5].pos_enc.shape == (128, 1, V)
     x = ucla if V == 20 else torch.randn(4, 3, 32, V, 1)
     with torch.no_grad(): assert net(x).shape == (4, 10)
-    assert DSTANet(10, num_joints=V).blocks[0].attention0.shape == (1, 3, V, V)
+    assert DSTANet(10, layout=None, num_joints=V).blocks[0].attention0.shape == (1, 3, V, V)
 
 
 def test_bad_input():

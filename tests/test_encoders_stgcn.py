@@ -16,8 +16,9 @@ from torch import nn
 
 from skelnb.augment.hiclr import DropAddEdges
 from skelnb.core import shared_data
-from skelnb.encoders.stgcn import (STGCN, GraphConv, LoadResult, STGCNBlock, graph_partition, hop_distance_to_center,
-                                   load_reference_state_dict, normalized_adjacency, projector_mlp, reference_init,
+from skelnb.encoders.common import LoadResult, projector_mlp, reference_init
+from skelnb.encoders.stgcn import (STGCN, GraphConv, STGCNBlock, graph_partition, hop_distance_to_center,
+                                   load_reference_state_dict, normalized_adjacency,
                                    reference_key_names)
 from skelnb.layouts import NTU25, NW_UCLA
 
@@ -198,8 +199,8 @@ def test_bad_partition_option():
 
 # ------------------------------------------------------------------------------------------------ structure
 def test_parameter_counts():
-    assert count(STGCN(NTU25, num_class=60)) == 836_800
-    m = STGCN(NTU25, num_class=60)
+    assert count(STGCN(60, NTU25)) == 836_800
+    m = STGCN(60, NTU25)
     assert count(m) - count(m.fc) == 821_380
     assert sum(p.numel() for n, p in m.named_parameters() if n.startswith("edge_importance")) == 18_750
     assert count(STGCN(num_class=128, mlp=True)) == 920_068
@@ -210,7 +211,7 @@ def test_parameter_counts():
 @pytest.mark.parametrize("mlp", [False, True])
 def test_same_names_and_same_seeded_init_as_reference(layout, name, mlp):
     "Same state-dict keys and shapes; the same seed gives the same default init and the same reference_init."
-    torch.manual_seed(3); ours = STGCN(layout, num_class=128, mlp=mlp)
+    torch.manual_seed(3); ours = STGCN(128, layout, mlp=mlp)
     torch.manual_seed(3); ref = OracleSTGCN(name, num_class=128, mlp=mlp)
     a, b = ours.state_dict(), ref.state_dict()
     assert sorted(a) == sorted(b)
@@ -243,7 +244,7 @@ def test_block_plan():
                     (16, 16, 1, 0.5, "Identity"), (16, 32, 2, 0.5, "Sequential"), (32, 32, 1, 0.5, "Identity"),
                     (32, 32, 1, 0.5, "Identity"), (32, 64, 2, 0.5, "Sequential"), (64, 64, 1, 0.5, "Identity"),
                     (64, 256, 1, 0.5, "Sequential")]
-    assert m.data_bn.num_features == 75 and STGCN(NW_UCLA).data_bn.num_features == 60
+    assert m.data_bn.num_features == 75 and STGCN(layout=NW_UCLA).data_bn.num_features == 60
 
 
 def test_projector_mlp():
@@ -262,7 +263,7 @@ def test_shapes(which, persons, frames, request):
     layout = NTU25 if which == "ntu" else NW_UCLA
     if x.shape[-1] < persons: x = torch.cat([x, torch.zeros_like(x)], -1)
     x = resample(x[..., :persons], frames) if frames != 50 else x[..., :persons]
-    m = STGCN(layout, num_class=7).eval()
+    m = STGCN(7, layout).eval()
     t_out = -(-(-(-frames // 2)) // 2)   # two stride-2 convolutions with padding 4: ceil(ceil(T/2)/2)
     with torch.no_grad():
         assert m(x).shape == (x.shape[0], 7)
@@ -285,7 +286,7 @@ def test_bad_input_shapes(ntu, ucla):
 def test_outputs_equal_reference_after_loading(ntu, mlp):
     ref = randomise(OracleSTGCN(num_class=128, mlp=mlp), seed=1).eval()
     ours = STGCN(num_class=128, mlp=mlp)
-    assert load_reference_state_dict(ours, ref.state_dict()) == LoadResult([], [])
+    assert load_reference_state_dict(ours, ref.state_dict()) == LoadResult([], [], [])
     ours.eval()
     with torch.no_grad(): torch.testing.assert_close(ours(ntu), ref(ntu), rtol=1e-5, atol=1e-5)
 
@@ -302,7 +303,7 @@ def test_train_mode_batchnorm_matches_reference(ntu):
 
 def test_ucla_outputs_equal_reference(ucla):
     ref = randomise(OracleSTGCN("nw-ucla", num_class=10), seed=3).eval()
-    ours = STGCN(NW_UCLA, num_class=10)
+    ours = STGCN(10, NW_UCLA)
     load_reference_state_dict(ours, ref.state_dict())
     ours.eval()
     with torch.no_grad(): torch.testing.assert_close(ours(ucla), ref(ucla), rtol=1e-5, atol=1e-5)
@@ -400,7 +401,9 @@ def test_load_full_checkpoints(ntu):
               "mask_param": torch.zeros(1)}
         for enc, ref in (("encoder_q", ref_q), ("encoder_k", ref_k)):
             ours = STGCN()
-            assert load_reference_state_dict(ours, sd, encoder=enc) == ([], [])
+            other = "module.encoder_k." if enc == "encoder_q" else "module.encoder_q."
+            ignored = [k for k in sd if k.startswith(other) or "encoder" not in k]
+            assert load_reference_state_dict(ours, sd, encoder=enc) == ([], [], ignored)
             with torch.no_grad(): torch.testing.assert_close(ours.eval()(ntu), ref(ntu), rtol=1e-5, atol=1e-5)
 
 
@@ -417,18 +420,18 @@ def test_missing_and_unexpected_reported():
     pre = {f"encoder_q.{k}": v for k, v in OracleSTGCN(num_class=128, mlp=True).state_dict().items()}
     pre["encoder_q.extra.weight"] = torch.zeros(3)
     del pre["encoder_q.st_gcn_networks.3.tcn.0.running_mean"]
-    missing, unexpected = load_reference_state_dict(STGCN(num_class=60), pre)
-    assert missing == ["fc.bias", "fc.weight", "st_gcn_networks.3.tcn.0.running_mean"]
+    missing, unexpected, ignored = load_reference_state_dict(STGCN(num_class=60), pre)
+    assert missing == ["st_gcn_networks.3.tcn.0.running_mean", "fc.weight", "fc.bias"] and ignored == []
     assert sorted(unexpected) == sorted(["encoder_q.fc.0.weight", "encoder_q.fc.0.bias", "encoder_q.fc.2.weight",
                                          "encoder_q.fc.2.bias", "encoder_q.extra.weight"])
     # the edge importance of a fixed-graph model has nowhere to go
-    missing, unexpected = load_reference_state_dict(STGCN(edge_importance=False), OracleSTGCN().state_dict())
+    missing, unexpected, _ = load_reference_state_dict(STGCN(edge_importance=False), OracleSTGCN().state_dict())
     assert missing == [] and sorted(unexpected) == sorted(f"edge_importance{i}" for i in range(1, 11))
 
 
 def test_shape_mismatch_raises_naming_keys():
     with pytest.raises(ValueError, match=r"A: checkpoint \(3, 25, 25\) vs model \(3, 20, 20\)") as e:
-        load_reference_state_dict(STGCN(NW_UCLA), OracleSTGCN().state_dict())
+        load_reference_state_dict(STGCN(layout=NW_UCLA), OracleSTGCN().state_dict())
     assert "data_bn.weight: checkpoint (75,) vs model (60,)" in str(e.value)
     with pytest.raises(ValueError, match=r"fc.weight: checkpoint \(60, 256\) vs model \(10, 256\)"):
         load_reference_state_dict(STGCN(num_class=10), OracleSTGCN().state_dict())

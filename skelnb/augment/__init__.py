@@ -6,7 +6,7 @@
 __all__ = []
 
 # %% ../../nbs/25_augment.ipynb #66facdbd
-from .base import Augmentation, Compose
+from .base import Augmentation, Compose, LinearAugmentation, LinearSteps, run_chain
 from .hiclr import (Shear, TemporalCrop, SpatialFlip, Rotate, GaussianNoise, GaussianBlur, ChannelMask,
                                   RandomJointMask, SkeleAdaIN, DropAddEdges, basic_augmentation, normal_augmentation)
 from .halp import (TemporalRandomResizeCrop, CenterCrop, JointCorruption, PoseShear, CorruptOrShear,

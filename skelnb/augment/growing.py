@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .base import check_batch
+from .base import check_batch, run_chain, shares_memory
 from .hiclr import (ChannelMask, DropAddEdges, GaussianBlur, GaussianNoise, RandomJointMask, Rotate,
                                   Shear, SkeleAdaIN, SpatialFlip, TemporalCrop, basic_augmentation,
                                   normal_augmentation)
@@ -134,19 +134,18 @@ class GrowingAugmentation(nn.Module):
     def draw(self, x: torch.Tensor, tokens, generator=None) -> tuple[torch.Tensor, dict, dict]:
         "One view of `x` through `tokens`, with fresh draws: (view, params by strategy, encoder options)."
         data, late, enc = self.split(tokens)
-        params = {}
-        for t in data: x, params[t] = self.augmentations[t](x, generator, return_params=True)
-        x = to_stream(x, self.stream, self.layout)
-        for t in late: x, params[t] = self.augmentations[t](x, generator, return_params=True)
-        return x, params, {ENCODER_STRATEGIES[t]: self.augmentations[t] for t in enc}
+        y, drawn = run_chain(x, [self.augmentations[t] for t in data], generator)   # one chain: linear steps fold across sets
+        y = to_stream(y, self.stream, self.layout)
+        y, late_drawn = run_chain(y, [self.augmentations[t] for t in late], generator, owned=not shares_memory(y, x))
+        params = dict(zip(data + late, drawn + late_drawn))
+        return y, params, {ENCODER_STRATEGIES[t]: self.augmentations[t] for t in enc}
 
     def replay(self, x: torch.Tensor, tokens, params: dict) -> torch.Tensor:
         "The view of `x` through `tokens` with given `params` (deterministic)."
         data, late, _ = self.split(tokens)
-        for t in data: x = self.augmentations[t].apply(x, params[t])
-        x = to_stream(x, self.stream, self.layout)
-        for t in late: x = self.augmentations[t].apply(x, params[t])
-        return x
+        y, _ = run_chain(x, [self.augmentations[t] for t in data], params=[params[t] for t in data])
+        y = to_stream(y, self.stream, self.layout)
+        return run_chain(y, [self.augmentations[t] for t in late], params=[params[t] for t in late], owned=not shares_memory(y, x))[0]
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False) -> GrowingViews:
         check_batch(x)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Augmentation, Compose, bernoulli, normal, randint, uniform
+from .base import Augmentation, Compose, LinearAugmentation, LinearSteps, bernoulli, randint, uniform
 from ..layouts import Layout, get_layout
 
 # %% auto #0
@@ -46,24 +46,17 @@ def apply_to_samples(on: torch.Tensor, x: torch.Tensor, fn) -> torch.Tensor:
     if len(idx): out.index_copy_(0, idx, fn(x.index_select(0, idx), idx).to(x.dtype))
     return out
 
-def _check_xyz(x: torch.Tensor, what: str):
-    if x.shape[1] != 3: raise ValueError(f"{what} needs the 3 coordinates x, y, z on axis 1 of (N, C, T, V, M), got C={x.shape[1]}")
+def _check_xyz(shape, what: str):
+    if shape[1] != 3: raise ValueError(f"{what} needs the 3 coordinates x, y, z on axis 1 of (N, C, T, V, M), got C={shape[1]}")
 
 # %% ../../nbs/21_augment.hiclr.ipynb #b73cf7fa
 def shear_matrices(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "HiCLR's shear matrices (N, 3, 3) `[[1, a0, b0], [a1, 1, b1], [a2, b2, 1]]` from `a`, `b` (N, 3)."
     one = torch.ones_like(a[:, 0])
-    return torch.stack([torch.stack([one, a[:, 0], b[:, 0]], -1),
-                        torch.stack([a[:, 1], one, b[:, 1]], -1),
-                        torch.stack([a[:, 2], b[:, 2], one], -1)], -2)
-
-def _linear_map(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
-    "x' = R x per sample, for matrices (N, 3, 3) and x (N, 3, T, V, M)."
-    x = x.contiguous()  # a view (N, 3, T·V·M) for the bmm, copied only if x is not contiguous
-    return torch.bmm(matrices.to(x.device, x.dtype), x.view(x.shape[0], 3, -1)).view(x.shape)
+    return torch.stack([one, a[:, 0], b[:, 0], a[:, 1], one, b[:, 1], a[:, 2], b[:, 2], one], -1).view(-1, 3, 3)
 
 @dataclass
-class Shear(Augmentation):
+class Shear(LinearAugmentation):
     "HiCLR's shear (BA): x' = S x with S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]] and a, b ~ U(-amplitude, amplitude)."
     amplitude: float = 0.5
 
@@ -71,19 +64,19 @@ class Shear(Augmentation):
         s = uniform((x.shape[0], 2, 3), -self.amplitude, self.amplitude, generator)
         return {"a": s[:, 0], "b": s[:, 1]}
 
-    def apply(self, x, params):
-        _check_xyz(x, "Shear")
-        return _linear_map(x, shear_matrices(params["a"], params["b"]))
+    def fold(self, steps, params):
+        _check_xyz(steps.shape, "Shear")
+        steps.map_coords(shear_matrices(params["a"], params["b"]))
 
 # %% ../../nbs/21_augment.hiclr.ipynb #f8a08dd8
 def reflect_crop_index(start: torch.Tensor, length: int, padding: int) -> torch.Tensor:
     "Source frame (N, T) of each output frame: frames start..start+T-1 of the edge-including reflect-padded sequence."
-    j = start[:, None] + torch.arange(length, device=start.device) - padding  # position in the unpadded sequence
-    j = torch.where(j < 0, -j - 1, j)                                           # front: -1 -> 0, -p -> p-1
-    return torch.where(j >= length, 2 * length - 1 - j, j)                      # back: T -> T-1, T+p-1 -> T-p
+    j = (start - padding)[:, None] + torch.arange(length, device=start.device)  # position in the unpadded sequence
+    j = torch.where(j < 0, -1 - j, j)                                            # front: -1 -> 0, -p -> p-1
+    return torch.where(j >= length, 2 * length - 1 - j, j)                       # back: T -> T-1, T+p-1 -> T-p
 
 @dataclass
-class TemporalCrop(Augmentation):
+class TemporalCrop(LinearAugmentation):
     "HiCLR's temporal crop (BA): reflect-pad p = T // padding_ratio frames on both ends, keep T frames from a start ~ U{0..2p}."
     padding_ratio: int = 6
 
@@ -95,15 +88,13 @@ class TemporalCrop(Augmentation):
     def sample(self, x, generator=None):
         return {"start": randint((x.shape[0],), 0, 2 * self.padding(x.shape[2]) + 1, generator)}
 
-    def apply(self, x, params):
-        N, C, T, V, M = x.shape
-        src = reflect_crop_index(params["start"].to(x.device), T, self.padding(T))           # (N, T)
-        rows = torch.arange(N * C, device=x.device).view(N, C, 1) * T + src.view(N, 1, T)  # row n·C·T + c·T + src
-        return x.contiguous().view(N * C * T, V * M).index_select(0, rows.flatten()).view(N, C, T, V, M)
+    def fold(self, steps, params):
+        T = steps.shape[2]
+        steps.gather_frames(reflect_crop_index(params["start"], T, self.padding(T)))
 
 # %% ../../nbs/21_augment.hiclr.ipynb #ed42640d
 @dataclass
-class SpatialFlip(Augmentation):
+class SpatialFlip(LinearAugmentation):
     "HiCLR's spatial flip (NA): with probability `p` swap left and right joints; `mirror=True` also negates `mirror_axis`."
     layout: Layout | str
     p: float = 0.5
@@ -112,34 +103,31 @@ class SpatialFlip(Augmentation):
 
     def sample(self, x, generator=None): return {"apply": bernoulli((x.shape[0],), self.p, generator)}
 
-    def apply(self, x, params):
+    def fold(self, steps, params):
         layout = get_layout(self.layout)
-        if x.shape[3] != layout.num_joints:
-            raise ValueError(f"SpatialFlip for {layout.name} ({layout.num_joints} joints) got V={x.shape[3]}")
-        N, C, T, V, M = x.shape
-        on = params["apply"].to(x.device)
-        perm = torch.as_tensor(layout.flip_permutation, device=x.device)
-        joints = torch.where(on[:, None], perm, torch.arange(V, device=x.device))         # (N, V): each sample's order
-        cols = (joints[:, :, None] * M + torch.arange(M, device=x.device)).view(N, 1, V * M)  # (joint, person) columns
-        out = x.contiguous().view(N, C * T, V * M).gather(2, cols.expand(N, C * T, V * M)).view(x.shape)
+        N, C, T, V, M = steps.shape
+        if V != layout.num_joints:
+            raise ValueError(f"SpatialFlip for {layout.name} ({layout.num_joints} joints) got V={V}")
+        on = params["apply"]
+        perm = torch.as_tensor(layout.flip_permutation, device=on.device)
+        steps.reorder_joints(torch.where(on[:, None], perm, torch.arange(V, device=on.device)))  # each sample's order
         if self.mirror:
-            negate = on[:, None] & (torch.arange(C, device=x.device) == self.mirror_axis)  # (N, C)
-            out = out * batch_view(1 - 2 * negate.to(x.dtype), x)
-        return out
+            negate = on[:, None] & (torch.arange(C, device=on.device) == self.mirror_axis)        # (N, C)
+            steps.map_coords(torch.diag_embed(1 - 2 * negate.double()), diagonal=True)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #c3a71c08
 def hiclr_rotation(degrees: torch.Tensor) -> torch.Tensor:
     "Rotation matrices (N, 3, 3) `R_z R_y R_x` of HiCLR's `random_rotate`, for angles (N, 3) in degrees about x, y, z."
     c, s = torch.cos(torch.deg2rad(degrees.double())), torch.sin(torch.deg2rad(degrees.double()))
     o, i = torch.zeros_like(c[:, 0]), torch.ones_like(c[:, 0])
-    mat = lambda rows: torch.stack([torch.stack(r, -1) for r in rows], -2)
-    rx = mat([[i, o, o], [o, c[:, 0], s[:, 0]], [o, -s[:, 0], c[:, 0]]])
-    ry = mat([[c[:, 1], o, -s[:, 1]], [o, i, o], [s[:, 1], o, c[:, 1]]])
-    rz = mat([[c[:, 2], s[:, 2], o], [-s[:, 2], c[:, 2], o], [o, o, i]])
+    mat = lambda *entries: torch.stack(entries, -1).view(-1, 3, 3)   # nine (N,) entries, row by row
+    rx = mat(i, o, o, o, c[:, 0], s[:, 0], o, -s[:, 0], c[:, 0])
+    ry = mat(c[:, 1], o, -s[:, 1], o, i, o, s[:, 1], o, c[:, 1])
+    rz = mat(c[:, 2], s[:, 2], o, -s[:, 2], c[:, 2], o, o, o, i)
     return rz @ ry @ rx
 
 @dataclass
-class Rotate(Augmentation):
+class Rotate(LinearAugmentation):
     "HiCLR's rotation (NA): a main axis ~ U{x,y,z} turned by U(0, main_max_deg), the others by U(0, other_max_deg); x' = R_z R_y R_x x."
     main_max_deg: float = 30.0
     other_max_deg: float = 1.0
@@ -152,9 +140,9 @@ class Rotate(Augmentation):
         is_main = torch.arange(3, device=main.device) == main[:, None]
         return {"main_axis": main, "degrees": u * torch.where(is_main, self.main_max_deg, self.other_max_deg)}
 
-    def apply(self, x, params):
-        _check_xyz(x, "Rotate")
-        return _linear_map(x, hiclr_rotation(params["degrees"]))
+    def fold(self, steps, params):
+        _check_xyz(steps.shape, "Rotate")
+        steps.map_coords(hiclr_rotation(params["degrees"]))
 
 # %% ../../nbs/21_augment.hiclr.ipynb #2a0b7b17
 @dataclass
@@ -166,15 +154,29 @@ class GaussianNoise(Augmentation):
 
     def sample(self, x, generator=None):
         on = bernoulli((x.shape[0],), self.p, generator)
-        idx = on.nonzero().squeeze(1)
-        noise = torch.zeros(tuple(x.shape), device=on.device)                    # zero for the samples left alone
-        if len(idx): noise.index_copy_(0, idx, normal((len(idx), *x.shape[1:]), self.std, generator))
-        return {"apply": on, "noise": noise}
+        noise = torch.empty((int(on.sum()), *x.shape[1:]), device=on.device)     # drawn for the samples given noise only
+        return {"apply": on, "noise": noise.normal_(0.0, self.std, generator=generator)}
 
-    def apply(self, x, params):
-        weight = batch_view(params["apply"], x).to(x.dtype)                      # (N, 1, 1, 1, 1): the coins
-        if self.keep_absent_zero: weight = weight * person_present(x)          # (N, 1, 1, 1, M)
-        return torch.addcmul(x, params["noise"].to(x.device, x.dtype), weight)
+    @staticmethod
+    def full_noise(params) -> torch.Tensor:
+        "The drawn noise as (N, C, T, V, M): zero for the samples left alone."
+        on, noise = params["apply"], params["noise"]
+        return torch.zeros((len(on), *noise.shape[1:]), dtype=noise.dtype, device=noise.device).index_copy_(
+            0, on.to(noise.device).nonzero().squeeze(1), noise)
+
+    def apply_(self, x, params):
+        "In place: `x[n] += noise` for the samples whose coin is on (in order)."
+        on, noise = params["apply"].to(x.device), params["noise"]
+        if len(on) != len(x) or noise.shape[1:] != x.shape[1:] or (on.device.type != "meta" and len(noise) != int(on.sum())):
+            raise ValueError(f"noise {tuple(noise.shape)} for {len(on)} samples does not fit {int(on.sum())} noised samples of {tuple(x.shape)}")
+        if on.device.type == "meta": return x                                     # shapes only
+        idx = on.nonzero().squeeze(1)
+        if not len(idx): return x
+        noise = noise.to(x.device, x.dtype)
+        if self.keep_absent_zero: noise = noise * person_present(x.index_select(0, idx))
+        return x.index_add_(0, idx, noise)
+
+    def apply(self, x, params): return self.apply_(fresh_copy(x), params)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #835200ac
 def gaussian_kernels(sigma: torch.Tensor, kernel_size: int = 15, normalized: bool = False) -> torch.Tensor:
@@ -210,17 +212,27 @@ class GaussianBlur(Augmentation):
         n = x.shape[0]
         return {"sigma": uniform((n,), self.sigma_min, self.sigma_max, generator), "apply": bernoulli((n,), self.p, generator)}
 
-    def apply(self, x, params):
+    def blur(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        "Every sample of `x` blurred with its σ: a depthwise convolution over time, zero-padded (the product B x)."
         N, C, T, V, M = x.shape
+        w = gaussian_kernels(sigma.to(x.device), self.kernel_size, self.normalized).to(x.dtype)   # (N, K)
+        w = w.repeat_interleave(C, 0).view(N * C, 1, self.kernel_size, 1)
+        out = F.conv2d(x.reshape(1, N * C, T, V * M), w, padding=(self.kernel_size // 2, 0), groups=N * C)
+        return out.view(x.shape)
+
+    def apply_(self, x, params):
+        "In place: the samples whose coin is on blurred."
         on, sigma = params["apply"].to(x.device), params["sigma"].to(x.device)
-        def blur(sub, idx):  # the samples whose coin is on: (n, T, T) @ (n, C, T, V·M)
-            B = blur_matrices(gaussian_kernels(sigma[idx], self.kernel_size, self.normalized), T).to(x.dtype)
-            return torch.matmul(B[:, None], sub.reshape(len(sub), C, T, V * M)).view(sub.shape)
-        return apply_to_samples(on, x, blur)
+        if on.device.type == "meta": return x                                     # shapes only
+        idx = on.nonzero().squeeze(1)
+        if not len(idx): return x
+        return x.index_copy_(0, idx, self.blur(x.index_select(0, idx), sigma[idx]))
+
+    def apply(self, x, params): return self.apply_(fresh_copy(x), params)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #af701790
 @dataclass
-class ChannelMask(Augmentation):
+class ChannelMask(LinearAugmentation):
     "HiCLR's channel (axis) mask (NA): with probability `p` zero one coordinate axis ~ U{0..C-1} everywhere."
     p: float = 0.5
 
@@ -228,10 +240,10 @@ class ChannelMask(Augmentation):
         n = x.shape[0]
         return {"apply": bernoulli((n,), self.p, generator), "axis": randint((n,), 0, x.shape[1], generator)}
 
-    def apply(self, x, params):
-        axis, on = params["axis"].to(x.device), params["apply"].to(x.device)
-        zero = on[:, None] & (torch.arange(x.shape[1], device=x.device) == axis[:, None])  # (N, C)
-        return x * batch_view((~zero).to(x.dtype), x)                                     # one pass: x · 0 or x · 1
+    def fold(self, steps, params):
+        axis, on = params["axis"], params["apply"]
+        zero = on[:, None] & (torch.arange(steps.shape[1], device=on.device) == axis[:, None])  # (N, C)
+        steps.map_coords(torch.diag_embed((~zero).double()), diagonal=True)                    # x · 0 or x · 1
 
 # %% ../../nbs/21_augment.hiclr.ipynb #a8f94c7e
 def basic_augmentation(padding_ratio: int = 6, shear_amplitude: float = 0.5) -> Compose:
@@ -266,13 +278,16 @@ class RandomJointMask(Augmentation, nn.Module):
         chosen = uniform(shape, 0, 1, generator).argsort(-1)[..., :self.joints_per_frame(V)]  # k distinct joints per frame
         return {"mask": torch.zeros(shape, dtype=torch.bool, device=chosen.device).scatter_(-1, chosen, True)}
 
-    def apply(self, x, params):
+    def apply_(self, x, params):
+        "In place (on a contiguous `x`): the masked frame-joint entries set to the token."
         mask, token = params["mask"].to(x.device), self.token.to(x.device, x.dtype)[0]
         N, C, T, V, M = x.shape
         if mask.ndim == 2 and mask.device.type != "meta":              # one (T, V) mask: fill those frame-joint columns
             positions = mask.reshape(T * V).nonzero().squeeze(1)
-            return fresh_copy(x).view(N * C, T * V, M).index_fill_(1, positions, token).view(x.shape)
-        return x.masked_fill(mask.view(-1, 1, T, V, 1), token)         # (N, T, V): per sample
+            return x.view(N * C, T * V, M).index_fill_(1, positions, token).view(x.shape)
+        return x.masked_fill_(mask.view(-1, 1, T, V, 1), token)        # (N, T, V): per sample
+
+    def apply(self, x, params): return self.apply_(fresh_copy(x), params)
 
     def forward(self, x, params): return self.apply(x, params)
 

@@ -142,6 +142,7 @@ def _walk(aug, params, n: int, prefix: str, out: dict):
     elif isinstance(aug, GrowingView) and isinstance(params, dict):
         for token, p in params.items(): _walk(aug.growing.augmentations[token], p, n, f"{prefix}{token}.", out)
     elif isinstance(params, dict):
+        if isinstance(aug, hiclr.GaussianNoise): params = {**params, "noise": aug.full_noise(params)}  # drawn per noised sample
         for key, p in params.items():
             sub = getattr(aug, key, None)
             _walk(sub if isinstance(sub, Augmentation) else None, p, n, f"{prefix}{key}.", out)

@@ -1,0 +1,115 @@
+"""`LinearSteps` / `run_chain` (skelnb.augment.base): folding HiCLR's linear steps into one pass gives the same views as
+applying the steps one at a time, for every order of the steps, on real data, without touching the caller's tensor."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from skelnb.augment.base import Compose, LinearSteps, run_chain, shares_memory, to_device
+from skelnb.augment.hiclr import (ChannelMask, GaussianBlur, GaussianNoise, RandomJointMask, Rotate, Shear, SpatialFlip,
+                                  TemporalCrop, basic_augmentation, normal_augmentation)
+from skelnb.layouts import NTU25
+
+
+@pytest.fixture(scope="module")
+def ntu(ntu_hiclr_samples):
+    return ntu_hiclr_samples
+
+
+def gen(seed=0): return torch.Generator().manual_seed(seed)
+
+
+def one_at_a_time(x, augmentations, generator):
+    "The chain without folding: each step drawn and applied on its own (what Compose did before folding)."
+    params = []
+    for aug in augmentations:
+        p = aug.sample(x, generator)
+        x = aug.apply(x, p)
+        params.append(p)
+    return x, params
+
+
+LINEAR = [TemporalCrop(), Shear(), SpatialFlip(NTU25, p=0.7), SpatialFlip(NTU25, mirror=True), Rotate(symmetric=True),
+          ChannelMask(p=0.8)]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4)))[::5])
+def test_folded_chain_equals_steps_one_at_a_time(ntu, order):
+    steps = [LINEAR[i] for i in order] + [GaussianNoise(p=0.6), GaussianBlur(p=0.6)] + [LINEAR[i] for i in order[::-1]]
+    for seed in range(3):
+        want, _ = one_at_a_time(ntu, steps, gen(seed))
+        got, params = run_chain(ntu, steps, gen(seed))
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0, atol=2e-6)
+        assert torch.equal(run_chain(ntu, steps, params=params)[0], got)         # replay is exact
+
+
+def test_every_hiclr_linear_step_alone_and_folded_pairwise(ntu):
+    for a, b in itertools.product(LINEAR, repeat=2):
+        want, _ = one_at_a_time(ntu, [a, b], gen(1))
+        np.testing.assert_allclose(run_chain(ntu, [a, b], gen(1))[0].numpy(), want.numpy(), rtol=0, atol=2e-6)
+
+
+def test_flip_twice_is_the_identity_on_joints(ntu):
+    flip, on = SpatialFlip(NTU25), {"apply": torch.ones(5, dtype=torch.bool)}
+    steps = LinearSteps(ntu)
+    flip.fold(steps, on); flip.fold(steps, on)
+    assert torch.equal(steps.joints, torch.arange(25).expand(5, 25))
+    assert torch.equal(steps.result(), ntu)
+
+
+def test_crops_compose(ntu):
+    crop = TemporalCrop()
+    p1, p2 = {"start": torch.tensor([0, 3, 8, 16, 11])}, {"start": torch.tensor([16, 0, 8, 2, 5])}
+    steps = LinearSteps(ntu)
+    crop.fold(steps, p1); crop.fold(steps, p2)
+    assert torch.equal(steps.result(), crop.apply(crop.apply(ntu, p1), p2))   # a gather of a gather: exact
+
+
+def test_the_callers_tensor_is_never_written(ntu):
+    before = ntu.clone()
+    for steps in ([GaussianNoise(p=1.0)], [GaussianBlur(p=1.0)], [GaussianNoise(p=1.0), GaussianBlur(p=1.0)],
+                  [RandomJointMask()], [Shear(), GaussianNoise(p=1.0), ChannelMask(p=1.0)],
+                  [basic_augmentation(), normal_augmentation(NTU25)]):
+        with torch.no_grad(): y, _ = run_chain(ntu, steps, gen(2))
+        assert torch.equal(ntu, before), steps
+        assert not shares_memory(y, ntu)
+
+
+def test_in_place_steps_match_their_copying_apply(ntu):
+    x = ntu.clone()
+    for aug in (GaussianNoise(p=0.5), GaussianBlur(p=0.5), RandomJointMask(per_sample=True), RandomJointMask()):
+        p = aug.sample(x, gen(4))
+        with torch.no_grad():
+            want = aug.apply(x, p)
+            got = aug.apply_(x.clone(), p)
+        assert torch.equal(got, want), aug
+
+
+def test_nesting_of_parameters_is_kept(ntu):
+    ba, na = basic_augmentation(), normal_augmentation(NTU25)
+    y, params = run_chain(ntu, [ba, Compose([na])], gen(5))
+    assert len(params) == 2 and len(params[0]) == 2 and len(params[1]) == 1 and len(params[1][0]) == 5
+    assert torch.equal(Compose([ba, Compose([na])]).apply(ntu, params), y)
+    with pytest.raises(ValueError): run_chain(ntu, [ba, na], params=[params[0]])   # one set's parameters missing
+
+
+def test_errors_name_the_problem(ntu):
+    with pytest.raises(ValueError, match="V=20"): SpatialFlip(NTU25)(ntu[:, :, :, :20], gen())
+    with pytest.raises(ValueError, match="3 coordinates"): Compose([TemporalCrop(), Shear()])(ntu[:, :2], gen())
+    p = GaussianNoise(p=1.0).sample(ntu, gen())
+    with pytest.raises(ValueError, match="noised samples"): GaussianNoise().apply(ntu[:4], p)
+
+
+def test_meta_device_keeps_shapes(ntu):
+    steps = [basic_augmentation(), normal_augmentation(NTU25)]
+    _, params = run_chain(ntu, steps, gen(6))
+    y, _ = run_chain(ntu.to("meta"), steps, params=to_device(params, "meta"))
+    assert y.device.type == "meta" and y.shape == ntu.shape and y.dtype == ntu.dtype
+
+
+def test_gradient_flows_through_a_folded_chain(ntu):
+    x = ntu.clone().requires_grad_(True)
+    y, _ = run_chain(x, [basic_augmentation(), normal_augmentation(NTU25), RandomJointMask()], gen(7))
+    y.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
