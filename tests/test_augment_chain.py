@@ -113,3 +113,15 @@ def test_gradient_flows_through_a_folded_chain(ntu):
     y, _ = run_chain(x, [basic_augmentation(), normal_augmentation(NTU25), RandomJointMask()], gen(7))
     y.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+@pytest.mark.cuda
+def test_folded_chain_on_cuda_equals_cpu(ntu):
+    steps = [basic_augmentation(), normal_augmentation(NTU25)]
+    y, params = run_chain(ntu, steps, gen(8))
+    got, _ = run_chain(ntu.cuda(), steps, params=to_device(params, "cuda"))
+    assert got.device.type == "cuda"
+    np.testing.assert_allclose(got.cpu().numpy(), y.numpy(), rtol=0, atol=1e-5)
+    g = torch.Generator("cuda").manual_seed(0)
+    drawn, _ = run_chain(ntu.cuda(), steps, g)                     # draws on the GPU, noise included
+    assert drawn.device.type == "cuda" and torch.isfinite(drawn).all()

@@ -16,10 +16,10 @@ from .base import Augmentation, Compose, LinearAugmentation, LinearSteps, bernou
 from ..layouts import Layout, get_layout
 
 # %% auto #0
-__all__ = ['batch_view', 'person_present', 'fresh_copy', 'apply_to_samples', 'shear_matrices', 'Shear', 'reflect_crop_index',
-           'TemporalCrop', 'SpatialFlip', 'hiclr_rotation', 'Rotate', 'GaussianNoise', 'gaussian_kernels',
-           'blur_matrices', 'GaussianBlur', 'ChannelMask', 'basic_augmentation', 'normal_augmentation',
-           'RandomJointMask', 'style_partners', 'adain_statistics', 'SkeleAdaIN', 'sample_drop_add', 'apply_drop_add',
+__all__ = ['batch_view', 'person_present', 'fresh_copy', 'shear_matrices', 'Shear', 'reflect_crop_index', 'TemporalCrop',
+           'SpatialFlip', 'hiclr_rotation', 'Rotate', 'GaussianNoise', 'gaussian_kernels', 'blur_matrices',
+           'GaussianBlur', 'ChannelMask', 'basic_augmentation', 'normal_augmentation', 'RandomJointMask',
+           'style_partners', 'adain_statistics', 'SkeleAdaIN', 'sample_drop_add', 'apply_drop_add',
            'drop_add_adjacency', 'drop_add_attention', 'DropAddEdges']
 
 # %% ../../nbs/21_augment.hiclr.ipynb #96e3ec93
@@ -35,16 +35,6 @@ def person_present(x: torch.Tensor) -> torch.Tensor:
 def fresh_copy(x: torch.Tensor) -> torch.Tensor:
     "A contiguous copy of `x` to write into (`empty_like` + `copy_`: faster than `clone` on CPU, and autograd follows it)."
     return torch.empty_like(x, memory_format=torch.contiguous_format).copy_(x)
-
-def apply_to_samples(on: torch.Tensor, x: torch.Tensor, fn) -> torch.Tensor:
-    "`x` with `fn(x[idx], idx)` written over the samples `idx` where `on` (N,) is True: `fn` runs on that subset only."
-    on = on.to(x.device)
-    if on.device.type == "meta":  # no values, so no subset to take: the same shapes through a full-size where
-        return torch.where(batch_view(on, x), fn(x, torch.arange(len(on), device=x.device)), x)
-    idx = on.nonzero().squeeze(1)
-    out = fresh_copy(x)
-    if len(idx): out.index_copy_(0, idx, fn(x.index_select(0, idx), idx).to(x.dtype))
-    return out
 
 def _check_xyz(shape, what: str):
     if shape[1] != 3: raise ValueError(f"{what} needs the 3 coordinates x, y, z on axis 1 of (N, C, T, V, M), got C={shape[1]}")
