@@ -56,3 +56,9 @@ def ntu_hiclr_samples():
     files = sorted(folder.glob("*.skeleton"))
     assert len(files) == 5 and "A058" in files[1].name
     return torch.from_numpy(np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), NTU25) for f in files]))
+
+
+@pytest.fixture(scope="session")
+def ntu(ntu_hiclr_samples):
+    "`ntu_hiclr_samples` under the short name the augmentation and encoder tests use (a test file may define its own `ntu`)."
+    return ntu_hiclr_samples

@@ -12,11 +12,6 @@ from skelnb.augment.hiclr import (ChannelMask, GaussianBlur, GaussianNoise, Rand
 from skelnb.layouts import NTU25
 
 
-@pytest.fixture(scope="module")
-def ntu(ntu_hiclr_samples):
-    return ntu_hiclr_samples
-
-
 def gen(seed=0): return torch.Generator().manual_seed(seed)
 
 

@@ -1,7 +1,8 @@
 """skelnb.augment.growing (HiCLR's growing augmentation, paper §3.2 eq. 2) against the reference's view branches.
 
-TEST ORACLES. The `oracle_*` and `reference_*` functions below are per-sample NumPy restatements, written for these
-tests in our own words, of what the reference does (reference_code.md §2.1-2.3):
+TEST ORACLES. The `oracle_*` functions (shared with test_augment_hiclr.py, in hiclr_oracles.py) and the `reference_*`
+functions below are per-sample NumPy restatements, written for these tests in our own words, of what the reference
+does (reference_code.md §2.1-2.3):
 - `HiCLR:feeder/tools.py`: temperal_crop, shear, random_spatial_flip (hard-coded NTU list, no mirroring),
   random_rotate (x, then y, then z on row vectors), gaus_noise, GaussianBlurConv (unnormalised 15-tap kernel, zero
   padding), axis_mask;
@@ -12,7 +13,6 @@ tests in our own words, of what the reference does (reference_code.md §2.1-2.3)
 `oracle_*` take the drawn values (for exact comparisons); `reference_*` draw them the reference's way (python `random`
 and numpy), for comparing distributions.
 """
-import math
 import random
 
 import numpy as np
@@ -20,6 +20,7 @@ import pytest
 import torch
 from scipy import stats
 
+from hiclr_oracles import (REFERENCE_NTU_FLIP, oracle_axis_mask, oracle_blur, oracle_flip, oracle_joint_mask, oracle_noise, oracle_rotate, oracle_shear, oracle_temporal_crop)
 from skelnb.augment.base import Compose
 from skelnb.augment.growing import (GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name)
 from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, adain_statistics, normal_augmentation
@@ -29,17 +30,6 @@ from skelnb.streams import to_bone, to_motion
 
 
 # ------------------------------------------------------------------------------------------------ real data
-@pytest.fixture(scope="module")
-def ntu():
-    "The 5 NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32; sample 1 (A058) has two persons."
-    if shared_data("ntu_samples") is None: pytest.skip("shared data absent")
-    from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    from skelnb.data.pipelines import hiclr_pipeline
-    files = sorted(shared_data("ntu_samples").glob("*.skeleton"))
-    assert "A058" in files[1].name
-    return torch.from_numpy(np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), NTU25) for f in files]))
-
-
 @pytest.fixture(scope="module")
 def ucla():
     "Three NW-UCLA sequences through HiCLR's pipeline, second person slot empty: (3, 3, 50, 20, 2)."
@@ -60,76 +50,14 @@ def views_of(v: GrowingViews): return v.views + [v.key]
 
 
 # ------------------------------------------------------------------------------------------------ test oracles
-REFERENCE_NTU_FLIP = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15, 20, 23, 24, 21, 22]
-
-
-def oracle_crop(x, start, ratio=6):
-    "TEST ORACLE: temperal_crop given its start: mirror p = T // ratio frames (edge included) onto both ends, take T."
-    T = x.shape[1]
-    p = T // ratio
-    padded = np.concatenate([x[:, p - 1::-1] if p else x[:, :0], x, x[:, T - 1:T - 1 - p:-1]], axis=1)
-    return padded[:, start:start + T]
-
-
-def oracle_shear(x, a, b):
-    "TEST ORACLE: shear given s1_list = a, s2_list = b: x' = S x with S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]]."
-    S = np.array([[1.0, a[0], b[0]], [a[1], 1.0, b[1]], [a[2], b[2], 1.0]])
-    return np.einsum("ij,jtvm->itvm", S, np.asarray(x, np.float64))
-
-
-def oracle_flip(x, on):
-    "TEST ORACLE: random_spatial_flip given its coin: new joint v = old joint REFERENCE_NTU_FLIP[v]."
-    return x[:, :, REFERENCE_NTU_FLIP] if on else x
-
-
-def oracle_rotate(x, degrees):
-    "TEST ORACLE: random_rotate given its three angles: row vectors times R_x.T, then R_y.T, then R_z.T."
-    seq = np.asarray(x, np.float64).transpose(1, 2, 3, 0)
-    for axis in range(3):
-        c, s = math.cos(math.radians(degrees[axis])), math.sin(math.radians(degrees[axis]))
-        R = [np.array([[1, 0, 0], [0, c, s], [0, -s, c]]), np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]]),
-             np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]])][axis]
-        seq = seq @ R.T
-    return seq.transpose(3, 0, 1, 2)
-
-
-def oracle_noise(x, on, noise):
-    "TEST ORACLE: gaus_noise given its coin and noise array (every entry, the absent person too)."
-    return x + noise if on else x
-
-
-def oracle_blur(x, sigma, on, size=15):
-    "TEST ORACLE: GaussianBlurConv given sigma and its coin: correlate each series over zero-padded time with exp(-k²/2σ²)."
-    if not on: return x
-    r = size // 2
-    w = np.exp(-np.arange(-r, r + 1) ** 2.0 / (2.0 * sigma ** 2))
-    T = x.shape[1]
-    padded = np.concatenate([np.zeros_like(x[:, :r]), x, np.zeros_like(x[:, :r])], axis=1)
-    return sum(w[j] * padded[:, j:j + T] for j in range(size))
-
-
-def oracle_axis_mask(x, on, axis):
-    "TEST ORACLE: axis_mask given its coin and axis."
-    x = np.array(x, np.float64)
-    if on: x[axis] = 0
-    return x
-
-
-def oracle_joint_mask(batch, mask_tv, token):
-    "TEST ORACLE: Jointmask + HiCLR's forward on a batch (N, C, T, V, M): masked (t, v) of every sample set to the token."
-    out = np.array(batch, np.float64)
-    out[:, :, mask_tv] = token
-    return out
-
-
 def oracle_view(x, params, n, token=0.0):
     "TEST ORACLE: a HiCLR view of sample x (C, T, V, M) from the drawn parameters of sample n (BA, NA, Mask as recorded)."
     x = np.asarray(x, np.float64)
     crop, shear = params["BA"]
-    x = oracle_shear(oracle_crop(x, int(crop["start"][n])), shear["a"][n].double().numpy(), shear["b"][n].double().numpy())
+    x = oracle_shear(oracle_temporal_crop(x, 6, int(crop["start"][n])), shear["a"][n].double().numpy(), shear["b"][n].double().numpy())
     if "NA" in params:
         flip, rot, noise, blur, axis = params["NA"]
-        x = oracle_flip(x, bool(flip["apply"][n]))
+        x = oracle_flip(x, bool(flip["apply"][n]), REFERENCE_NTU_FLIP)
         x = oracle_rotate(x, rot["degrees"][n].double().numpy())
         x = oracle_noise(x, bool(noise["apply"][n]), GaussianNoise.full_noise(noise)[n].double().numpy())
         x = oracle_blur(x, float(blur["sigma"][n].double()), bool(blur["apply"][n]))
@@ -143,11 +71,11 @@ def reference_basic(x, rng, nprng):
     start = nprng.randint(0, 2 * (x.shape[1] // 6) + 1)
     a = [rng.uniform(-0.5, 0.5) for _ in range(3)]
     b = [rng.uniform(-0.5, 0.5) for _ in range(3)]
-    return oracle_shear(oracle_crop(x, start), a, b)
+    return oracle_shear(oracle_temporal_crop(x, 6, start), a, b)
 
 
 def reference_strong(x, rng, nprng):
-    x = oracle_flip(reference_basic(x, rng, nprng), rng.random() < 0.5)
+    x = oracle_flip(reference_basic(x, rng, nprng), rng.random() < 0.5, REFERENCE_NTU_FLIP)
     main = rng.randint(0, 2)
     x = oracle_rotate(x, [rng.uniform(0, 30) if a == main else rng.uniform(0, 1) for a in range(3)])
     on = rng.random() < 0.5

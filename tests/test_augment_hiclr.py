@@ -1,7 +1,8 @@
 """skelnb.augment.hiclr against the reference augmentations, on real data.
 
-TEST ORACLES. The `oracle_*` functions below are slow, per-sample NumPy restatements (written for these tests, in our
-own words) of what the reference code does to one sample `(C, T, V, M)`, given the random values it drew:
+TEST ORACLES. The `oracle_*` functions (the per-view ones in hiclr_oracles.py, AdaIN and Drop/Add Edges below) are
+slow, per-sample NumPy restatements (written for these tests, in our own words) of what the reference code does to one
+sample `(C, T, V, M)`, given the random values it drew:
 - HiCLR/AimCLR `feeder/tools.py`: shear, temperal_crop, random_spatial_flip (its hard-coded NTU joint list),
   random_rotate (three successive axis rotations applied to row vectors), gaus_noise, GaussianBlurConv (unnormalised
   kernel, zero padding), axis_mask;
@@ -11,7 +12,6 @@ own words) of what the reference code does to one sample `(C, T, V, M)`, given t
 They work in float64, as the reference does. The `reference_draw_*` functions draw the random values the way the
 reference does (python `random` / numpy), for comparing distributions and output moments over many draws.
 """
-import math
 import random
 
 import numpy as np
@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
+from hiclr_oracles import (KINECT_V1_FLIP, REFERENCE_NTU_FLIP, oracle_axis_mask, oracle_blur, oracle_flip, oracle_joint_mask, oracle_noise, oracle_rotate, oracle_shear, oracle_temporal_crop)
 from skelnb.augment.base import Compose, to_device
 from skelnb.augment.hiclr import (ChannelMask, DropAddEdges, GaussianBlur, GaussianNoise, RandomJointMask, Rotate,
                                   Shear, SkeleAdaIN, SpatialFlip, TemporalCrop, adain_statistics, apply_drop_add,
@@ -30,12 +31,6 @@ from skelnb.core import shared_data
 from skelnb.layouts import NTU25, NW_UCLA
 
 # ------------------------------------------------------------------------------------------------ real data
-@pytest.fixture(scope="module")
-def ntu(ntu_hiclr_samples):
-    "The 5 NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32; sample 1 (A058) has two persons."
-    return ntu_hiclr_samples
-
-
 @pytest.fixture(scope="module")
 def ucla():
     "Four NW-UCLA sequences through HiCLR's pipeline with an empty second person slot, (4, 3, 50, 20, 2) float32."
@@ -54,85 +49,6 @@ def gen(seed=0): return torch.Generator().manual_seed(seed)
 
 
 # ------------------------------------------------------------------------------------------------ test oracles
-REFERENCE_NTU_FLIP = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15, 20, 23, 24, 21, 22]
-# Kinect v1 (NW-UCLA order): left arm 4-7 <-> right arm 8-11, left leg 12-15 <-> right leg 16-19, written by hand
-KINECT_V1_FLIP = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15]
-
-
-def oracle_shear(x, a, b):
-    "TEST ORACLE: tools.shear with s1_list = a, s2_list = b: each output coordinate row i is Σ_j S[i, j] x[j]."
-    S = np.array([[1.0, a[0], b[0]], [a[1], 1.0, b[1]], [a[2], b[2], 1.0]])
-    x = np.asarray(x, np.float64)
-    return np.stack([S[i, 0] * x[0] + S[i, 1] * x[1] + S[i, 2] * x[2] for i in range(3)])
-
-
-def oracle_temporal_crop(x, ratio, start):
-    "TEST ORACLE: tools.temperal_crop: mirror p = T // ratio frames onto each end, then T frames from `start`."
-    T = x.shape[1]
-    p = T // ratio
-    front = [x[:, p - 1 - i] for i in range(p)]            # frames p-1, ..., 0
-    back = [x[:, T - 1 - i] for i in range(p)]             # frames T-1, ..., T-p
-    padded = np.stack(front + [x[:, t] for t in range(T)] + back, axis=1)
-    return padded[:, start:start + T]
-
-
-def oracle_flip(x, flip, order):
-    "TEST ORACLE: tools.random_spatial_flip once the coin is drawn: new joint v is old joint order[v]; no mirroring."
-    return x[:, :, order, :] if flip else x
-
-
-def oracle_rotate(x, main_axis, degrees):
-    "TEST ORACLE: tools.random_rotate given its draws: rotate row vectors by R.T about x, then y, then z."
-    seq = np.asarray(x, np.float64).transpose(1, 2, 3, 0)   # (T, V, M, C): one row vector per joint
-    for axis in range(3):
-        a = math.radians(float(degrees[axis]))
-        c, s = math.cos(a), math.sin(a)
-        R = {0: [[1, 0, 0], [0, c, s], [0, -s, c]],
-             1: [[c, 0, -s], [0, 1, 0], [s, 0, c]],
-             2: [[c, s, 0], [-s, c, 0], [0, 0, 1]]}[axis]
-        seq = seq @ np.array(R).T
-    return seq.transpose(3, 0, 1, 2)
-
-
-def oracle_noise(x, apply, noise):
-    "TEST ORACLE: tools.gaus_noise given the coin and the noise array: noise on every entry."
-    return np.asarray(x, np.float64) + noise if apply else np.asarray(x, np.float64)
-
-
-def oracle_blur(x, sigma, apply, kernel_size=15, normalized=False):
-    "TEST ORACLE: GaussianBlurConv given σ and the coin: each (c, v, m) series correlated with w over zero-padded time."
-    if not apply: return np.asarray(x, np.float64)
-    r = kernel_size // 2
-    w = np.exp(-np.arange(-r, r + 1) ** 2.0 / (2.0 * sigma ** 2))
-    if normalized: w = w / w.sum()
-    C, T, V, M = x.shape
-    padded = np.zeros((C, T + 2 * r, V, M))
-    padded[:, r:r + T] = x
-    out = np.zeros((C, T, V, M))
-    for j in range(kernel_size):
-        out += w[j] * padded[:, j:j + T]
-    return out
-
-
-def oracle_axis_mask(x, apply, axis):
-    "TEST ORACLE: tools.axis_mask given the coin and the axis."
-    out = np.array(x, np.float64)
-    if apply: out[axis] = 0
-    return out
-
-
-def oracle_joint_mask(batch, masked_tv, token):
-    "TEST ORACLE: Jointmask + HiCLR's forward: batch (N,C,T,V,M) -> (N,T,M,V,C), x*mask, holes := token, back."
-    N, C, T, V, M = batch.shape
-    data = np.asarray(batch, np.float64).transpose(0, 2, 4, 3, 1)
-    mask = np.ones((T, V))
-    mask[masked_tv] = 0
-    mask = np.tile(mask.reshape(1, T, 1, V, 1), (N, 1, M, 1, C))
-    data = data * mask
-    data[mask == 0] = token
-    return data.transpose(0, 4, 1, 3, 2)
-
-
 def oracle_adain(content, style, eps=1e-5, dim="TV"):
     "TEST ORACLE: skeletonAdaIN.AdaIN for one content and one style sample (C, T, V, M), person by person."
     content, style = np.asarray(content, np.float64), np.asarray(style, np.float64)
@@ -174,7 +90,7 @@ def reference_draw_and_apply(x, name, rng, nprng):
         return oracle_flip(x, rng.random() < 0.5, REFERENCE_NTU_FLIP)
     if name == "rotate":
         main = rng.randint(0, 2)
-        return oracle_rotate(x, main, [rng.uniform(0, 30) if a == main else rng.uniform(0, 1) for a in range(3)])
+        return oracle_rotate(x, [rng.uniform(0, 30) if a == main else rng.uniform(0, 1) for a in range(3)])
     if name == "noise":
         apply = rng.random() < 0.5
         return oracle_noise(x, apply, nprng.normal(0, 0.01, size=x.shape))
@@ -287,7 +203,7 @@ def test_rotate_matches_oracle(ntu, ucla, dtype, tol):
             x = batch.to(dtype)
             y, p = Rotate(symmetric=symmetric)(x, gen(2), return_params=True)
             for n in range(len(x)):
-                want = oracle_rotate(x[n].numpy(), int(p["main_axis"][n]), p["degrees"][n].double().numpy())
+                want = oracle_rotate(x[n].numpy(), p["degrees"][n].double().numpy())
                 np.testing.assert_allclose(y[n].numpy(), want, rtol=0, atol=tol)
 
 

@@ -140,12 +140,6 @@ def randomise(model, seed=0):
 
 # ------------------------------------------------------------------------------------------------ real data
 @pytest.fixture(scope="module")
-def ntu(ntu_hiclr_samples):
-    "The 5 NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32; sample 1 (A058) has two persons."
-    return ntu_hiclr_samples
-
-
-@pytest.fixture(scope="module")
 def ucla():
     "Four NW-UCLA sequences, resized to 32 frames, (4, 3, 32, 20, 1)."
     import json

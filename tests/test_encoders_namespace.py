@@ -2,12 +2,10 @@
 one `LoadResult`, and `load_reference_state_dict` dispatches on the model and reads checkpoint files."""
 import inspect
 
-import numpy as np
 import pytest
 import torch
 
 import skelnb.encoders as E
-from skelnb.core import shared_data
 from skelnb.encoders import (ENCODERS, BiGRU, DSTANet, LoadResult, STGCN, build_encoder, load_reference_state_dict,
                              projector_mlp, reference_init)
 from skelnb.encoders.bigru import reference_state_dict as bigru_reference_names
@@ -20,17 +18,6 @@ REFERENCE_NAMES = {"stgcn": lambda m: m.state_dict(), "dsta": dsta_reference_nam
 
 def view(N=2, T=20, V=25, M=2, seed=0):
     return torch.randn(N, 3, T, V, M, generator=torch.Generator().manual_seed(seed))
-
-
-@pytest.fixture(scope="module")
-def ntu():
-    folder = shared_data("ntu_samples")
-    if folder is None: pytest.skip("shared data absent")
-    from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    from skelnb.data.pipelines import hiclr_pipeline
-    files = sorted(folder.glob("*.skeleton"))
-    return torch.from_numpy(np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), get_layout("ntu25"))
-                                      for f in files]))
 
 
 @pytest.mark.parametrize("name", list(ENCODERS))
