@@ -166,8 +166,6 @@ def dsta_init(model: nn.Module) -> nn.Module:
         elif isinstance(m, nn.Linear): nn.init.xavier_normal_(m.weight); nn.init.constant_(m.bias, 0)
     return model
 
-
-
 # %% ../../nbs/31_encoders.dsta.ipynb #c7c5ee51
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters (optionally only those with `requires_grad`)."
