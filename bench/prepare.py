@@ -2,6 +2,7 @@
     python bench/prepare.py [--dataset nw-ucla] [--raw PATH] [--pipeline hiclr] [--workers 2] [--repeat 3]
 Prints one JSON line per run (wall seconds of prepare and of doctor, samples per second) and writes it to
 bench/results/prepare.jsonl."""
+
 import argparse
 import json
 import shutil
@@ -24,18 +25,29 @@ if __name__ == "__main__":
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     raw = a.raw or shared_data(*DEFAULT_RAW[a.dataset], required=True)
-    results = Path(__file__).parent/"results"; results.mkdir(exist_ok=True)
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
     for i in range(a.repeat):
         out = Path(tempfile.mkdtemp())
         t0 = time.perf_counter()
         rep = prepare(a.dataset, raw, out, pipeline=a.pipeline, workers=a.workers, progress=False)
         t1 = time.perf_counter()
-        doctor(out/f"{a.dataset}-{a.pipeline}")
+        doctor(out / f"{a.dataset}-{a.pipeline}")
         t2 = time.perf_counter()
         n = sum(rep["counts"][next(iter(rep["counts"]))].values())
-        row = {"dataset": a.dataset, "pipeline": a.pipeline, "workers": a.workers, "samples": n,
-               "prepare_s": round(t1 - t0, 2), "doctor_s": round(t2 - t1, 2), "total_s": round(t2 - t0, 2),
-               "samples_per_s": round(n / (t1 - t0), 1), "run": i, "versions": versions()}
+        row = {
+            "dataset": a.dataset,
+            "pipeline": a.pipeline,
+            "workers": a.workers,
+            "samples": n,
+            "prepare_s": round(t1 - t0, 2),
+            "doctor_s": round(t2 - t1, 2),
+            "total_s": round(t2 - t0, 2),
+            "samples_per_s": round(n / (t1 - t0), 1),
+            "run": i,
+            "versions": versions(),
+        }
         print(json.dumps(row))
-        with open(results/"prepare.jsonl", "a") as f: f.write(json.dumps(row) + "\n")
+        with open(results / "prepare.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
         shutil.rmtree(out, ignore_errors=True)

@@ -16,18 +16,28 @@ __all__ = ['main']
 # %% ../nbs/90_cli.ipynb #0896a56c
 def _parser() -> argparse.ArgumentParser:
     from skelnb.data.prepare import DATASETS, PIPELINES
-    p = argparse.ArgumentParser(prog="skelnb", description="skelnb: self-supervised skeleton action recognition (HiCLR, HaLP).")
+
+    p = argparse.ArgumentParser(
+        prog="skelnb", description="skelnb: self-supervised skeleton action recognition (HiCLR, HaLP)."
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    pr = sub.add_parser("prepare", help="raw dataset files -> prepared split folders",
-                        description="Read raw files in parallel, select bodies, run a reference pipeline and write one "
-                                    "folder per benchmark and split (data.npy, labels.npy, names.txt, meta.json).")
+    pr = sub.add_parser(
+        "prepare",
+        help="raw dataset files -> prepared split folders",
+        description="Read raw files in parallel, select bodies, run a reference pipeline and write one "
+        "folder per benchmark and split (data.npy, labels.npy, names.txt, meta.json).",
+    )
     pr.add_argument("dataset", choices=list(DATASETS))
-    pr.add_argument("--raw", nargs="+", required=True, help="raw folder(s): .skeleton files, PKU-MMD folder, NW-UCLA folder")
+    pr.add_argument(
+        "--raw", nargs="+", required=True, help="raw folder(s): .skeleton files, PKU-MMD folder, NW-UCLA folder"
+    )
     pr.add_argument("--out", required=True, help="output folder; the dataset goes to OUT/DATASET-PIPELINE/")
     pr.add_argument("--pipeline", choices=list(PIPELINES), default="hiclr")
     pr.add_argument("--frames", type=int, help="frames stored (default: 50 hiclr, 300 halp)")
-    pr.add_argument("--bodies", choices=["order", "energy", "denoise"], help="NTU body selection (default: the pipeline's)")
+    pr.add_argument(
+        "--bodies", choices=["order", "energy", "denoise"], help="NTU body selection (default: the pipeline's)"
+    )
     pr.add_argument("--missing-list", help="NTU missing-sample list (default: found beside the raw files)")
     pr.add_argument("--no-missing-list", action="store_true", help="NTU: apply no missing-sample list")
     pr.add_argument("--xsub-split", help="PKU-MMD cross-subject split file (default: found under --raw)")
@@ -38,15 +48,21 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--keep-cache", action="store_true", help="keep the per-chunk cache after success")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    dr = sub.add_parser("doctor", help="check a prepared dataset and write doctor.json / doctor.txt",
-                        description="Counts per class and split, lengths, bodies per sample, NaN/empty/all-zero "
-                                    "sequences and dropped samples of a prepared dataset or split folder.")
+    dr = sub.add_parser(
+        "doctor",
+        help="check a prepared dataset and write doctor.json / doctor.txt",
+        description="Counts per class and split, lengths, bodies per sample, NaN/empty/all-zero "
+        "sequences and dropped samples of a prepared dataset or split folder.",
+    )
     dr.add_argument("path")
     dr.add_argument("--json", action="store_true", help="print the report as JSON instead of text")
 
-    im = sub.add_parser("import", help="import arrays made by other codebases into a prepared split folder",
-                        description="Import AimCLR/CrosSCLR/HiCLR (*_position.npy + *_label.pkl), CMD/HaLP "
-                                    "(*_data_joint.npy + *_label.pkl + *_num_frame.npy) or pyskl/mmaction2 (*_3danno.pkl) files.")
+    im = sub.add_parser(
+        "import",
+        help="import arrays made by other codebases into a prepared split folder",
+        description="Import AimCLR/CrosSCLR/HiCLR (*_position.npy + *_label.pkl), CMD/HaLP "
+        "(*_data_joint.npy + *_label.pkl + *_num_frame.npy) or pyskl/mmaction2 (*_3danno.pkl) files.",
+    )
     im.add_argument("format", choices=["aimclr", "cmd", "pyskl"])
     im.add_argument("--data", help="aimclr/cmd: the data .npy")
     im.add_argument("--labels", help="aimclr/cmd: the label .pkl")
@@ -63,27 +79,59 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     "Entry point of the `skelnb` console script."
     from skelnb.core import SkeletonDataError
+
     args = _parser().parse_args(argv)
     try:
         if args.command == "prepare":
             from skelnb.data.prepare import prepare, format_report
-            rep = prepare(args.dataset, args.raw, args.out, pipeline=args.pipeline, workers=args.workers,
-                          chunk_size=args.chunk_size, strict=args.strict, keep_cache=args.keep_cache,
-                          progress=not args.quiet, frames=args.frames, bodies=args.bodies, missing_list=args.missing_list,
-                          no_missing_list=args.no_missing_list or None, xsub_split=args.xsub_split, xview_split=args.xview_split)
+
+            rep = prepare(
+                args.dataset,
+                args.raw,
+                args.out,
+                pipeline=args.pipeline,
+                workers=args.workers,
+                chunk_size=args.chunk_size,
+                strict=args.strict,
+                keep_cache=args.keep_cache,
+                progress=not args.quiet,
+                frames=args.frames,
+                bodies=args.bodies,
+                missing_list=args.missing_list,
+                no_missing_list=args.no_missing_list or None,
+                xsub_split=args.xsub_split,
+                xview_split=args.xview_split,
+            )
             print(format_report(rep), end="")
         elif args.command == "doctor":
             from skelnb.data.doctor import doctor, format_doctor
+
             rep = doctor(args.path)
-            print(json.dumps({k: v for k, v in rep.items() if k != "_tables"}, indent=2) if args.json else format_doctor(rep), end="")
+            print(
+                json.dumps({k: v for k, v in rep.items() if k != "_tables"}, indent=2)
+                if args.json
+                else format_doctor(rep),
+                end="",
+            )
         elif args.command == "import":
             from skelnb.data import importers
-            folder = importers.import_files(args.format, out=args.out, data=args.data, labels=args.labels,
-                                            num_frame=args.num_frame, pkl=args.pkl, split=args.split, dataset=args.dataset)
+
+            folder = importers.import_files(
+                args.format,
+                out=args.out,
+                data=args.data,
+                labels=args.labels,
+                num_frame=args.num_frame,
+                pkl=args.pkl,
+                split=args.split,
+                dataset=args.dataset,
+            )
             print(f"wrote {folder}")
         elif args.command == "layouts":
             from skelnb.layouts import LAYOUTS
-            for layout in LAYOUTS.values(): print(layout)
+
+            for layout in LAYOUTS.values():
+                print(layout)
     except (SkeletonDataError, FileNotFoundError, ValueError) as e:
         print(f"skelnb {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ __all__ = ['SkeletonDataError', 'atomic_path', 'write_json', 'write_npy', 'sha25
 # %% ../nbs/00_core.ipynb #9de82905
 class SkeletonDataError(ValueError):
     "Bad input data, located by `path`, 1-based `line` and `field` where known."
+
     def __init__(self, message: str, path=None, line: int | None = None, field: str | None = None):
         self.reason, self.path, self.line, self.field = message, (str(path) if path is not None else None), line, field
         where = ":".join(str(p) for p in (self.path, line) if p is not None)
@@ -44,8 +45,10 @@ def atomic_path(path):
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError): os.remove(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
         raise
+
 
 def write_json(path, obj) -> Path:
     "Write `obj` as indented JSON atomically."
@@ -53,17 +56,24 @@ def write_json(path, obj) -> Path:
         Path(tmp).write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
     return Path(path)
 
+
 def write_npy(path, array) -> Path:
     "Write `array` as a `.npy` file atomically (memory-mappable with `np.load(mmap_mode='r')`)."
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f: np.save(f, np.asarray(array))
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(array))
     return Path(path)
 
+
 def _json_default(o):
-    if isinstance(o, (np.integer,)): return int(o)
-    if isinstance(o, (np.floating,)): return float(o)
-    if isinstance(o, np.ndarray): return o.tolist()
-    if isinstance(o, Path): return str(o)
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 # %% ../nbs/00_core.ipynb #851c238d
@@ -71,22 +81,29 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
     "Hex SHA-256 of a file's bytes."
     h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""): h.update(block)
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
     return h.hexdigest()
+
 
 def sha256_files(paths) -> str:
     "One SHA-256 over many files: the sorted (name, file digest) pairs, so it is independent of the listing order."
     h = hashlib.sha256()
-    for p in sorted(Path(p) for p in paths): h.update(f"{p.name}\t{sha256_file(p)}\n".encode())
+    for p in sorted(Path(p) for p in paths):
+        h.update(f"{p.name}\t{sha256_file(p)}\n".encode())
     return h.hexdigest()
+
 
 def versions() -> dict:
     "Versions of Python, the platform and the libraries that shape a result."
     import importlib.metadata as md
+
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
     for pkg in ("skelnb", "numpy", "torch", "scipy", "pandas"):
-        try: out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError: out[pkg] = None
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
     return out
 
 # %% ../nbs/00_core.ipynb #10ffd170
@@ -94,13 +111,19 @@ def project_root() -> Path:
     "The project folder: the one holding `settings.ini` above the package, or the working directory's."
     for start in (Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd(), Path.cwd()):
         for p in (start, *start.parents):
-            if (p/"settings.ini").exists(): return p
+            if (p / "settings.ini").exists():
+                return p
     return Path.cwd()
+
 
 def shared_data(*parts, required: bool = False) -> Path | None:
     "Path under the shared real data folder, or None when it is absent (tests then skip visibly)."
-    root = Path(os.environ["SKELNB_DATA"]) if os.environ.get("SKELNB_DATA") else project_root().parent/"shared"/"data"
+    root = (
+        Path(os.environ["SKELNB_DATA"]) if os.environ.get("SKELNB_DATA") else project_root().parent / "shared" / "data"
+    )
     path = root.joinpath(*parts)
-    if path.exists(): return path
-    if required: raise FileNotFoundError(f"shared data not found: {path} (set SKELNB_DATA to the data folder)")
+    if path.exists():
+        return path
+    if required:
+        raise FileNotFoundError(f"shared data not found: {path} (set SKELNB_DATA to the data folder)")
     return None

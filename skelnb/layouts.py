@@ -18,25 +18,30 @@ __all__ = ['KINECT_V2_JOINTS', 'NTU25', 'KINECT_V1_JOINTS', 'KINECT_V1', 'NW_UCL
 @dataclass(frozen=True)
 class Layout:
     "A skeleton layout: joint names in array order and the graph, all as 0-based indices."
+
     name: str
     joints: tuple[str, ...]
     edges: tuple[tuple[int, int], ...]  # undirected ST-GCN edges (no self-loops)
-    center: int                         # ST-GCN's centre joint and HiCLR's centring joint
+    center: int  # ST-GCN's centre joint and HiCLR's centring joint
     _names: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "_names", {n: i for i, n in enumerate(self.joints)})
-        if len(self._names) != len(self.joints): raise ValueError(f"{self.name}: duplicate joint names")
+        if len(self._names) != len(self.joints):
+            raise ValueError(f"{self.name}: duplicate joint names")
         bad = [e for e in self.edges if not all(0 <= i < len(self.joints) for i in e) or e[0] == e[1]]
-        if bad: raise ValueError(f"{self.name}: invalid edges {bad}")
-        if self._distances()[self._distances() < 0].size: raise ValueError(f"{self.name}: the graph is not connected")
+        if bad:
+            raise ValueError(f"{self.name}: invalid edges {bad}")
+        if self._distances()[self._distances() < 0].size:
+            raise ValueError(f"{self.name}: the graph is not connected")
 
     @classmethod
     def from_names(cls, name, joints, edges, center) -> "Layout":
         "Build a layout from joint names in array order, edges as name pairs and the centre joint's name."
         idx = {n: i for i, n in enumerate(joints)}
         missing = sorted({n for e in edges for n in e if n not in idx} | ({center} - set(idx)))
-        if missing: raise ValueError(f"{name}: edges or centre name unknown joints {missing}")
+        if missing:
+            raise ValueError(f"{name}: edges or centre name unknown joints {missing}")
         return cls(name, tuple(joints), tuple((idx[a], idx[b]) for a, b in edges), idx[center])
 
     def reordered(self, joint_order, name: str | None = None) -> "Layout":
@@ -48,31 +53,41 @@ class Layout:
         return Layout.from_names(name or f"{self.name}-reordered", joint_order, edges, self.joints[self.center])
 
     @property
-    def num_joints(self) -> int: return len(self.joints)
+    def num_joints(self) -> int:
+        return len(self.joints)
+
     def index(self, joint: str) -> int:
         "Index of a joint by name."
-        if joint not in self._names: raise KeyError(f"{self.name} has no joint {joint!r}")
+        if joint not in self._names:
+            raise KeyError(f"{self.name} has no joint {joint!r}")
         return self._names[joint]
 
     def _distances(self) -> np.ndarray:
         "Hop distance of every joint to the centre (-1 if unreachable)."
         nbrs = [[] for _ in self.joints]
-        for a, b in self.edges: nbrs[a].append(b); nbrs[b].append(a)
-        dist = np.full(len(self.joints), -1); dist[self.center] = 0
+        for a, b in self.edges:
+            nbrs[a].append(b)
+            nbrs[b].append(a)
+        dist = np.full(len(self.joints), -1)
+        dist[self.center] = 0
         todo = deque([self.center])
         while todo:
             i = todo.popleft()
             for j in nbrs[i]:
-                if dist[j] < 0: dist[j] = dist[i] + 1; todo.append(j)
+                if dist[j] < 0:
+                    dist[j] = dist[i] + 1
+                    todo.append(j)
         return dist
 
     @property
-    def hop_distance(self) -> np.ndarray: return self._distances()
+    def hop_distance(self) -> np.ndarray:
+        return self._distances()
 
     @property
     def bones(self) -> tuple[tuple[int, int], ...]:
         "`(joint, parent)` for every joint in order, the parent being the neighbour one hop closer to the centre; the centre is its own parent (a zero bone)."
-        d = self._distances(); parent = {self.center: self.center}
+        d = self._distances()
+        parent = {self.center: self.center}
         for a, b in self.edges:
             child, par = (a, b) if d[a] > d[b] else (b, a)
             parent[child] = par
@@ -81,87 +96,177 @@ class Layout:
     @property
     def left_right(self) -> tuple[tuple[int, int], ...]:
         "Pairs `(left, right)` of joints whose names differ only in left/right."
-        return tuple((i, self._names[n.replace("left_", "right_", 1)]) for i, n in enumerate(self.joints)
-                     if n.startswith("left_") and n.replace("left_", "right_", 1) in self._names)
+        return tuple(
+            (i, self._names[n.replace("left_", "right_", 1)])
+            for i, n in enumerate(self.joints)
+            if n.startswith("left_") and n.replace("left_", "right_", 1) in self._names
+        )
 
     @property
     def flip_permutation(self) -> np.ndarray:
         "Joint permutation of a left/right flip: `x[..., perm, :]` swaps every left joint with its right twin."
         perm = np.arange(self.num_joints)
-        for l, r in self.left_right: perm[l], perm[r] = r, l
+        for l, r in self.left_right:
+            perm[l], perm[r] = r, l
         return perm
 
     def adjacency(self, self_loops: bool = True) -> np.ndarray:
         "Symmetric 0/1 adjacency matrix (V, V)."
         a = np.zeros((self.num_joints,) * 2, dtype=np.float32)
-        for i, j in self.edges: a[i, j] = a[j, i] = 1
-        if self_loops: a[np.diag_indices_from(a)] = 1
+        for i, j in self.edges:
+            a[i, j] = a[j, i] = 1
+        if self_loops:
+            a[np.diag_indices_from(a)] = 1
         return a
 
     def __repr__(self):
-        return (f"Layout({self.name!r}, {self.num_joints} joints, {len(self.edges)} edges, "
-                f"centre {self.center}={self.joints[self.center]!r}, {len(self.left_right)} left/right pairs)")
+        return (
+            f"Layout({self.name!r}, {self.num_joints} joints, {len(self.edges)} edges, "
+            f"centre {self.center}={self.joints[self.center]!r}, {len(self.left_right)} left/right pairs)"
+        )
 
 # %% ../nbs/01_layouts.ipynb #7d7481c2
 KINECT_V2_JOINTS = (
-    "spine_base", "spine_mid", "neck", "head",
-    "left_shoulder", "left_elbow", "left_wrist", "left_hand",
-    "right_shoulder", "right_elbow", "right_wrist", "right_hand",
-    "left_hip", "left_knee", "left_ankle", "left_foot",
-    "right_hip", "right_knee", "right_ankle", "right_foot",
-    "spine_shoulder", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb")
+    "spine_base",
+    "spine_mid",
+    "neck",
+    "head",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "left_hand",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+    "right_hand",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "left_foot",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "right_foot",
+    "spine_shoulder",
+    "left_hand_tip",
+    "left_thumb",
+    "right_hand_tip",
+    "right_thumb",
+)
 
-_NTU_EDGES_1BASED = ((1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9), (11, 10),
-                     (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19),
-                     (22, 23), (23, 8), (24, 25), (25, 12))
+_NTU_EDGES_1BASED = (
+    (1, 2),
+    (2, 21),
+    (3, 21),
+    (4, 3),
+    (5, 21),
+    (6, 5),
+    (7, 6),
+    (8, 7),
+    (9, 21),
+    (10, 9),
+    (11, 10),
+    (12, 11),
+    (13, 1),
+    (14, 13),
+    (15, 14),
+    (16, 15),
+    (17, 1),
+    (18, 17),
+    (19, 18),
+    (20, 19),
+    (22, 23),
+    (23, 8),
+    (24, 25),
+    (25, 12),
+)
 
-NTU25 = Layout.from_names("ntu25", KINECT_V2_JOINTS,
-                          [(KINECT_V2_JOINTS[a - 1], KINECT_V2_JOINTS[b - 1]) for a, b in _NTU_EDGES_1BASED],
-                          "spine_shoulder")
+NTU25 = Layout.from_names(
+    "ntu25",
+    KINECT_V2_JOINTS,
+    [(KINECT_V2_JOINTS[a - 1], KINECT_V2_JOINTS[b - 1]) for a, b in _NTU_EDGES_1BASED],
+    "spine_shoulder",
+)
 
 # %% ../nbs/01_layouts.ipynb #6b0f4ec2
 KINECT_V1_JOINTS = (
-    "spine_base", "spine_mid", "spine_shoulder", "head",
-    "left_shoulder", "left_elbow", "left_wrist", "left_hand",
-    "right_shoulder", "right_elbow", "right_wrist", "right_hand",
-    "left_hip", "left_knee", "left_ankle", "left_foot",
-    "right_hip", "right_knee", "right_ankle", "right_foot")
+    "spine_base",
+    "spine_mid",
+    "spine_shoulder",
+    "head",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "left_hand",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+    "right_hand",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "left_foot",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "right_foot",
+)
 
 _KINECT_V1_EDGES = (
-    ("spine_base", "spine_mid"), ("spine_mid", "spine_shoulder"), ("spine_shoulder", "head"),
-    ("spine_shoulder", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("spine_base", "spine_mid"),
+    ("spine_mid", "spine_shoulder"),
+    ("spine_shoulder", "head"),
+    ("spine_shoulder", "left_shoulder"),
+    ("left_shoulder", "left_elbow"),
+    ("left_elbow", "left_wrist"),
     ("left_wrist", "left_hand"),
-    ("spine_shoulder", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("spine_shoulder", "right_shoulder"),
+    ("right_shoulder", "right_elbow"),
+    ("right_elbow", "right_wrist"),
     ("right_wrist", "right_hand"),
-    ("spine_base", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("left_ankle", "left_foot"),
-    ("spine_base", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
-    ("right_ankle", "right_foot"))
+    ("spine_base", "left_hip"),
+    ("left_hip", "left_knee"),
+    ("left_knee", "left_ankle"),
+    ("left_ankle", "left_foot"),
+    ("spine_base", "right_hip"),
+    ("right_hip", "right_knee"),
+    ("right_knee", "right_ankle"),
+    ("right_ankle", "right_foot"),
+)
 
 KINECT_V1 = Layout.from_names("kinect_v1", KINECT_V1_JOINTS, _KINECT_V1_EDGES, "spine_shoulder")
 NW_UCLA = KINECT_V1.reordered(KINECT_V1_JOINTS, name="nw_ucla")
 
 LAYOUTS = {l.name: l for l in (NTU25, KINECT_V1, NW_UCLA)}
 
+
 def get_layout(layout: str | Layout) -> Layout:
     "A layout by name (`ntu25`, `kinect_v1`, `nw_ucla`) or the layout itself."
-    if isinstance(layout, Layout): return layout
-    if layout not in LAYOUTS: raise KeyError(f"unknown layout {layout!r}; known: {sorted(LAYOUTS)}")
+    if isinstance(layout, Layout):
+        return layout
+    if layout not in LAYOUTS:
+        raise KeyError(f"unknown layout {layout!r}; known: {sorted(LAYOUTS)}")
     return LAYOUTS[layout]
 
 # %% ../nbs/01_layouts.ipynb #6edeee14
 def plot_skeleton(xyz, layout: Layout | str, ax=None, labels: bool = True, color="C0", title: str | None = None):
     "Draw one frame `xyz` (V, 3) of `layout` in the x-y plane, with joint indices."
     import matplotlib.pyplot as plt
+
     layout = get_layout(layout)
     xyz = np.asarray(xyz, dtype=float)
     if xyz.shape != (layout.num_joints, 3):
         raise ValueError(f"expected one frame of shape ({layout.num_joints}, 3) for {layout.name}, got {xyz.shape}")
     ax = ax or plt.subplots(figsize=(3.5, 4.5))[1]
-    for a, b in layout.edges: ax.plot(xyz[[a, b], 0], xyz[[a, b], 1], "-", color=color, lw=2)
+    for a, b in layout.edges:
+        ax.plot(xyz[[a, b], 0], xyz[[a, b], 1], "-", color=color, lw=2)
     ax.scatter(xyz[:, 0], xyz[:, 1], s=14, color="k", zorder=3)
     ax.scatter(*xyz[layout.center, :2], s=60, facecolors="none", edgecolors="r", zorder=4)
     if labels:
-        for i, (x, y, _) in enumerate(xyz): ax.annotate(str(i), (x, y), fontsize=7, xytext=(3, 2), textcoords="offset points")
-    ax.set_aspect("equal"); ax.set_xlabel("x (m)"); ax.set_ylabel("y (m)")
+        for i, (x, y, _) in enumerate(xyz):
+            ax.annotate(str(i), (x, y), fontsize=7, xytext=(3, 2), textcoords="offset points")
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
     ax.set_title(title or layout.name)
     return ax

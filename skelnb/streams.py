@@ -18,14 +18,17 @@ __all__ = ['STREAMS', 'is_tensor', 'bone_parents', 'to_bone', 'to_motion', 'to_s
 # %% ../nbs/15_streams.ipynb #46099e21
 STREAMS = ("joint", "bone", "motion")
 
+
 def is_tensor(x) -> bool:
     "Whether `x` is a torch tensor (without importing torch)."
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(x, torch.Tensor)
 
+
 def _as_sequences(x):
     "`x` as a numpy array or torch tensor with at least the four axes (C, T, V, M)."
-    if not is_tensor(x): x = np.asarray(x)
+    if not is_tensor(x):
+        x = np.asarray(x)
     if x.ndim < 4:
         raise SkeletonDataError(f"expected an array (..., C, T, V, M), got shape {tuple(x.shape)}", field="shape")
     return x
@@ -35,16 +38,19 @@ def bone_parents(layout: Layout | str) -> np.ndarray:
     "Index of each joint's parent (the centre is its own), in joint order: `layout.bones` as an array."
     return np.array([parent for _, parent in get_layout(layout).bones], dtype=np.int64)
 
+
 def to_bone(x, layout: Layout | str):
     "Bone stream of `x` (..., C, T, V, M): every joint minus its parent, the centre joint's bone zero."
     layout = get_layout(layout)
     x = _as_sequences(x)
     if x.shape[-2] != layout.num_joints:
-        raise SkeletonDataError(f"expected {layout.num_joints} joints ({layout.name}) on axis -2, got {x.shape[-2]}",
-                                field="joints")
+        raise SkeletonDataError(
+            f"expected {layout.num_joints} joints ({layout.name}) on axis -2, got {x.shape[-2]}", field="joints"
+        )
     parent = bone_parents(layout)
     if is_tensor(x):
         import torch
+
         return x - x.index_select(-2, torch.as_tensor(parent, device=x.device))
     return x - np.take(x, parent, axis=-2)
 
@@ -55,15 +61,19 @@ def to_motion(x):
     step = x[..., 1:, :, :] - x[..., :-1, :, :]
     if is_tensor(x):
         import torch
+
         return torch.cat([step, torch.zeros_like(x[..., :1, :, :])], dim=-3)
     return np.concatenate([step, np.zeros_like(x[..., :1, :, :])], axis=-3)
 
 # %% ../nbs/15_streams.ipynb #0a7d4884
 def to_stream(x, stream: str, layout: Layout | str | None = None):
     "The `stream` ('joint', 'bone' or 'motion') of `x` (..., C, T, V, M); 'bone' needs the `layout`."
-    if stream == "joint": return _as_sequences(x)
+    if stream == "joint":
+        return _as_sequences(x)
     if stream == "bone":
-        if layout is None: raise ValueError("the bone stream needs a layout (e.g. 'ntu25')")
+        if layout is None:
+            raise ValueError("the bone stream needs a layout (e.g. 'ntu25')")
         return to_bone(x, layout)
-    if stream == "motion": return to_motion(x)
+    if stream == "motion":
+        return to_motion(x)
     raise ValueError(f"unknown stream {stream!r}: expected one of {', '.join(STREAMS)}")

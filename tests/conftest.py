@@ -1,5 +1,6 @@
 """Test flags: `slow` and `cuda` tests (and notebook cells flagged `#| slow` / `#| cuda`) are skipped by default and
 reported as skipped. Run them with `--run-slow` / on a machine with CUDA (or SKELNB_TEST_FLAGS="slow cuda")."""
+
 import os
 
 import pytest
@@ -18,10 +19,13 @@ def pytest_configure(config):
 
 def enabled_flags(config) -> set:
     flags = set(os.environ.get("SKELNB_TEST_FLAGS", "").split())
-    if config.getoption("--run-slow"): flags.add("slow")
+    if config.getoption("--run-slow"):
+        flags.add("slow")
     try:
         import torch
-        if torch.cuda.is_available(): flags.add("cuda")
+
+        if torch.cuda.is_available():
+            flags.add("cuda")
     except ImportError:
         pass
     return flags
@@ -39,7 +43,8 @@ def pytest_collection_modifyitems(config, items):
 def shared():
     "The shared real-data folder; the test skips visibly when it is absent."
     path = shared_data()
-    if path is None: pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    if path is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
     return path
 
 
@@ -51,11 +56,15 @@ def ntu_hiclr_samples():
     from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
     from skelnb.data.pipelines import hiclr_pipeline
     from skelnb.layouts import NTU25
+
     folder = shared_data("ntu_samples")
-    if folder is None: pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    if folder is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
     files = sorted(folder.glob("*.skeleton"))
     assert len(files) == 5 and "A058" in files[1].name
-    return torch.from_numpy(np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), NTU25) for f in files]))
+    return torch.from_numpy(
+        np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), NTU25) for f in files])
+    )
 
 
 @pytest.fixture(scope="session")

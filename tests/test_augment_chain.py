@@ -1,5 +1,6 @@
 """`LinearSteps` / `run_chain` (skelnb.augment.base): folding HiCLR's linear steps into one pass gives the same views as
 applying the steps one at a time, for every order of the steps, on real data, without touching the caller's tensor."""
+
 import itertools
 
 import numpy as np
@@ -7,12 +8,23 @@ import pytest
 import torch
 
 from skelnb.augment.base import Compose, LinearSteps, run_chain, shares_memory, to_device
-from skelnb.augment.hiclr import (ChannelMask, GaussianBlur, GaussianNoise, RandomJointMask, Rotate, Shear, SpatialFlip,
-                                  TemporalCrop, basic_augmentation, normal_augmentation)
+from skelnb.augment.hiclr import (
+    ChannelMask,
+    GaussianBlur,
+    GaussianNoise,
+    RandomJointMask,
+    Rotate,
+    Shear,
+    SpatialFlip,
+    TemporalCrop,
+    basic_augmentation,
+    normal_augmentation,
+)
 from skelnb.layouts import NTU25
 
 
-def gen(seed=0): return torch.Generator().manual_seed(seed)
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
 
 
 def one_at_a_time(x, augmentations, generator):
@@ -25,8 +37,14 @@ def one_at_a_time(x, augmentations, generator):
     return x, params
 
 
-LINEAR = [TemporalCrop(), Shear(), SpatialFlip(NTU25, p=0.7), SpatialFlip(NTU25, mirror=True), Rotate(symmetric=True),
-          ChannelMask(p=0.8)]
+LINEAR = [
+    TemporalCrop(),
+    Shear(),
+    SpatialFlip(NTU25, p=0.7),
+    SpatialFlip(NTU25, mirror=True),
+    Rotate(symmetric=True),
+    ChannelMask(p=0.8),
+]
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(4)))[::5])
@@ -36,7 +54,7 @@ def test_folded_chain_equals_steps_one_at_a_time(ntu, order):
         want, _ = one_at_a_time(ntu, steps, gen(seed))
         got, params = run_chain(ntu, steps, gen(seed))
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0, atol=2e-6)
-        assert torch.equal(run_chain(ntu, steps, params=params)[0], got)         # replay is exact
+        assert torch.equal(run_chain(ntu, steps, params=params)[0], got)  # replay is exact
 
 
 def test_every_hiclr_linear_step_alone_and_folded_pairwise(ntu):
@@ -48,7 +66,8 @@ def test_every_hiclr_linear_step_alone_and_folded_pairwise(ntu):
 def test_flip_twice_is_the_identity_on_joints(ntu):
     flip, on = SpatialFlip(NTU25), {"apply": torch.ones(5, dtype=torch.bool)}
     steps = LinearSteps(ntu)
-    flip.fold(steps, on); flip.fold(steps, on)
+    flip.fold(steps, on)
+    flip.fold(steps, on)
     assert torch.equal(steps.joints, torch.arange(25).expand(5, 25))
     assert torch.equal(steps.result(), ntu)
 
@@ -57,16 +76,23 @@ def test_crops_compose(ntu):
     crop = TemporalCrop()
     p1, p2 = {"start": torch.tensor([0, 3, 8, 16, 11])}, {"start": torch.tensor([16, 0, 8, 2, 5])}
     steps = LinearSteps(ntu)
-    crop.fold(steps, p1); crop.fold(steps, p2)
-    assert torch.equal(steps.result(), crop.apply(crop.apply(ntu, p1), p2))   # a gather of a gather: exact
+    crop.fold(steps, p1)
+    crop.fold(steps, p2)
+    assert torch.equal(steps.result(), crop.apply(crop.apply(ntu, p1), p2))  # a gather of a gather: exact
 
 
 def test_the_callers_tensor_is_never_written(ntu):
     before = ntu.clone()
-    for steps in ([GaussianNoise(p=1.0)], [GaussianBlur(p=1.0)], [GaussianNoise(p=1.0), GaussianBlur(p=1.0)],
-                  [RandomJointMask()], [Shear(), GaussianNoise(p=1.0), ChannelMask(p=1.0)],
-                  [basic_augmentation(), normal_augmentation(NTU25)]):
-        with torch.no_grad(): y, _ = run_chain(ntu, steps, gen(2))
+    for steps in (
+        [GaussianNoise(p=1.0)],
+        [GaussianBlur(p=1.0)],
+        [GaussianNoise(p=1.0), GaussianBlur(p=1.0)],
+        [RandomJointMask()],
+        [Shear(), GaussianNoise(p=1.0), ChannelMask(p=1.0)],
+        [basic_augmentation(), normal_augmentation(NTU25)],
+    ):
+        with torch.no_grad():
+            y, _ = run_chain(ntu, steps, gen(2))
         assert torch.equal(ntu, before), steps
         assert not shares_memory(y, ntu)
 
@@ -86,14 +112,18 @@ def test_nesting_of_parameters_is_kept(ntu):
     y, params = run_chain(ntu, [ba, Compose([na])], gen(5))
     assert len(params) == 2 and len(params[0]) == 2 and len(params[1]) == 1 and len(params[1][0]) == 5
     assert torch.equal(Compose([ba, Compose([na])]).apply(ntu, params), y)
-    with pytest.raises(ValueError): run_chain(ntu, [ba, na], params=[params[0]])   # one set's parameters missing
+    with pytest.raises(ValueError):
+        run_chain(ntu, [ba, na], params=[params[0]])  # one set's parameters missing
 
 
 def test_errors_name_the_problem(ntu):
-    with pytest.raises(ValueError, match="V=20"): SpatialFlip(NTU25)(ntu[:, :, :, :20], gen())
-    with pytest.raises(ValueError, match="3 coordinates"): Compose([TemporalCrop(), Shear()])(ntu[:, :2], gen())
+    with pytest.raises(ValueError, match="V=20"):
+        SpatialFlip(NTU25)(ntu[:, :, :, :20], gen())
+    with pytest.raises(ValueError, match="3 coordinates"):
+        Compose([TemporalCrop(), Shear()])(ntu[:, :2], gen())
     p = GaussianNoise(p=1.0).sample(ntu, gen())
-    with pytest.raises(ValueError, match="noised samples"): GaussianNoise().apply(ntu[:4], p)
+    with pytest.raises(ValueError, match="noised samples"):
+        GaussianNoise().apply(ntu[:4], p)
 
 
 def test_meta_device_keeps_shapes(ntu):
@@ -118,5 +148,5 @@ def test_folded_chain_on_cuda_equals_cpu(ntu):
     assert got.device.type == "cuda"
     np.testing.assert_allclose(got.cpu().numpy(), y.numpy(), rtol=0, atol=1e-5)
     g = torch.Generator("cuda").manual_seed(0)
-    drawn, _ = run_chain(ntu.cuda(), steps, g)                     # draws on the GPU, noise included
+    drawn, _ = run_chain(ntu.cuda(), steps, g)  # draws on the GPU, noise included
     assert drawn.device.type == "cuda" and torch.isfinite(drawn).all()

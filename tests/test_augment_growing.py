@@ -13,6 +13,7 @@ does (reference_code.md §2.1-2.3):
 `oracle_*` take the drawn values (for exact comparisons); `reference_*` draw them the reference's way (python `random`
 and numpy), for comparing distributions.
 """
+
 import random
 
 import numpy as np
@@ -20,9 +21,19 @@ import pytest
 import torch
 from scipy import stats
 
-from hiclr_oracles import (REFERENCE_NTU_FLIP, oracle_axis_mask, oracle_blur, oracle_flip, oracle_joint_mask, oracle_noise, oracle_rotate, oracle_shear, oracle_temporal_crop)
+from hiclr_oracles import (
+    REFERENCE_NTU_FLIP,
+    oracle_axis_mask,
+    oracle_blur,
+    oracle_flip,
+    oracle_joint_mask,
+    oracle_noise,
+    oracle_rotate,
+    oracle_shear,
+    oracle_temporal_crop,
+)
 from skelnb.augment.base import Compose
-from skelnb.augment.growing import (GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name)
+from skelnb.augment.growing import GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name
 from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, adain_statistics, normal_augmentation
 from skelnb.core import shared_data
 from skelnb.layouts import NTU25, NW_UCLA
@@ -33,9 +44,11 @@ from skelnb.streams import to_bone, to_motion
 @pytest.fixture(scope="module")
 def ucla():
     "Three NW-UCLA sequences through HiCLR's pipeline, second person slot empty: (3, 3, 50, 20, 2)."
-    if shared_data("nw_ucla", "all_sqe") is None: pytest.skip("shared data absent")
+    if shared_data("nw_ucla", "all_sqe") is None:
+        pytest.skip("shared data absent")
     from skelnb.data.pipelines import hiclr_pipeline
     from skelnb.data.ucla import read_ucla_json
+
     out = []
     for name in ["a01_s01_e01_v01", "a06_s03_e02_v02", "a12_s10_e04_v03"]:
         xyz = read_ucla_json(shared_data("nw_ucla", "all_sqe", f"{name}.json")).xyz
@@ -43,10 +56,12 @@ def ucla():
     return torch.from_numpy(np.stack(out))
 
 
-def gen(seed=0): return torch.Generator().manual_seed(seed)
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
 
 
-def views_of(v: GrowingViews): return v.views + [v.key]
+def views_of(v: GrowingViews):
+    return v.views + [v.key]
 
 
 # ------------------------------------------------------------------------------------------------ test oracles
@@ -54,7 +69,11 @@ def oracle_view(x, params, n, token=0.0):
     "TEST ORACLE: a HiCLR view of sample x (C, T, V, M) from the drawn parameters of sample n (BA, NA, Mask as recorded)."
     x = np.asarray(x, np.float64)
     crop, shear = params["BA"]
-    x = oracle_shear(oracle_temporal_crop(x, 6, int(crop["start"][n])), shear["a"][n].double().numpy(), shear["b"][n].double().numpy())
+    x = oracle_shear(
+        oracle_temporal_crop(x, 6, int(crop["start"][n])),
+        shear["a"][n].double().numpy(),
+        shear["b"][n].double().numpy(),
+    )
     if "NA" in params:
         flip, rot, noise, blur, axis = params["NA"]
         x = oracle_flip(x, bool(flip["apply"][n]), REFERENCE_NTU_FLIP)
@@ -62,7 +81,8 @@ def oracle_view(x, params, n, token=0.0):
         x = oracle_noise(x, bool(noise["apply"][n]), GaussianNoise.full_noise(noise)[n].double().numpy())
         x = oracle_blur(x, float(blur["sigma"][n].double()), bool(blur["apply"][n]))
         x = oracle_axis_mask(x, bool(axis["apply"][n]), int(axis["axis"][n]))
-    if "Mask" in params: x = oracle_joint_mask(x[None], params["Mask"]["mask"].numpy(), token)[0]
+    if "Mask" in params:
+        x = oracle_joint_mask(x[None], params["Mask"]["mask"].numpy(), token)[0]
     return x
 
 
@@ -89,7 +109,8 @@ def reference_strong(x, rng, nprng):
 def reference_batch_mask(T, V, rng, ratio=0.1):
     "The reference's per-batch joint mask: int(V * ratio) joints per frame with random.sample; True = masked."
     mask = np.zeros((T, V), bool)
-    for t in range(T): mask[t, rng.sample(range(V), int(V * ratio))] = True
+    for t in range(T):
+        mask[t, rng.sample(range(V), int(V * ratio))] = True
     return mask
 
 
@@ -98,11 +119,19 @@ def reference_views(sample, n, chunk, seed=0):
     rng, nprng = random.Random(seed), np.random.RandomState(seed)
     out = [[], [], [], []]
     for start in range(0, n, chunk):
-        block = [[reference_basic(sample, rng, nprng), reference_basic(sample, rng, nprng),
-                  reference_strong(sample, rng, nprng), reference_strong(sample, rng, nprng)] for _ in range(chunk)]
+        block = [
+            [
+                reference_basic(sample, rng, nprng),
+                reference_basic(sample, rng, nprng),
+                reference_strong(sample, rng, nprng),
+                reference_strong(sample, rng, nprng),
+            ]
+            for _ in range(chunk)
+        ]
         mask = reference_batch_mask(sample.shape[1], sample.shape[2], rng)
         data4 = oracle_joint_mask(np.stack([b[3] for b in block]), mask, 0.0)
-        for i in range(3): out[i] += [b[i] for b in block]
+        for i in range(3):
+            out[i] += [b[i] for b in block]
         out[3] += list(data4)
     return [np.stack(o) for o in out]
 
@@ -113,24 +142,40 @@ def test_parse_sets_and_names():
     assert parse_sets("BA|NA|Strong", "adain") == [("BA",), ("NA",), ("SkeleAdaIN",)]
     assert parse_sets(" ba+NA | mask ") == [("BA", "NA"), ("Mask",)]
     assert strategy_name("gaussianBlur") == "Blur"
-    for bad, msg in [("BA|NA|Musk", "unknown augmentation"), ("BA|", "stray"), ("BA+|NA", "stray"),
-                     ("BA|NA|BA", "appears twice"), ("  ", "empty")]:
-        with pytest.raises(ValueError, match=msg): parse_sets(bad)
-    with pytest.raises(ValueError, match="uses 'Strong'"): parse_sets("BA|Strong", None)
+    for bad, msg in [
+        ("BA|NA|Musk", "unknown augmentation"),
+        ("BA|", "stray"),
+        ("BA+|NA", "stray"),
+        ("BA|NA|BA", "appears twice"),
+        ("  ", "empty"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            parse_sets(bad)
+    with pytest.raises(ValueError, match="uses 'Strong'"):
+        parse_sets("BA|Strong", None)
 
 
 def test_bad_construction_and_input(ntu, ucla):
-    with pytest.raises(ValueError, match="unknown stream"): GrowingAugmentation(stream="bones")
-    with pytest.raises(ValueError, match="unknown augmentation"): GrowingAugmentation(key="BB")
-    with pytest.raises(ValueError, match=r"\(N, C, T, V, M\)"): GrowingAugmentation()(ntu[0], gen())
-    with pytest.raises(ValueError, match="25 joints"): GrowingAugmentation()(ucla, gen())        # NTU flip on 20 joints
-    with pytest.raises(IndexError): GrowingAugmentation().view_tokens(3)
+    with pytest.raises(ValueError, match="unknown stream"):
+        GrowingAugmentation(stream="bones")
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        GrowingAugmentation(key="BB")
+    with pytest.raises(ValueError, match=r"\(N, C, T, V, M\)"):
+        GrowingAugmentation()(ntu[0], gen())
+    with pytest.raises(ValueError, match="25 joints"):
+        GrowingAugmentation()(ucla, gen())  # NTU flip on 20 joints
+    with pytest.raises(IndexError):
+        GrowingAugmentation().view_tokens(3)
 
 
 TABLE2 = {  # spec -> (view chains v0.., key chain, which of v0.., key hold the mask)
     "BA|NA|Mask": (["BA -> joint", "BA -> NA -> joint", "BA -> NA -> joint -> Mask"], "BA -> joint", [0, 0, 1, 0]),
     "NA|BA|Mask": (["NA -> joint", "NA -> BA -> joint", "NA -> BA -> joint -> Mask"], "NA -> joint", [0, 0, 1, 0]),
-    "Mask|BA|NA": (["joint -> Mask", "BA -> joint -> Mask", "BA -> NA -> joint -> Mask"], "joint -> Mask", [1, 1, 1, 1]),
+    "Mask|BA|NA": (
+        ["joint -> Mask", "BA -> joint -> Mask", "BA -> NA -> joint -> Mask"],
+        "joint -> Mask",
+        [1, 1, 1, 1],
+    ),
     "BA+NA|Mask": (["BA -> NA -> joint", "BA -> NA -> joint -> Mask"], "BA -> NA -> joint", [0, 1, 0]),
     "BA|NA+Mask": (["BA -> joint", "BA -> NA -> joint -> Mask"], "BA -> joint", [0, 1, 0]),
 }
@@ -140,14 +185,18 @@ TABLE2 = {  # spec -> (view chains v0.., key chain, which of v0.., key hold the 
 def test_table2_structure(ntu, spec):
     chains, key_chain, masked = TABLE2[spec]
     aug = GrowingAugmentation(spec)
-    with torch.no_grad(): aug.augmentations["Mask"].token.fill_(7.0)
-    with torch.no_grad(): v = aug(ntu, gen(1), return_params=True)
+    with torch.no_grad():
+        aug.augmentations["Mask"].token.fill_(7.0)
+    with torch.no_grad():
+        v = aug(ntu, gen(1), return_params=True)
     assert aug.k == len(v) == len(chains) and v.chains == chains and v.key_chain == key_chain
-    for i, t in enumerate(v.views): assert set(v.params[i]) == set(aug.view_tokens(i))
+    for i, t in enumerate(v.views):
+        assert set(v.params[i]) == set(aug.view_tokens(i))
     assert set(v.key_params) == set(aug.sets[0])
-    per_view = 5 * 3 * 2 * 50 * int(25 * 0.1)                                      # N·C·M·T·(joints per frame)
+    per_view = 5 * 3 * 2 * 50 * int(25 * 0.1)  # N·C·M·T·(joints per frame)
     assert [int((t == 7.0).sum()) for t in views_of(v)] == [per_view * m for m in masked]
-    for t in views_of(v): assert t.shape == ntu.shape and t.dtype == ntu.dtype and torch.isfinite(t).all()
+    for t in views_of(v):
+        assert t.shape == ntu.shape and t.dtype == ntu.dtype and torch.isfinite(t).all()
     assert "k=" in repr(aug) and all(c in repr(v) for c in chains)
 
 
@@ -156,11 +205,17 @@ def test_every_paper_setting_builds(ntu):
     assert len(df) == 17 and set(df.table) == {1, 2}
     for r in df.itertuples():
         aug = GrowingAugmentation(r.sets, r.strong, stream=r.stream)
-        with torch.no_grad(): v = aug(ntu, gen(), return_params=True)
+        with torch.no_grad():
+            v = aug(ntu, gen(), return_params=True)
         assert len(v) == r.k
-        for t in views_of(v): assert t.shape == ntu.shape and torch.isfinite(t).all()
+        for t in views_of(v):
+            assert t.shape == ntu.shape and torch.isfinite(t).all()
         dae = r.strong == "DAE" and r.k == 3
-        assert v.encoder_options == [{}, {}, {"drop_add_edges": DropAddEdges()}] if dae else all(o == {} for o in v.encoder_options)
+        assert (
+            v.encoder_options == [{}, {}, {"drop_add_edges": DropAddEdges()}]
+            if dae
+            else all(o == {} for o in v.encoder_options)
+        )
         if r.strong == "SkeleAdaIN":
             assert "SkeleAdaIN" in v.params[2] and (v.params[2]["SkeleAdaIN"]["style"] != torch.arange(5)).all()
 
@@ -184,16 +239,20 @@ def test_views_compose_the_primitives_and_replay(ntu):
         v = aug(ntu, gen(4), return_params=True)
         ba, na, mask = (aug.augmentations[n] for n in ("BA", "NA", "Mask"))
         p = v.params
-        both = Compose([ba, na])                                    # the sets of a view run as one chain
+        both = Compose([ba, na])  # the sets of a view run as one chain
         assert torch.equal(v.views[0], to_bone(ba.apply(ntu, p[0]["BA"]), NTU25))
         assert torch.equal(v.views[1], to_bone(both.apply(ntu, [p[1]["BA"], p[1]["NA"]]), NTU25))
-        assert torch.equal(v.views[2], mask.apply(to_bone(both.apply(ntu, [p[2]["BA"], p[2]["NA"]]), NTU25), p[2]["Mask"]))
+        assert torch.equal(
+            v.views[2], mask.apply(to_bone(both.apply(ntu, [p[2]["BA"], p[2]["NA"]]), NTU25), p[2]["Mask"])
+        )
         assert torch.equal(v.key, to_bone(ba.apply(ntu, v.key_params["BA"]), NTU25))
-        one_by_one = to_bone(na.apply(ba.apply(ntu, p[1]["BA"]), p[1]["NA"]), NTU25)   # equal up to float rounding
+        one_by_one = to_bone(na.apply(ba.apply(ntu, p[1]["BA"]), p[1]["NA"]), NTU25)  # equal up to float rounding
         np.testing.assert_allclose(v.views[1].numpy(), one_by_one.numpy(), rtol=0, atol=1e-6)
         again = aug.apply(ntu, v)
-        for a, b in zip(views_of(again), views_of(v)): assert torch.equal(a, b)
-    with pytest.raises(ValueError, match="return_params"): aug.apply(ntu, aug(ntu, gen()))
+        for a, b in zip(views_of(again), views_of(v)):
+            assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="return_params"):
+        aug.apply(ntu, aug(ntu, gen()))
 
 
 @pytest.mark.parametrize("stream", ["bone", "motion"])
@@ -203,7 +262,7 @@ def test_mask_comes_after_the_stream(ntu, stream):
         aug.augmentations["Mask"].token.fill_(7.0)
         v = aug(ntu, gen(5), return_params=True)
     m = v.params[2]["Mask"]["mask"]
-    assert torch.equal(v.views[2][:, :, m].unique(), torch.tensor([7.0]))     # the token itself, not a difference of it
+    assert torch.equal(v.views[2][:, :, m].unique(), torch.tensor([7.0]))  # the token itself, not a difference of it
     convert = (lambda t: to_bone(t, NTU25)) if stream == "bone" else to_motion
     na, ba = aug.augmentations["NA"], aug.augmentations["BA"]
     unmasked = convert(Compose([ba, na]).apply(ntu, [v.params[2]["BA"], v.params[2]["NA"]]))
@@ -221,7 +280,8 @@ def test_mask_token_is_a_trained_parameter(ntu):
     own = RandomJointMask(ratio=0.2)
     aug = GrowingAugmentation("BA|NA|Mask", augmentations={"mask": own})
     assert aug.augmentations["Mask"] is own
-    with torch.no_grad(): v = aug(ntu, gen(), return_params=True)
+    with torch.no_grad():
+        v = aug(ntu, gen(), return_params=True)
     assert int(v.params[2]["Mask"]["mask"].sum(1).unique()) == 5
 
 
@@ -235,14 +295,15 @@ def test_dae_is_an_encoder_option(ntu):
 
 # ------------------------------------------------------------------------------------------------ randomness
 def test_fresh_draws_in_every_view(ntu):
-    with torch.no_grad(): v = GrowingAugmentation()(ntu, gen(6), return_params=True)
+    with torch.no_grad():
+        v = GrowingAugmentation()(ntu, gen(6), return_params=True)
     crops = [p["BA"][0]["start"] for p in v.params] + [v.key_params["BA"][0]["start"]]
     shears = [p["BA"][1]["a"] for p in v.params] + [v.key_params["BA"][1]["a"]]
     for i in range(4):
         for j in range(i + 1, 4):
             assert not torch.equal(shears[i], shears[j])
     assert len({tuple(c.tolist()) for c in crops}) == 4
-    assert not torch.equal(v.params[1]["NA"][1]["degrees"], v.params[2]["NA"][1]["degrees"])   # v1 and v2 share NA
+    assert not torch.equal(v.params[1]["NA"][1]["degrees"], v.params[2]["NA"][1]["degrees"])  # v1 and v2 share NA
     assert not torch.equal(v.params[1]["NA"][2]["noise"], v.params[2]["NA"][2]["noise"])
     assert not torch.equal(v.views[0], v.key)
     masks = [GrowingAugmentation()(ntu, gen(s)).views[2].detach() for s in (7, 8)]
@@ -253,28 +314,37 @@ def test_reproducible_from_a_seed(ntu):
     aug = GrowingAugmentation()
     with torch.no_grad():
         a, b, c = aug(ntu, gen(9)), aug(ntu, gen(9)), aug(ntu, gen(10))
-    for x, y in zip(views_of(a), views_of(b)): assert torch.equal(x, y)
+    for x, y in zip(views_of(a), views_of(b)):
+        assert torch.equal(x, y)
     assert all(not torch.equal(x, y) for x, y in zip(views_of(a), views_of(c)))
     torch.manual_seed(0)
-    with torch.no_grad(): d = aug(ntu)                                             # no generator: torch's default one
+    with torch.no_grad():
+        d = aug(ntu)  # no generator: torch's default one
     torch.manual_seed(0)
-    with torch.no_grad(): e = aug(ntu)
+    with torch.no_grad():
+        e = aug(ntu)
     assert torch.equal(d.views[2], e.views[2])
 
 
 def test_absent_person(ucla):
-    x = ucla.repeat(20, 1, 1, 1, 1)                                                 # 60 samples, person 2 absent
-    with torch.no_grad(): v = GrowingAugmentation(layout=NW_UCLA)(x, gen(11), return_params=True)
-    for t in (v.views[0], v.key): assert t[..., 1].abs().max() == 0
+    x = ucla.repeat(20, 1, 1, 1, 1)  # 60 samples, person 2 absent
+    with torch.no_grad():
+        v = GrowingAugmentation(layout=NW_UCLA)(x, gen(11), return_params=True)
+    for t in (v.views[0], v.key):
+        assert t[..., 1].abs().max() == 0
     for i in (1, 2):
         noisy = v.params[i]["NA"][2]["apply"]
         assert 0 < noisy.sum() < len(x)
-        assert v.views[i][~noisy][..., 1].abs().max() == 0                          # zero unless noise was drawn
-        assert ((v.views[i][noisy][..., 1] != 0).double().mean(dim=(1, 2, 3)) > 0.5).all()   # documented: the reference's noise
+        assert v.views[i][~noisy][..., 1].abs().max() == 0  # zero unless noise was drawn
+        assert (
+            (v.views[i][noisy][..., 1] != 0).double().mean(dim=(1, 2, 3)) > 0.5
+        ).all()  # documented: the reference's noise
     quiet = normal_augmentation(NW_UCLA).augmentations
     quiet[2] = GaussianNoise(keep_absent_zero=True)
-    with torch.no_grad(): v = GrowingAugmentation(layout=NW_UCLA, augmentations={"NA": Compose(quiet)})(x, gen(11))
-    for t in views_of(v): assert t[..., 1].abs().max() == 0
+    with torch.no_grad():
+        v = GrowingAugmentation(layout=NW_UCLA, augmentations={"NA": Compose(quiet)})(x, gen(11))
+    for t in views_of(v):
+        assert t[..., 1].abs().max() == 0
 
 
 # ------------------------------------------------------------------------------------------------ distributions
@@ -291,14 +361,16 @@ def both(ntu):
     g = gen(12)
     ours = [[], [], [], []]
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)                      # tiny batches: thread hand-offs would cost more than the work
+    torch.set_num_threads(1)  # tiny batches: thread hand-offs would cost more than the work
     try:
         with torch.no_grad():
             for _ in range(N_DRAWS // CHUNK):
                 v = aug(sample.expand(CHUNK, -1, -1, -1, -1).contiguous(), g)
-                for i, t in enumerate([v.views[0], v.key, v.views[1], v.views[2]]): ours[i].append(t.double().numpy())
-    finally: torch.set_num_threads(threads)
-    ours = [np.concatenate(o) for o in ours]                                        # data1, data2, data3, data4 order
+                for i, t in enumerate([v.views[0], v.key, v.views[1], v.views[2]]):
+                    ours[i].append(t.double().numpy())
+    finally:
+        torch.set_num_threads(threads)
+    ours = [np.concatenate(o) for o in ours]  # data1, data2, data3, data4 order
     return ours, reference_views(sample.numpy().astype(np.float64), N_DRAWS, CHUNK, seed=12)
 
 
@@ -306,11 +378,11 @@ HAND, HEAD = NTU25.index("right_hand"), NTU25.index("head")
 STATISTICS = {
     "right hand x, frame 25": lambda v: v[:, 0, 25, HAND, 0],
     "mean y": lambda v: v[:, 1].mean(axis=(1, 2, 3)),
-    "norm": lambda v: np.sqrt((v ** 2).sum(axis=(1, 2, 3, 4))),
+    "norm": lambda v: np.sqrt((v**2).sum(axis=(1, 2, 3, 4))),
     "head z std over time": lambda v: v[:, 2, :, HEAD, 0].std(axis=1),
     "person 2 left hand y, frame 3": lambda v: v[:, 1, 3, NTU25.index("left_hand"), 1],
     "zero fraction": lambda v: (v == 0).mean(axis=(1, 2, 3, 4)),
-    "left foot z, frame 25": lambda v: v[:, 2, 25, NTU25.index("left_foot"), 0],   # tells the rotation's sign
+    "left foot z, frame 25": lambda v: v[:, 2, 25, NTU25.index("left_foot"), 0],  # tells the rotation's sign
 }
 
 
@@ -328,7 +400,7 @@ def test_view_moments_match_the_reference_branch(both, view):
     a, b = ours[view].reshape(N_DRAWS, -1), ref[view].reshape(N_DRAWS, -1)
     se = np.sqrt(a.var(0) / N_DRAWS + b.var(0) / N_DRAWS) + 1e-12
     z = np.abs(a.mean(0) - b.mean(0)) / se
-    assert np.mean(z > 4) < 0.01 and z.max() < 7                                   # entrywise means within sampling error
+    assert np.mean(z > 4) < 0.01 and z.max() < 7  # entrywise means within sampling error
     ratio = (a.std(0) + 1e-9) / (b.std(0) + 1e-9)
     varying = b.std(0) > 1e-6
     assert np.median(np.abs(np.log(ratio[varying]))) < 0.08
@@ -346,8 +418,10 @@ def test_mask_distribution_matches_the_reference(ntu):
             assert m.shape == (50, 25) and (m.sum(1) == 2).all()
             counts += m.sum(0).numpy()
     assert stats.chisquare(counts).pvalue > 1e-3
-    ref = np.zeros(25); rng = random.Random(13)
-    for _ in range(400): ref += reference_batch_mask(50, 25, rng).sum(0)
+    ref = np.zeros(25)
+    rng = random.Random(13)
+    for _ in range(400):
+        ref += reference_batch_mask(50, 25, rng).sum(0)
     assert stats.chi2_contingency(np.stack([counts, ref])).pvalue > 1e-3
 
 
@@ -356,10 +430,11 @@ def test_mask_distribution_matches_the_reference(ntu):
 def test_cuda_equals_cpu(ntu):
     aug = GrowingAugmentation()
     with torch.no_grad():
-        v = aug(ntu, gen(14), return_params=True)                                  # drawn on the CPU
+        v = aug(ntu, gen(14), return_params=True)  # drawn on the CPU
         on_gpu = aug.to("cuda").apply(ntu.cuda(), v)
     for a, b in zip(views_of(on_gpu), views_of(v)):
         assert a.device.type == "cuda"
         torch.testing.assert_close(a.cpu(), b, atol=1e-5, rtol=1e-5)
-    with torch.no_grad(): w = aug(ntu.cuda(), torch.Generator(device="cuda").manual_seed(0))
+    with torch.no_grad():
+        w = aug(ntu.cuda(), torch.Generator(device="cuda").manual_seed(0))
     assert all(t.device.type == "cuda" and torch.isfinite(t).all() for t in views_of(w))

@@ -21,6 +21,7 @@ must be exactly equal. The interpolated values and the 3×3 products must agree 
 They cannot be bit-equal: the reference does its products in float64, and its `F.interpolate` fuses multiply-adds
 (FMA) in some channels and not in others.
 """
+
 import math
 import random
 
@@ -31,26 +32,44 @@ import torch.nn.functional as F
 from scipy import stats
 
 from skelnb.augment.base import Augmentation, Compose, to_device
-from skelnb.augment.halp import (CenterCrop, CorruptOrShear, CropThen, JointCorruption, PoseShear,
-                                 TemporalAugmentation, TemporalRandomResizeCrop, crop_lengths, from_sequence,
-                                 halp_eval_transform, halp_linear_train_transform, halp_view_augmentation,
-                                 linear_map, randint_below, resize_segments, scaled_num_joints, take_frames,
-                                 to_sequence, valid_frames, where_joints, where_samples)
+from skelnb.augment.halp import (
+    CenterCrop,
+    CorruptOrShear,
+    CropThen,
+    JointCorruption,
+    PoseShear,
+    TemporalAugmentation,
+    TemporalRandomResizeCrop,
+    crop_lengths,
+    from_sequence,
+    halp_eval_transform,
+    halp_linear_train_transform,
+    halp_view_augmentation,
+    linear_map,
+    randint_below,
+    resize_segments,
+    scaled_num_joints,
+    take_frames,
+    to_sequence,
+    valid_frames,
+    where_joints,
+    where_samples,
+)
 from skelnb.core import shared_data
 from skelnb.data.ntu import bodies_by_energy, read_ntu_skeleton
 from skelnb.data.pipelines import halp_pipeline
 from skelnb.data.ucla import read_ucla_json
 from skelnb.layouts import NTU25, NW_UCLA
 
-U32 = 2.0 ** -24  # float32 unit roundoff
+U32 = 2.0**-24  # float32 unit roundoff
 
 
 # ------------------------------------------------------------------------------------------------ test oracles
 def oracle_resize(data, start, length, out_frames=64):
-    "TEST ORACLE: frames [start, start+length) of one (C, T, V, M) sample as a float32 (1, C*V*M, length, 1) tensor, "
+    "TEST ORACLE: frames [start, start+length) of one (C, T, V, M) sample as a float32 (1, C*V*M, length, 1) tensor,"
     "resized along its height by F.interpolate(bilinear, align_corners=False), back to (C, out_frames, V, M)."
     C, T, V, M = data.shape
-    block = torch.tensor(np.asarray(data)[:, start:start + length], dtype=torch.float)
+    block = torch.tensor(np.asarray(data)[:, start : start + length], dtype=torch.float)
     block = block.permute(0, 2, 3, 1).contiguous().view(C * V * M, length)[None, :, :, None]
     block = F.interpolate(block, size=(out_frames, 1), mode="bilinear", align_corners=False)
     return block[0, :, :, 0].contiguous().view(C, V, M, out_frames).permute(0, 3, 1, 2).numpy()
@@ -71,7 +90,7 @@ def oracle_temporal_cropresize(data, n, scale, start, min_frames=64, out_frames=
 def oracle_center_crop(data, n, ratio=0.95, out_frames=64):
     "TEST ORACLE: crop_subsequence's test branch: frames [int((1-ratio)*n/2), n - that), resized."
     start = int((1 - ratio) * n / 2)
-    kept = np.asarray(data)[:, start:n - start]
+    kept = np.asarray(data)[:, start : n - start]
     return oracle_resize(data, start, kept.shape[1], out_frames), start, kept.shape[1]
 
 
@@ -81,9 +100,9 @@ def oracle_joint_corruption(data, joints, zero, matrix=None):
     if zero:
         out[:, :, joints, :] = 0
         return out
-    picked = out[:, :, joints, :]                                           # (C, T, k, M)
-    rows = np.dot(picked.transpose(1, 2, 3, 0), np.asarray(matrix, dtype=np.float64))   # xyz row vector @ matrix
-    out[:, :, joints, :] = rows.transpose(3, 0, 1, 2)                       # the assignment casts to float32
+    picked = out[:, :, joints, :]  # (C, T, k, M)
+    rows = np.dot(picked.transpose(1, 2, 3, 0), np.asarray(matrix, dtype=np.float64))  # xyz row vector @ matrix
+    out[:, :, joints, :] = rows.transpose(3, 0, 1, 2)  # the assignment casts to float32
     return out
 
 
@@ -101,12 +120,13 @@ def reference_draw_crop(n, py_rng, np_rng, l_ratio=(0.1, 1.0), min_frames=64):
 
 def reference_draw_spatial(V, py_rng, np_rng, num_joints=15):
     "TEST ORACLE: one view's spatial draws in the reference's order: ('zero'|'mix', joints, C) or ('shear', None, S)."
-    if py_rng.random() < 0.5:                                               # feeder: joint_courruption
-        zero = py_rng.random() < 0.5                                        # joint_courruption's own coin
+    if py_rng.random() < 0.5:  # feeder: joint_courruption
+        zero = py_rng.random() < 0.5  # joint_courruption's own coin
         joints = np_rng.choice(V, num_joints, replace=False)
-        if zero: return "zero", joints, None
+        if zero:
+            return "zero", joints, None
         return "mix", joints, np.array([[py_rng.uniform(-1, 1) for _ in range(3)] for _ in range(3)])
-    off = [py_rng.uniform(-1, 1) for _ in range(6)]                         # pose_augmentation, row by row
+    off = [py_rng.uniform(-1, 1) for _ in range(6)]  # pose_augmentation, row by row
     return "shear", None, np.array([[1, off[0], off[1]], [off[2], 1, off[3]], [off[4], off[5], 1]])
 
 
@@ -115,7 +135,8 @@ def reference_view(data, n, py_rng, np_rng, num_joints=15):
     scale, length, start = reference_draw_crop(n, py_rng, np_rng)
     view, _ = oracle_temporal_cropresize(data, n, scale, start)
     kind, joints, matrix = reference_draw_spatial(data.shape[2], py_rng, np_rng, num_joints)
-    if kind == "shear": return oracle_pose_shear(view, matrix).astype(np.float32), kind
+    if kind == "shear":
+        return oracle_pose_shear(view, matrix).astype(np.float32), kind
     return oracle_joint_corruption(view, joints, kind == "zero", matrix), kind
 
 
@@ -126,7 +147,9 @@ def assert_rounding_close(got, want, magnitude, ulps=4):
     assert got.shape == want.shape, (got.shape, want.shape)
     err = np.abs(got - want)
     bad = err > ulps * U32 * magnitude
-    assert not bad.any(), f"{bad.sum()} of {bad.size} values off by more than {ulps} roundings (max error {err.max():.3g})"
+    assert not bad.any(), (
+        f"{bad.sum()} of {bad.size} values off by more than {ulps} roundings (max error {err.max():.3g})"
+    )
 
 
 def abs_linear(data, matrix, transpose):
@@ -140,23 +163,31 @@ def halp_samples(bodies_list, layout):
     return torch.from_numpy(np.stack([d for d, _ in data])), torch.tensor([n for _, n in data])
 
 
-UCLA_NAMES = ["a02_s09_e04_v02", "a01_s10_e00_v03", "a02_s09_e03_v03", "a09_s09_e01_v01", "a01_s08_e02_v01"]  # 1..201 frames
+UCLA_NAMES = [
+    "a02_s09_e04_v02",
+    "a01_s10_e00_v03",
+    "a02_s09_e03_v03",
+    "a09_s09_e01_v01",
+    "a01_s08_e02_v01",
+]  # 1..201 frames
 
 
 @pytest.fixture(scope="module")
 def ntu():
     folder = shared_data("ntu_samples")
-    if folder is None: pytest.skip("shared data (ntu_samples) absent")
+    if folder is None:
+        pytest.skip("shared data (ntu_samples) absent")
     return halp_samples([bodies_by_energy(read_ntu_skeleton(f)) for f in sorted(folder.glob("*.skeleton"))], NTU25)
 
 
 @pytest.fixture(scope="module")
 def ucla():
-    if shared_data("nw_ucla", "all_sqe") is None: pytest.skip("shared data (nw_ucla) absent")
+    if shared_data("nw_ucla", "all_sqe") is None:
+        pytest.skip("shared data (nw_ucla) absent")
     bodies = []
     for name in UCLA_NAMES:
         xyz = read_ucla_json(shared_data("nw_ucla", "all_sqe", f"{name}.json")).xyz
-        bodies.append(np.stack([xyz, np.zeros_like(xyz)], axis=1))          # the second body absent
+        bodies.append(np.stack([xyz, np.zeros_like(xyz)], axis=1))  # the second body absent
     return halp_samples(bodies, NW_UCLA)
 
 
@@ -185,11 +216,16 @@ def test_valid_frames_contract(ntu):
     assert torch.equal(valid_frames(x), torch.full((5,), 300))
     assert torch.equal(valid_frames(x, [400, 300, 299, 1, 82]), torch.tensor([300, 300, 299, 1, 82]))
     assert torch.equal(valid_frames(x, n.numpy()), n)
-    with pytest.raises(TypeError, match="integers"): valid_frames(x, n.double())
-    with pytest.raises(TypeError, match="integers"): valid_frames(x, torch.ones(5, dtype=torch.bool))
-    with pytest.raises(ValueError, match=r"shape \(5,\)"): valid_frames(x, n[None])
-    with pytest.raises(ValueError, match=">= 1"): valid_frames(x, [1, 2, -3, 4, 5])
-    with pytest.raises(ValueError, match=">= 1"): TemporalRandomResizeCrop()(x, num_frames=[0, 1, 1, 1, 1])
+    with pytest.raises(TypeError, match="integers"):
+        valid_frames(x, n.double())
+    with pytest.raises(TypeError, match="integers"):
+        valid_frames(x, torch.ones(5, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"shape \(5,\)"):
+        valid_frames(x, n[None])
+    with pytest.raises(ValueError, match=">= 1"):
+        valid_frames(x, [1, 2, -3, 4, 5])
+    with pytest.raises(ValueError, match=">= 1"):
+        TemporalRandomResizeCrop()(x, num_frames=[0, 1, 1, 1, 1])
 
 
 def test_randint_below_uniform():
@@ -197,7 +233,8 @@ def test_randint_below_uniform():
     draws = randint_below(high.repeat(30_000), torch.Generator().manual_seed(0)).view(-1, 5)
     assert (draws >= 0).all() and (draws < high).all()
     for k, h in enumerate(high.tolist()):
-        if h == 1: continue
+        if h == 1:
+            continue
         counts = np.bincount(draws[:, k].numpy(), minlength=h)
         assert stats.chisquare(counts).pvalue > 1e-4, (h, counts)
 
@@ -230,8 +267,10 @@ def test_resize_float64_positions():
     start, length = torch.tensor([0, 10, 26]), torch.tensor([90, 64, 31])
     out = resize_segments(x, start, length, 64)
     for i in range(3):
-        seg = x[i, :, start[i]:start[i] + length[i]].permute(0, 2, 3, 1).reshape(1, -1, length[i], 1)
-        ref = F.interpolate(seg, size=(64, 1), mode="bilinear", align_corners=False).view(3, 4, 2, 64).permute(0, 3, 1, 2)
+        seg = x[i, :, start[i] : start[i] + length[i]].permute(0, 2, 3, 1).reshape(1, -1, length[i], 1)
+        ref = (
+            F.interpolate(seg, size=(64, 1), mode="bilinear", align_corners=False).view(3, 4, 2, 64).permute(0, 3, 1, 2)
+        )
         torch.testing.assert_close(out[i], ref, rtol=0, atol=1e-14)
 
 
@@ -241,7 +280,7 @@ def test_take_frames_any_strides(ntu):
     frames = randint_below(torch.full((5 * 64,), 300), torch.Generator().manual_seed(0)).view(5, 64)
     want = torch.stack([x[i][:, frames[i]] for i in range(5)])
     assert torch.equal(take_frames(x, frames), want)
-    strided = x.permute(0, 1, 2, 4, 3).contiguous().permute(0, 1, 2, 4, 3)             # same values, other strides
+    strided = x.permute(0, 1, 2, 4, 3).contiguous().permute(0, 1, 2, 4, 3)  # same values, other strides
     assert not strided.is_contiguous() and torch.equal(take_frames(strided, frames), want)
     expanded = x[1:2].expand(5, -1, -1, -1, -1)
     assert torch.equal(take_frames(expanded, frames), torch.stack([x[1][:, frames[i]] for i in range(5)]))
@@ -251,14 +290,16 @@ def test_take_frames_any_strides(ntu):
 
 def test_batched_helpers_by_hand():
     x = torch.arange(2 * 3 * 2 * 4 * 2, dtype=torch.float32).view(2, 3, 2, 4, 2)
-    m = torch.stack([torch.eye(3), torch.tensor([[0.0, 1, 0], [0, 0, 1], [1, 0, 0]])])   # identity, then a cycle
+    m = torch.stack([torch.eye(3), torch.tensor([[0.0, 1, 0], [0, 0, 1], [1, 0, 0]])])  # identity, then a cycle
     y = linear_map(x, m)
     assert torch.equal(y[0], x[0]) and torch.equal(y[1], x[1][[1, 2, 0]])
     cond = torch.tensor([True, False])
     assert torch.equal(where_samples(cond, x, -x), torch.stack([x[0], -x[1]]))
     joints = torch.tensor([[True, False, False, True], [False, False, False, False]])
     got = where_joints(joints, -x, x)
-    assert torch.equal(got[0][:, :, [0, 3]], -x[0][:, :, [0, 3]]) and torch.equal(got[0][:, :, [1, 2]], x[0][:, :, [1, 2]])
+    assert torch.equal(got[0][:, :, [0, 3]], -x[0][:, :, [0, 3]]) and torch.equal(
+        got[0][:, :, [1, 2]], x[0][:, :, [1, 2]]
+    )
     assert torch.equal(got[1], x[1])
 
 
@@ -280,7 +321,9 @@ def test_temporal_crop_matches_oracle(real, ratios):
 
 def test_linear_train_transform_is_crop_subsequence_training_branch(ntu):
     x, n = ntu
-    assert halp_linear_train_transform() == TemporalRandomResizeCrop(min_ratio=0.5, max_ratio=1.0, min_frames=64, out_frames=64)
+    assert halp_linear_train_transform() == TemporalRandomResizeCrop(
+        min_ratio=0.5, max_ratio=1.0, min_frames=64, out_frames=64
+    )
     y, p = halp_linear_train_transform()(x, torch.Generator().manual_seed(0), return_params=True, num_frames=n)
     for i in range(5):
         want, length = oracle_temporal_cropresize(x[i].numpy(), int(n[i]), float(p["scale"][i]), int(p["start"][i]))
@@ -339,7 +382,9 @@ def test_crop_length_and_start_distribution_vs_reference(n_valid):
     "Joint (length, start) draws against the reference's own NumPy draws for the same valid length."
     draws = 20_000
     shape_only = torch.zeros(1, 3, 300, 1, 1).expand(draws, -1, -1, -1, -1)
-    p = TemporalRandomResizeCrop().sample(shape_only, torch.Generator().manual_seed(1), num_frames=torch.full((draws,), n_valid))
+    p = TemporalRandomResizeCrop().sample(
+        shape_only, torch.Generator().manual_seed(1), num_frames=torch.full((draws,), n_valid)
+    )
     np_rng, py_rng = np.random.RandomState(1), random.Random(1)
     ref = np.array([reference_draw_crop(n_valid, py_rng, np_rng)[1:] for _ in range(draws)])
     ours = torch.stack([p["length"], p["start"]], 1).numpy()
@@ -347,7 +392,8 @@ def test_crop_length_and_start_distribution_vs_reference(n_valid):
     for column in (0, 1):  # length, start
         values = np.union1d(ours[:, column], ref[:, column])
         if len(values) == 1:
-            assert (ours[:, column] == ref[0, column]).all(); continue
+            assert (ours[:, column] == ref[0, column]).all()
+            continue
         edges = np.unique(np.quantile(np.concatenate([ours[:, column], ref[:, column]]), np.linspace(0, 1, 21)))
         edges[-1] += 1
         table = np.stack([np.histogram(ours[:, column], edges)[0], np.histogram(ref[:, column], edges)[0]])
@@ -367,13 +413,20 @@ def test_crop_start_uniform_given_length():
 def test_crop_output_moments_vs_reference(ntu):
     "Mean over many draws of each cropped frame's coordinates: ours against the reference's own draws."
     x, n = ntu
-    i, draws = 4, 3000                                                      # the 124-frame sample
-    y = TemporalRandomResizeCrop()(x[i:i + 1].expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(3),
-                                   num_frames=n[i].repeat(draws))
-    ours = y.mean((3, 4)).numpy()                                           # (draws, C, 64)
+    i, draws = 4, 3000  # the 124-frame sample
+    y = TemporalRandomResizeCrop()(
+        x[i : i + 1].expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(3), num_frames=n[i].repeat(draws)
+    )
+    ours = y.mean((3, 4)).numpy()  # (draws, C, 64)
     np_rng, py_rng = np.random.RandomState(3), random.Random(3)
-    ref = np.stack([oracle_temporal_cropresize(x[i].numpy(), int(n[i]), *reference_draw_crop(int(n[i]), py_rng, np_rng)[::2])[0]
-                    .mean((2, 3)) for _ in range(draws)])
+    ref = np.stack(
+        [
+            oracle_temporal_cropresize(x[i].numpy(), int(n[i]), *reference_draw_crop(int(n[i]), py_rng, np_rng)[::2])[
+                0
+            ].mean((2, 3))
+            for _ in range(draws)
+        ]
+    )
     z = (ours.mean(0) - ref.mean(0)) / np.sqrt(ours.var(0) / draws + ref.var(0) / draws + 1e-12)
     assert np.abs(z).max() < 5, np.abs(z).max()
 
@@ -384,9 +437,9 @@ def joint_corruption_check(x, y, p):
         joints = p["joints"][i].numpy()
         want = oracle_joint_corruption(x[i].numpy(), joints, bool(p["zero"][i]), p["matrix"][i].double().numpy())
         untouched = np.setdiff1d(np.arange(x.shape[3]), joints)
-        assert np.array_equal(y[i].numpy()[:, :, untouched], x[i].numpy()[:, :, untouched])      # exactly
+        assert np.array_equal(y[i].numpy()[:, :, untouched], x[i].numpy()[:, :, untouched])  # exactly
         if p["zero"][i]:
-            assert np.array_equal(y[i].numpy(), want)                                             # exactly
+            assert np.array_equal(y[i].numpy(), want)  # exactly
         else:
             magnitude = x[i].abs().numpy().copy()
             magnitude[:, :, joints] = abs_linear(x[i].numpy()[:, :, joints], p["matrix"][i], transpose=True)
@@ -401,7 +454,8 @@ def test_joint_corruption_matches_oracle(real, zero):
     jc = JointCorruption(num_joints)
     for seed in range(3):
         p = jc.sample(view, torch.Generator().manual_seed(seed))
-        if zero is not None: p["zero"] = torch.full_like(p["zero"], zero)
+        if zero is not None:
+            p["zero"] = torch.full_like(p["zero"], zero)
         y = jc.apply(view, p)
         assert p["joints"].shape == (len(x), num_joints)
         joint_corruption_check(view, y, p)
@@ -410,11 +464,12 @@ def test_joint_corruption_matches_oracle(real, zero):
 
 def test_joint_corruption_transpose_by_hand():
     "x' = Cᵀ x: the reference multiplies the xyz row vector by C from the right."
-    x = torch.zeros(1, 3, 1, 25, 1); x[0, :, 0, 4, 0] = torch.tensor([1.0, 2.0, 3.0])
+    x = torch.zeros(1, 3, 1, 25, 1)
+    x[0, :, 0, 4, 0] = torch.tensor([1.0, 2.0, 3.0])
     C = torch.arange(1.0, 10.0).view(1, 3, 3) / 10
     p = {"joints": torch.tensor([[4] + list(range(6, 20))]), "zero": torch.tensor([False]), "matrix": C}
     got = JointCorruption().apply(x, p)[0, :, 0, 4, 0]
-    assert torch.allclose(got, torch.tensor([1.0, 2.0, 3.0]) @ C[0])       # row vector times C
+    assert torch.allclose(got, torch.tensor([1.0, 2.0, 3.0]) @ C[0])  # row vector times C
     assert torch.allclose(got, torch.tensor([3.0, 3.6, 4.2]))
 
 
@@ -423,9 +478,9 @@ def test_joint_corruption_draws_vs_reference():
     shape_only = torch.zeros(1, 3, 1, V, 1).expand(draws, -1, -1, -1, -1)
     p = JointCorruption().sample(shape_only, torch.Generator().manual_seed(4))
     joints = p["joints"].numpy()
-    assert all(len(set(row)) == 15 for row in joints[:2000])               # without replacement
+    assert all(len(set(row)) == 15 for row in joints[:2000])  # without replacement
     inclusion = np.bincount(joints.ravel(), minlength=V)
-    assert stats.chisquare(inclusion).pvalue > 1e-4                        # every joint equally likely
+    assert stats.chisquare(inclusion).pvalue > 1e-4  # every joint equally likely
     np_rng = np.random.RandomState(4)
     ref = np.stack([np_rng.choice(V, 15, replace=False) for _ in range(draws)])
     assert stats.chi2_contingency(np.stack([inclusion, np.bincount(ref.ravel(), minlength=V)])).pvalue > 1e-4
@@ -436,7 +491,7 @@ def test_joint_corruption_draws_vs_reference():
     entries = p["matrix"].view(draws, 9).numpy()
     for k in range(9):
         assert stats.kstest(entries[:, k], stats.uniform(loc=-1, scale=2).cdf).pvalue > 1e-4
-    assert np.abs(np.corrcoef(entries.T) - np.eye(9)).max() < 0.04       # independent entries
+    assert np.abs(np.corrcoef(entries.T) - np.eye(9)).max() < 0.04  # independent entries
 
 
 def test_scaled_num_joints():
@@ -451,7 +506,11 @@ def test_pose_shear_matches_oracle(real):
         y, p = PoseShear()(view, torch.Generator().manual_seed(seed), return_params=True)
         for i in range(len(x)):
             want = oracle_pose_shear(view[i].numpy(), p["matrix"][i].double().numpy())
-            assert_rounding_close(y[i], want.astype(np.float32), abs_linear(view[i].numpy(), p["matrix"][i], transpose=False) + np.abs(want))
+            assert_rounding_close(
+                y[i],
+                want.astype(np.float32),
+                abs_linear(view[i].numpy(), p["matrix"][i], transpose=False) + np.abs(want),
+            )
         assert (y[absent_second(x)][..., 1] == 0).all()
 
 
@@ -467,7 +526,9 @@ def test_pose_shear_draws_vs_reference():
         assert stats.kstest(off[:, k], stats.uniform(loc=-1, scale=2).cdf).pvalue > 1e-4
         assert stats.ks_2samp(off[:, k], ref[:, k]).pvalue > 1e-4
     assert np.abs(np.corrcoef(off.T) - np.eye(6)).max() < 0.04
-    amp = PoseShear(0.25).sample(torch.zeros(1, 3, 1, 1, 1).expand(2000, -1, -1, -1, -1), torch.Generator().manual_seed(0))
+    amp = PoseShear(0.25).sample(
+        torch.zeros(1, 3, 1, 1, 1).expand(2000, -1, -1, -1, -1), torch.Generator().manual_seed(0)
+    )
     assert amp["matrix"].abs().max() == 1 and amp["matrix"][:, 0, 1].abs().max() <= 0.25
 
 
@@ -480,16 +541,22 @@ def test_corrupt_or_shear_matches_oracle(real):
         y, p = cs(view, torch.Generator().manual_seed(seed), return_params=True)
         for i in range(len(x)):
             if p["corrupt"][i]:
-                sub = {k: v[i:i + 1] for k, v in p["corruption"].items()}
-                joint_corruption_check(view[i:i + 1], y[i:i + 1], sub)
+                sub = {k: v[i : i + 1] for k, v in p["corruption"].items()}
+                joint_corruption_check(view[i : i + 1], y[i : i + 1], sub)
             else:
                 want = oracle_pose_shear(view[i].numpy(), p["shear"]["matrix"][i].double().numpy())
-                assert_rounding_close(y[i], want.astype(np.float32), abs_linear(view[i].numpy(), p["shear"]["matrix"][i], False) + np.abs(want))
+                assert_rounding_close(
+                    y[i],
+                    want.astype(np.float32),
+                    abs_linear(view[i].numpy(), p["shear"]["matrix"][i], False) + np.abs(want),
+                )
 
 
 def test_corrupt_or_shear_outcomes_vs_reference():
     draws = 20_000
-    p = CorruptOrShear().sample(torch.zeros(1, 3, 1, 25, 1).expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(6))
+    p = CorruptOrShear().sample(
+        torch.zeros(1, 3, 1, 25, 1).expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(6)
+    )
     ours = np.bincount(np.where(~p["corrupt"].numpy(), 2, np.where(p["corruption"]["zero"].numpy(), 0, 1)), minlength=3)
     py_rng, np_rng = random.Random(6), np.random.RandomState(6)
     kinds = [reference_draw_spatial(25, py_rng, np_rng)[0] for _ in range(draws)]
@@ -501,15 +568,16 @@ def test_corrupt_or_shear_outcomes_vs_reference():
 def test_view_output_moments_vs_reference(ntu):
     "The whole pretraining view, many draws on one real two-person sample: output statistics against the reference's."
     x, n = ntu
-    i, draws = 1, 2000                                                      # S001C003P008R002A058, two bodies
-    y = halp_view_augmentation()(x[i:i + 1].expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(7),
-                                 num_frames=n[i].repeat(draws)).numpy()
+    i, draws = 1, 2000  # S001C003P008R002A058, two bodies
+    y = halp_view_augmentation()(
+        x[i : i + 1].expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(7), num_frames=n[i].repeat(draws)
+    ).numpy()
     py_rng, np_rng = random.Random(7), np.random.RandomState(7)
     ref = np.stack([reference_view(x[i].numpy(), int(n[i]), py_rng, np_rng)[0] for _ in range(draws)])
 
     def summary(v):  # per draw: per-channel mean and mean square, and the fraction of exactly-zero joints
         zero_joints = (v == 0).all(1).all(1).mean((-1, -2))
-        return np.concatenate([v.mean((2, 3, 4)), (v ** 2).mean((2, 3, 4)), zero_joints[:, None]], axis=1)
+        return np.concatenate([v.mean((2, 3, 4)), (v**2).mean((2, 3, 4)), zero_joints[:, None]], axis=1)
 
     a, b = summary(y), summary(ref)
     for k in range(a.shape[1]):
@@ -525,8 +593,12 @@ def test_dtype_shape_finite_and_absent_person(real, dtype):
     x = x.to(dtype)
     V = x.shape[3]
     single = absent_second(x)
-    for aug in (halp_view_augmentation(15 if V == 25 else 12), halp_eval_transform(), halp_linear_train_transform(),
-                TemporalRandomResizeCrop(0.1, 1.0, min_frames=8, out_frames=50)):
+    for aug in (
+        halp_view_augmentation(15 if V == 25 else 12),
+        halp_eval_transform(),
+        halp_linear_train_transform(),
+        TemporalRandomResizeCrop(0.1, 1.0, min_frames=8, out_frames=50),
+    ):
         y = aug(x, torch.Generator().manual_seed(0), num_frames=n)
         assert y.dtype == dtype and y.device == x.device
         assert y.shape == (len(x), 3, getattr(aug, "out_frames", 64), V, 2)
@@ -544,7 +616,7 @@ def test_one_person_and_any_layout(real):
     y = halp_view_augmentation(12)(one, torch.Generator().manual_seed(0), num_frames=n)
     assert y.shape == (len(x), 3, 64, x.shape[3], 1)
     y2 = halp_view_augmentation(12)(x, torch.Generator().manual_seed(0), num_frames=n)
-    assert torch.equal(y, y2[..., :1])                                     # persons are augmented alike, independently
+    assert torch.equal(y, y2[..., :1])  # persons are augmented alike, independently
 
 
 def test_without_num_frames_all_stored_frames_are_valid(ntu):
@@ -562,15 +634,22 @@ def test_reproducible_and_replayable(real):
     b, pb = view(x, torch.Generator().manual_seed(42), return_params=True, num_frames=n)
     c = view(x, torch.Generator().manual_seed(43), num_frames=n)
     assert torch.equal(a, b) and not torch.equal(a, c)
-    assert torch.equal(pa["crop"]["start"], pb["crop"]["start"]) and torch.equal(pa["then"]["shear"]["matrix"], pb["then"]["shear"]["matrix"])
+    assert torch.equal(pa["crop"]["start"], pb["crop"]["start"]) and torch.equal(
+        pa["then"]["shear"]["matrix"], pb["then"]["shear"]["matrix"]
+    )
     assert torch.equal(view.apply(x, pa), a)
-    torch.manual_seed(0); d = view(x, num_frames=n)                        # no generator: torch's default one
-    torch.manual_seed(0); e = view(x, num_frames=n)
+    torch.manual_seed(0)
+    d = view(x, num_frames=n)  # no generator: torch's default one
+    torch.manual_seed(0)
+    e = view(x, num_frames=n)
     assert torch.equal(d, e)
 
 
 def test_repr_shows_settings():
-    assert repr(TemporalRandomResizeCrop()) == "TemporalRandomResizeCrop(min_ratio=0.1, max_ratio=1.0, min_frames=64, out_frames=64)"
+    assert (
+        repr(TemporalRandomResizeCrop())
+        == "TemporalRandomResizeCrop(min_ratio=0.1, max_ratio=1.0, min_frames=64, out_frames=64)"
+    )
     assert repr(CenterCrop()) == "CenterCrop(ratio=0.95, out_frames=64)"
     assert "JointCorruption(num_joints=12, p_zero=0.5)" in repr(halp_view_augmentation(12))
     assert "PoseShear(amplitude=1.0)" in repr(halp_view_augmentation())
@@ -585,8 +664,8 @@ def test_sequence_layout_is_the_reference_seq_based(real):
     V = x.shape[3]
     assert s.shape == (len(x), 64, V * 6)
     for i in range(len(x)):
-        assert np.array_equal(s[i].numpy(), v[i].numpy().transpose(1, 2, 0, 3).reshape(-1, V * 6))   # feeder 'seq-based'
-        assert torch.equal(s[i], v[i:i + 1].permute(0, 2, 3, 1, 4).reshape(1, 64, V * 6)[0])        # builder's permute
+        assert np.array_equal(s[i].numpy(), v[i].numpy().transpose(1, 2, 0, 3).reshape(-1, V * 6))  # feeder 'seq-based'
+        assert torch.equal(s[i], v[i : i + 1].permute(0, 2, 3, 1, 4).reshape(1, 64, V * 6)[0])  # builder's permute
     for vv, c, m in ((3, 1, 0), (V - 1, 2, 1)):
         assert torch.equal(s[:, :, vv * 6 + c * 2 + m], v[:, c, :, vv, m])
     assert torch.equal(from_sequence(s), v)
@@ -596,24 +675,36 @@ def test_sequence_layout_is_the_reference_seq_based(real):
 # ------------------------------------------------------------------------------------------------ bad settings and input
 def test_bad_settings_and_input(ntu):
     x, n = ntu
-    with pytest.raises(ValueError, match="min_ratio"): TemporalRandomResizeCrop(0.0, 1.0)
-    with pytest.raises(ValueError, match="min_ratio"): TemporalRandomResizeCrop(0.6, 0.5)
-    with pytest.raises(ValueError, match=">= 1"): TemporalRandomResizeCrop(min_frames=0)
-    with pytest.raises(ValueError, match="ratio"): CenterCrop(0.0)
-    with pytest.raises(ValueError, match="ratio"): CenterCrop(1.5)
-    with pytest.raises(ValueError, match=r"num_joints must be in \[1, 25\]"): JointCorruption(26)(x)
-    with pytest.raises(ValueError, match="3 coordinate channels"): JointCorruption()(x[:, :2])
-    with pytest.raises(ValueError, match="3 coordinate channels"): PoseShear()(torch.zeros(2, 6, 10, 25, 2))
+    with pytest.raises(ValueError, match="min_ratio"):
+        TemporalRandomResizeCrop(0.0, 1.0)
+    with pytest.raises(ValueError, match="min_ratio"):
+        TemporalRandomResizeCrop(0.6, 0.5)
+    with pytest.raises(ValueError, match=">= 1"):
+        TemporalRandomResizeCrop(min_frames=0)
+    with pytest.raises(ValueError, match="ratio"):
+        CenterCrop(0.0)
+    with pytest.raises(ValueError, match="ratio"):
+        CenterCrop(1.5)
+    with pytest.raises(ValueError, match=r"num_joints must be in \[1, 25\]"):
+        JointCorruption(26)(x)
+    with pytest.raises(ValueError, match="3 coordinate channels"):
+        JointCorruption()(x[:, :2])
+    with pytest.raises(ValueError, match="3 coordinate channels"):
+        PoseShear()(torch.zeros(2, 6, 10, 25, 2))
     with pytest.raises(ValueError, match="outside"):
         resize_segments(x, torch.tensor([0, 0, 0, 0, 250]), torch.full((5,), 64))
     with pytest.raises(ValueError, match="outside"):
         resize_segments(x, torch.zeros(5, dtype=torch.long), torch.tensor([64, 64, 0, 64, 64]))
     with pytest.raises(ValueError, match="shape"):
         resize_segments(x, torch.zeros(4, dtype=torch.long), torch.full((4,), 64))
-    with pytest.raises(ValueError, match="(N, C, T, V, M)"): halp_view_augmentation()(x[0], num_frames=n)
-    with pytest.raises(TypeError, match="floating"): halp_eval_transform()(x.long(), num_frames=n)
-    with pytest.raises(ValueError, match="multiple"): from_sequence(torch.zeros(1, 64, 149))
-    with pytest.raises(RuntimeError, match="call it"): halp_view_augmentation().sample(x)
+    with pytest.raises(ValueError, match="(N, C, T, V, M)"):
+        halp_view_augmentation()(x[0], num_frames=n)
+    with pytest.raises(TypeError, match="floating"):
+        halp_eval_transform()(x.long(), num_frames=n)
+    with pytest.raises(ValueError, match="multiple"):
+        from_sequence(torch.zeros(1, 64, 149))
+    with pytest.raises(RuntimeError, match="call it"):
+        halp_view_augmentation().sample(x)
     with pytest.raises(TypeError, match="does not read num_frames"):
         CropThen(PoseShear(), PoseShear())(x, num_frames=n)
     assert CropThen(PoseShear(), PoseShear())(x).shape == x.shape
@@ -630,7 +721,7 @@ def test_cuda_matches_cpu(ntu, ucla):
         torch.testing.assert_close(y_gpu.cpu(), y_cpu, rtol=0, atol=4e-6)
         crop = TemporalRandomResizeCrop()
         yc, pc = crop(x, torch.Generator().manual_seed(1), return_params=True, num_frames=n)
-        assert torch.equal(crop.apply(x.cuda(), to_device(pc, "cuda")).cpu(), yc)   # gather + elementwise: exact
+        assert torch.equal(crop.apply(x.cuda(), to_device(pc, "cuda")).cpu(), yc)  # gather + elementwise: exact
         ye = halp_eval_transform()(x, num_frames=n)
         assert torch.equal(halp_eval_transform()(x.cuda(), num_frames=n.cuda()).cpu(), ye)
 

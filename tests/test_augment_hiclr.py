@@ -12,6 +12,7 @@ sample `(C, T, V, M)`, given the random values it drew:
 They work in float64, as the reference does. The `reference_draw_*` functions draw the random values the way the
 reference does (python `random` / numpy), for comparing distributions and output moments over many draws.
 """
+
 import random
 
 import numpy as np
@@ -20,15 +21,48 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from hiclr_oracles import (KINECT_V1_FLIP, REFERENCE_NTU_FLIP, oracle_axis_mask, oracle_blur, oracle_flip, oracle_joint_mask, oracle_noise, oracle_rotate, oracle_shear, oracle_temporal_crop)
+from hiclr_oracles import (
+    KINECT_V1_FLIP,
+    REFERENCE_NTU_FLIP,
+    oracle_axis_mask,
+    oracle_blur,
+    oracle_flip,
+    oracle_joint_mask,
+    oracle_noise,
+    oracle_rotate,
+    oracle_shear,
+    oracle_temporal_crop,
+)
 from skelnb.augment.base import Compose, to_device
-from skelnb.augment.hiclr import (ChannelMask, DropAddEdges, GaussianBlur, GaussianNoise, RandomJointMask, Rotate,
-                                  Shear, SkeleAdaIN, SpatialFlip, TemporalCrop, adain_statistics, apply_drop_add,
-                                  basic_augmentation, blur_matrices, drop_add_adjacency, drop_add_attention,
-                                  gaussian_kernels, hiclr_rotation, normal_augmentation, person_present,
-                                  reflect_crop_index, sample_drop_add, shear_matrices, style_partners)
+from skelnb.augment.hiclr import (
+    ChannelMask,
+    DropAddEdges,
+    GaussianBlur,
+    GaussianNoise,
+    RandomJointMask,
+    Rotate,
+    Shear,
+    SkeleAdaIN,
+    SpatialFlip,
+    TemporalCrop,
+    adain_statistics,
+    apply_drop_add,
+    basic_augmentation,
+    blur_matrices,
+    drop_add_adjacency,
+    drop_add_attention,
+    gaussian_kernels,
+    hiclr_rotation,
+    normal_augmentation,
+    person_present,
+    reflect_crop_index,
+    sample_drop_add,
+    shear_matrices,
+    style_partners,
+)
 from skelnb.core import shared_data
 from skelnb.layouts import NTU25, NW_UCLA
+
 
 # ------------------------------------------------------------------------------------------------ real data
 @pytest.fixture(scope="module")
@@ -36,8 +70,10 @@ def ucla():
     "Four NW-UCLA sequences through HiCLR's pipeline with an empty second person slot, (4, 3, 50, 20, 2) float32."
     from skelnb.data.pipelines import hiclr_pipeline
     from skelnb.data.ucla import read_ucla_json
+
     folder = shared_data("nw_ucla", "all_sqe")
-    if folder is None: pytest.skip("shared data absent")
+    if folder is None:
+        pytest.skip("shared data absent")
     out = []
     for name in ["a01_s01_e01_v01", "a06_s03_e02_v02", "a09_s01_e03_v01", "a12_s10_e04_v03"]:
         xyz = read_ucla_json(folder / f"{name}.json").xyz
@@ -45,7 +81,8 @@ def ucla():
     return torch.from_numpy(np.stack(out))
 
 
-def gen(seed=0): return torch.Generator().manual_seed(seed)
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
 
 
 # ------------------------------------------------------------------------------------------------ test oracles
@@ -55,7 +92,7 @@ def oracle_adain(content, style, eps=1e-5, dim="TV"):
     out = np.empty_like(content)
     for m in range(content.shape[-1]):
         for c in range(content.shape[0]):
-            a, b = content[c, :, :, m], style[c, :, :, m]                  # (T, V)
+            a, b = content[c, :, :, m], style[c, :, :, m]  # (T, V)
             ax = None if dim == "TV" else 1
             ma, mb = a.mean(axis=ax, keepdims=True), b.mean(axis=ax, keepdims=True)
             sa = np.sqrt(a.var(axis=ax, ddof=1, keepdims=True) + eps)
@@ -68,12 +105,15 @@ def oracle_drop_add(A, keep, r_drop, add, value="one", rescale="dropout"):
     "TEST ORACLE: drop_graph (nn.Dropout p=r) or drop_graph2, then randadd, on one whole tensor A, given the marks."
     A = np.asarray(A, np.float64)
     out = A * keep
-    if rescale == "dropout": out = out / (1 - r_drop)
-    elif rescale == "sum": out = out * A.sum() / out.sum()
+    if rescale == "dropout":
+        out = out / (1 - r_drop)
+    elif rescale == "sum":
+        out = out * A.sum() / out.sum()
     soa = out.sum()
     ind = np.where(add, 1.0 if value == "one" else soa / A.size, 0.0)
     ind[out != 0] = 0.0
-    if ind.sum() == 0: return out
+    if ind.sum() == 0:
+        return out
     return (out + ind) * (soa / (soa + ind.sum()))
 
 
@@ -81,7 +121,8 @@ def oracle_drop_add(A, keep, r_drop, add, value="one", rescale="dropout"):
 def reference_draw_and_apply(x, name, rng, nprng):
     "One reference augmentation of sample x (C, T, V, M) with the reference's own kind of draws."
     if name == "shear":
-        a = [rng.uniform(-0.5, 0.5) for _ in range(3)]; b = [rng.uniform(-0.5, 0.5) for _ in range(3)]
+        a = [rng.uniform(-0.5, 0.5) for _ in range(3)]
+        b = [rng.uniform(-0.5, 0.5) for _ in range(3)]
         return oracle_shear(x, a, b)
     if name == "crop":
         p = x.shape[1] // 6
@@ -103,9 +144,15 @@ def reference_draw_and_apply(x, name, rng, nprng):
     raise KeyError(name)
 
 
-OURS = {"shear": lambda: Shear(), "crop": lambda: TemporalCrop(), "flip": lambda: SpatialFlip(NTU25),
-        "rotate": lambda: Rotate(), "noise": lambda: GaussianNoise(), "blur": lambda: GaussianBlur(),
-        "axis_mask": lambda: ChannelMask()}
+OURS = {
+    "shear": lambda: Shear(),
+    "crop": lambda: TemporalCrop(),
+    "flip": lambda: SpatialFlip(NTU25),
+    "rotate": lambda: Rotate(),
+    "noise": lambda: GaussianNoise(),
+    "blur": lambda: GaussianBlur(),
+    "axis_mask": lambda: ChannelMask(),
+}
 STRONG_AUG = ["crop", "shear", "flip", "rotate", "noise", "blur", "axis_mask"]  # Feeder_triple._strong_aug
 
 
@@ -154,7 +201,9 @@ def test_shear_matches_oracle(ntu, ucla, dtype, tol):
     for batch in (ntu, ucla):
         x = batch.to(dtype)
         y, p = Shear()(x, gen(1), return_params=True)
-        test = [oracle_shear(x[n].numpy(), p["a"][n].double().numpy(), p["b"][n].double().numpy()) for n in range(len(x))]
+        test = [
+            oracle_shear(x[n].numpy(), p["a"][n].double().numpy(), p["b"][n].double().numpy()) for n in range(len(x))
+        ]
         np.testing.assert_allclose(y.numpy(), np.stack(test), rtol=0, atol=tol)
 
 
@@ -167,7 +216,7 @@ def test_shear_matrix_placement():
 def test_temporal_crop_matches_oracle_exactly(ntu, ucla, ratio):
     for batch in (ntu, ucla):
         p = batch.shape[2] // ratio
-        starts = torch.tensor([0, p, 2 * p, min(3, 2 * p)] + [2 * p] * (len(batch) - 4))[:len(batch)]
+        starts = torch.tensor([0, p, 2 * p, min(3, 2 * p)] + [2 * p] * (len(batch) - 4))[: len(batch)]
         y = TemporalCrop(ratio).apply(batch, {"start": starts})
         for n in range(len(batch)):
             np.testing.assert_array_equal(y[n].numpy(), oracle_temporal_crop(batch[n].numpy(), ratio, int(starts[n])))
@@ -180,13 +229,15 @@ def test_temporal_crop_other_lengths():
         y, p = crop(x, gen(seed), return_params=True)
         for n in range(2):
             np.testing.assert_array_equal(y[n].numpy(), oracle_temporal_crop(x[n].numpy(), 6, int(p["start"][n])))
-    np.testing.assert_array_equal(reflect_crop_index(torch.tensor([0]), 64, 10)[0, :11].numpy(), [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0])
+    np.testing.assert_array_equal(
+        reflect_crop_index(torch.tensor([0]), 64, 10)[0, :11].numpy(), [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0]
+    )
 
 
 def test_flip_matches_oracle_exactly(ntu, ucla):
     np.testing.assert_array_equal(NTU25.flip_permutation, REFERENCE_NTU_FLIP)
     for batch, layout, order in ((ntu, NTU25, REFERENCE_NTU_FLIP), (ucla, NW_UCLA, KINECT_V1_FLIP)):
-        flips = torch.tensor([True, False, True, True, False])[:len(batch)]
+        flips = torch.tensor([True, False, True, True, False])[: len(batch)]
         y = SpatialFlip(layout).apply(batch, {"apply": flips})
         for n in range(len(batch)):
             np.testing.assert_array_equal(y[n].numpy(), oracle_flip(batch[n].numpy(), bool(flips[n]), order))
@@ -219,7 +270,8 @@ def test_noise_matches_oracle(ntu, ucla):
         for n in range(len(batch)):
             want = oracle_noise(batch[n].numpy(), bool(p["apply"][n]), GaussianNoise.full_noise(p)[n].double().numpy())
             np.testing.assert_allclose(y[n].numpy(), want, rtol=0, atol=1e-6)
-            if not p["apply"][n]: np.testing.assert_array_equal(y[n].numpy(), batch[n].numpy())
+            if not p["apply"][n]:
+                np.testing.assert_array_equal(y[n].numpy(), batch[n].numpy())
 
 
 @pytest.mark.parametrize("normalized", [False, True])
@@ -252,7 +304,7 @@ def test_blur_gain(ntu):
     sigma = torch.tensor([0.1, 1.0, 2.0])
     y = GaussianBlur().apply(x, {"sigma": sigma, "apply": torch.ones(3, dtype=torch.bool)})
     np.testing.assert_allclose(y[:, 0, 25, 0, 0].numpy(), [1.0, 2.5066283, 5.0124975], rtol=1e-6)
-    assert y[2, 0, 0, 0, 0] < y[2, 0, 25, 0, 0]                 # the edge frames see the zero padding
+    assert y[2, 0, 0, 0, 0] < y[2, 0, 25, 0, 0]  # the edge frames see the zero padding
     yn = GaussianBlur(normalized=True).apply(x, {"sigma": sigma, "apply": torch.ones(3, dtype=torch.bool)})
     np.testing.assert_allclose(yn[:, :, 7:43].numpy(), 1.0, rtol=1e-6)
 
@@ -269,14 +321,15 @@ def test_channel_mask_matches_oracle_exactly(ntu, ucla):
 def test_joint_mask_matches_oracle_exactly(ntu, ucla):
     for batch in (ntu, ucla):
         jm = RandomJointMask()
-        with torch.no_grad(): jm.token.fill_(0.25)
+        with torch.no_grad():
+            jm.token.fill_(0.25)
         y, p = jm(batch, gen(5), return_params=True)
         np.testing.assert_array_equal(y.detach().numpy(), oracle_joint_mask(batch.numpy(), p["mask"].numpy(), 0.25))
         # per sample: the oracle one sample at a time with that sample's mask
         jm = RandomJointMask(per_sample=True)
         y, p = jm(batch, gen(6), return_params=True)
         for n in range(len(batch)):
-            want = oracle_joint_mask(batch[n:n + 1].numpy(), p["mask"][n].numpy(), 0.0)[0]
+            want = oracle_joint_mask(batch[n : n + 1].numpy(), p["mask"][n].numpy(), 0.0)[0]
             np.testing.assert_array_equal(y[n].detach().numpy(), want)
 
 
@@ -299,7 +352,7 @@ def ntu_spatial_adjacency():
     d = NTU25.hop_distance
     edge = (a > 0) & ~np.eye(25, dtype=bool)
     A0 = np.where(np.eye(25, dtype=bool), a_hat, 0)
-    A1 = np.where(edge & (d[:, None] >= d[None, :]), a_hat, 0)     # [j, i]: source j, target i
+    A1 = np.where(edge & (d[:, None] >= d[None, :]), a_hat, 0)  # [j, i]: source j, target i
     A2 = np.where(edge & (d[:, None] < d[None, :]), a_hat, 0)
     return torch.from_numpy(np.stack([A0, A1, A2]))
 
@@ -312,7 +365,9 @@ def test_drop_add_matches_oracle(rescale):
         graph = A[None]
         p = sample_drop_add(graph.shape, 0.3, 0.2, gen(seed))
         got = apply_drop_add(graph, p, 1.0, rescale)[0]
-        want = oracle_drop_add(A.numpy(), p["keep"][0].numpy(), float(p["drop_rate"][0]), p["add"][0].numpy(), "one", rescale)
+        want = oracle_drop_add(
+            A.numpy(), p["keep"][0].numpy(), float(p["drop_rate"][0]), p["add"][0].numpy(), "one", rescale
+        )
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
     att = torch.rand(4, 3, 25, 25, dtype=torch.float64)
     for per_sample in (False, True):
@@ -320,8 +375,9 @@ def test_drop_add_matches_oracle(rescale):
         p = sample_drop_add(graph.shape, 0.1, 0.05, gen(9))
         got = apply_drop_add(graph, p, "mean", rescale)
         for k in range(len(graph)):
-            want = oracle_drop_add(graph[k].numpy(), p["keep"][k].numpy(), float(p["drop_rate"][k]), p["add"][k].numpy(),
-                                   "mean", rescale)
+            want = oracle_drop_add(
+                graph[k].numpy(), p["keep"][k].numpy(), float(p["drop_rate"][k]), p["add"][k].numpy(), "mean", rescale
+            )
             np.testing.assert_allclose(got[k].numpy(), want, rtol=1e-12, atol=1e-12)
 
 
@@ -338,8 +394,16 @@ def test_crop_start_draws(T):
     assert chi2_uniform(p["start"], 2 * (T // 6) + 1) > 1e-3
 
 
-@pytest.mark.parametrize("name,aug", [("flip", SpatialFlip(NTU25)), ("noise", GaussianNoise()), ("blur", GaussianBlur()),
-                                      ("mask", ChannelMask()), ("adain", SkeleAdaIN(p=0.3))])
+@pytest.mark.parametrize(
+    "name,aug",
+    [
+        ("flip", SpatialFlip(NTU25)),
+        ("noise", GaussianNoise()),
+        ("blur", GaussianBlur()),
+        ("mask", ChannelMask()),
+        ("adain", SkeleAdaIN(p=0.3)),
+    ],
+)
 def test_coin_draws(name, aug):
     p = aug.sample(torch.zeros(20000, 3, 2, 2, 1), gen(12))
     assert binom_p(p["apply"], aug.p) > 1e-3
@@ -351,7 +415,7 @@ def test_rotation_draws():
     assert chi2_uniform(main, 3) > 1e-3
     is_main = np.arange(3)[None] == main[:, None]
     assert uniform_ks(deg[is_main], 0, 30) > 1e-3 and uniform_ks(deg[~is_main], 0, 1) > 1e-3
-    for axis in range(3):                                         # each axis, when main, gets the 30° range
+    for axis in range(3):  # each axis, when main, gets the 30° range
         assert uniform_ks(deg[main == axis, axis], 0, 30) > 1e-3
     p = Rotate(symmetric=True).sample(shape_only(30000), gen(14))
     main, deg = p["main_axis"].numpy(), p["degrees"].numpy()
@@ -361,7 +425,7 @@ def test_rotation_draws():
 
 def test_noise_draws():
     p = GaussianNoise().sample(shape_only(100), gen(15))
-    noise = p["noise"].numpy().ravel()[:200000]                   # the noise of the samples given noise
+    noise = p["noise"].numpy().ravel()[:200000]  # the noise of the samples given noise
     assert stats.kstest(noise, "norm", args=(0, 0.01)).pvalue > 1e-3
 
 
@@ -402,15 +466,17 @@ def test_joint_mask_per_batch_vs_per_sample():
 @pytest.mark.parametrize("pairing", ["derangement", "swap", "permutation"])
 def test_adain_pairing_draws(pairing):
     n, draws = 7, 1500
-    styles = np.stack([SkeleAdaIN(pairing=pairing).sample(shape_only(n), gen(s))["style"].numpy() for s in range(draws)])
-    assert all(sorted(s) == list(range(n)) for s in styles[:100])              # always a permutation of the batch
+    styles = np.stack(
+        [SkeleAdaIN(pairing=pairing).sample(shape_only(n), gen(s))["style"].numpy() for s in range(draws)]
+    )
+    assert all(sorted(s) == list(range(n)) for s in styles[:100])  # always a permutation of the batch
     if pairing == "permutation":
         assert chi2_uniform(styles[:, 0], n) > 1e-3
         return
-    assert (styles != np.arange(n)).all()                                     # never its own style
-    others = styles[:, 0] - 1                                                 # sample 0's partner: uniform over 1..n-1
+    assert (styles != np.arange(n)).all()  # never its own style
+    others = styles[:, 0] - 1  # sample 0's partner: uniform over 1..n-1
     assert chi2_uniform(others, n - 1) > 1e-3
-    if pairing == "swap":                                                     # pairs exchange, except one 3-cycle (odd n)
+    if pairing == "swap":  # pairs exchange, except one 3-cycle (odd n)
         mutual = (styles[np.arange(draws)[:, None], styles] == np.arange(n)).sum(1)
         assert (mutual == n - 3).all()
 
@@ -423,7 +489,9 @@ def test_drop_add_draws():
     dropped = (~p["keep"]).float().mean((1, 2, 3)).numpy()
     marked = p["add"].float().mean((1, 2, 3)).numpy()
     n = A.numel()
-    z_drop = (dropped - p["drop_rate"].numpy()) / np.sqrt(p["drop_rate"].numpy() * (1 - p["drop_rate"].numpy()) / n + 1e-12)
+    z_drop = (dropped - p["drop_rate"].numpy()) / np.sqrt(
+        p["drop_rate"].numpy() * (1 - p["drop_rate"].numpy()) / n + 1e-12
+    )
     z_add = (marked - p["add_rate"].numpy()) / np.sqrt(p["add_rate"].numpy() * (1 - p["add_rate"].numpy()) / n + 1e-12)
     assert abs(z_drop.mean()) < 0.05 and abs(z_drop.std() - 1) < 0.05
     assert abs(z_add.mean()) < 0.05 and abs(z_add.std() - 1) < 0.05
@@ -435,7 +503,7 @@ def test_drop_add_rates_and_conservation():
     nonzero = A != 0
     out = drop_add_adjacency(A, 0.1, 0.0, gen(19), num_samples=5000)
     dropped = ((out == 0) & nonzero).sum((1, 2, 3)).double() / nonzero.sum()
-    assert abs(dropped.mean().item() - 0.05) < 0.003                          # E[r] = 0.1 / 2
+    assert abs(dropped.mean().item() - 0.05) < 0.003  # E[r] = 0.1 / 2
     assert abs(out.sum((1, 2, 3)).mean().item() / A.sum().item() - 1) < 0.005  # dropout keeps the sum on average
     out = drop_add_adjacency(A, 0.0, 0.05, gen(20), num_samples=5000)
     added = ((out != 0) & ~nonzero).sum((1, 2, 3)).double() / (~nonzero).sum()
@@ -452,7 +520,7 @@ def test_drop_add_rates_and_conservation():
 # ------------------------------------------------------------------------------------------------ (c) output moments
 @pytest.mark.parametrize("name", list(OURS))
 def test_output_moments_match_reference(ntu, name):
-    x = ntu[1]                                                          # the two-person sample
+    x = ntu[1]  # the two-person sample
     n = 1500
     ours = OURS[name]()(x.double().expand(n, -1, -1, -1, -1).contiguous(), gen(30)).numpy()
     rng, nprng = random.Random(30), np.random.RandomState(30)
@@ -464,12 +532,15 @@ def test_strong_view_moments_match_reference(ntu):
     "The whole BA+NA chain (Feeder_triple._strong_aug) against the chained oracles."
     x = ntu[1]
     n = 1500
-    ours = Compose([basic_augmentation(), normal_augmentation(NTU25)])(x.double().expand(n, -1, -1, -1, -1).contiguous(), gen(31))
+    ours = Compose([basic_augmentation(), normal_augmentation(NTU25)])(
+        x.double().expand(n, -1, -1, -1, -1).contiguous(), gen(31)
+    )
     rng, nprng = random.Random(31), np.random.RandomState(31)
     theirs = []
     for _ in range(n):
         y = x.double().numpy()
-        for name in STRONG_AUG: y = reference_draw_and_apply(y, name, rng, nprng)
+        for name in STRONG_AUG:
+            y = reference_draw_and_apply(y, name, rng, nprng)
         theirs.append(y)
     assert_same_moments(ours.numpy(), np.stack(theirs))
 
@@ -477,24 +548,43 @@ def test_strong_view_moments_match_reference(ntu):
 def test_joint_mask_moments_match_reference(ntu):
     "Random mask with a non-zero token vs Jointmask with python random.sample, over many batches."
     jm = RandomJointMask()
-    with torch.no_grad(): jm.token.fill_(0.3)
+    with torch.no_grad():
+        jm.token.fill_(0.3)
     x = ntu[1:2].double()
     ours = np.concatenate([jm(x, gen(s)).detach().numpy() for s in range(1000)])
     rng = random.Random(32)
     theirs = []
     for _ in range(1000):
         masked = np.zeros((50, 25), bool)
-        for t in range(50): masked[t, rng.sample(range(25), 2)] = True
+        for t in range(50):
+            masked[t, rng.sample(range(25), 2)] = True
         theirs.append(oracle_joint_mask(x.numpy(), masked, 0.3)[0])
     assert_same_moments(ours, np.stack(theirs))
 
 
 # ------------------------------------------------------------------------------------------------ (d) invariants
-ALL = [Shear(), TemporalCrop(), SpatialFlip(NTU25), SpatialFlip(NTU25, mirror=True), Rotate(), Rotate(symmetric=True),
-       GaussianNoise(p=1.0), GaussianNoise(p=1.0, keep_absent_zero=True), GaussianBlur(p=1.0),
-       GaussianBlur(p=1.0, normalized=True), ChannelMask(p=1.0), RandomJointMask(), RandomJointMask(per_sample=True),
-       SkeleAdaIN(), SkeleAdaIN(keep_absent=True), SkeleAdaIN(dims="V", pairing="swap")]
-def short_id(aug): return repr(aug).split("(")[0] + "-" + str(ALL.index(aug))
+ALL = [
+    Shear(),
+    TemporalCrop(),
+    SpatialFlip(NTU25),
+    SpatialFlip(NTU25, mirror=True),
+    Rotate(),
+    Rotate(symmetric=True),
+    GaussianNoise(p=1.0),
+    GaussianNoise(p=1.0, keep_absent_zero=True),
+    GaussianBlur(p=1.0),
+    GaussianBlur(p=1.0, normalized=True),
+    ChannelMask(p=1.0),
+    RandomJointMask(),
+    RandomJointMask(per_sample=True),
+    SkeleAdaIN(),
+    SkeleAdaIN(keep_absent=True),
+    SkeleAdaIN(dims="V", pairing="swap"),
+]
+
+
+def short_id(aug):
+    return repr(aug).split("(")[0] + "-" + str(ALL.index(aug))
 
 
 KEEPS_ABSENT_ZERO = {"GaussianNoise": "keep_absent_zero", "SkeleAdaIN": "keep_absent"}  # the others always do
@@ -514,13 +604,13 @@ def test_invariants(ntu, ucla, aug, dtype):
         y, p = a(x, gen(40), return_params=True)
         assert y.shape == x.shape and y.dtype == dtype and y.device == x.device
         assert torch.isfinite(y).all()
-        assert torch.equal(x, before)                                     # the input is not modified
+        assert torch.equal(x, before)  # the input is not modified
         absent = ~person_present(x)
         name = type(a).__name__
         if name not in KEEPS_ABSENT_ZERO or getattr(a, KEEPS_ABSENT_ZERO[name]):
             assert (y.masked_select(absent) == 0).all(), f"{a!r} made an absent person non-zero"
         elif name == "GaussianNoise" and absent.any():
-            assert (y.masked_select(absent) != 0).all()                    # the documented reference behaviour
+            assert (y.masked_select(absent) != 0).all()  # the documented reference behaviour
 
 
 def test_absent_person_under_noise_and_adain_is_documented(ntu):
@@ -543,8 +633,14 @@ def test_meta_device(ntu):
 
 def test_noop_settings(ntu):
     assert torch.equal(Shear(0.0)(ntu, gen()), ntu)
-    for aug in (SpatialFlip(NTU25, p=0.0), GaussianNoise(p=0.0), GaussianBlur(p=0.0), ChannelMask(p=0.0),
-                RandomJointMask(num_joints=0), SkeleAdaIN(p=0.0)):
+    for aug in (
+        SpatialFlip(NTU25, p=0.0),
+        GaussianNoise(p=0.0),
+        GaussianBlur(p=0.0),
+        ChannelMask(p=0.0),
+        RandomJointMask(num_joints=0),
+        SkeleAdaIN(p=0.0),
+    ):
         assert torch.equal(aug(ntu, gen()), ntu), aug
     assert torch.equal(TemporalCrop().apply(ntu, {"start": torch.full((5,), 8)}), ntu)
     assert torch.equal(Rotate(0.0, 0.0)(ntu.double(), gen()), ntu.double())
@@ -558,11 +654,11 @@ def test_joint_mask_token_is_learnable(ntu):
     x = ntu.clone().requires_grad_(True)
     y, p = jm(x, gen(0), return_params=True)
     y.square().sum().backward()
-    assert jm.token.grad is not None and jm.token.grad.item() == 0.0           # d/dtoken Σ token² at token 0
+    assert jm.token.grad is not None and jm.token.grad.item() == 0.0  # d/dtoken Σ token² at token 0
     (jm.apply(ntu, p) - 1).square().sum().backward()
     masked = int(p["mask"].sum()) * 5 * 3 * 2
     assert jm.token.grad.item() == pytest.approx(-2.0 * masked)
-    assert (x.grad.permute(0, 1, 4, 2, 3)[:, :, :, p["mask"]] == 0).all()      # masked entries get no gradient
+    assert (x.grad.permute(0, 1, 4, 2, 3)[:, :, :, p["mask"]] == 0).all()  # masked entries get no gradient
     opt = torch.optim.SGD(jm.parameters(), lr=0.01)
     opt.step()
     assert jm.token.item() != 0
@@ -581,8 +677,11 @@ def test_drop_add_gradients_and_defaults():
     dae = DropAddEdges(drop_rate=0.0, add_rate=0.9)
     out = dae.adjacency(A, gen(1))
     new = (out != 0) & (A == 0)
-    assert new.any() and torch.allclose(out[new], out[A != 0][0].expand(int(new.sum())))  # added edges weigh like existing ones
-    with pytest.raises(ValueError, match="num_samples"): DropAddEdges(per_sample=True).adjacency(A)
+    assert new.any() and torch.allclose(
+        out[new], out[A != 0][0].expand(int(new.sum()))
+    )  # added edges weigh like existing ones
+    with pytest.raises(ValueError, match="num_samples"):
+        DropAddEdges(per_sample=True).adjacency(A)
     assert DropAddEdges(per_sample=True).adjacency(A, gen(1), num_samples=3).shape == (3, 1, 20, 20)
     # a zero tensor (nothing to keep) stays zero, without 0/0
     assert torch.equal(drop_add_attention(torch.zeros(2, 3, 5, 5), 0.5, 0.5, gen(2)), torch.zeros(2, 3, 5, 5))
@@ -600,39 +699,57 @@ def test_sets_reproducible_and_replayable(ntu):
     a, params = view(ntu, gen(3), return_params=True)
     assert torch.equal(a, view(ntu, gen(3))) and torch.equal(view.apply(ntu, params), a)
     assert [type(t).__name__ for t in view.augmentations[0].augmentations] == ["TemporalCrop", "Shear"]
-    assert [type(t).__name__ for t in view.augmentations[1].augmentations] == \
-        ["SpatialFlip", "Rotate", "GaussianNoise", "GaussianBlur", "ChannelMask"]
+    assert [type(t).__name__ for t in view.augmentations[1].augmentations] == [
+        "SpatialFlip",
+        "Rotate",
+        "GaussianNoise",
+        "GaussianBlur",
+        "ChannelMask",
+    ]
     assert [type(t).__name__ for t in basic_augmentation(0, 0.5).augmentations] == ["Shear"]
     assert basic_augmentation(6, 0).augmentations == [TemporalCrop(6)]
 
 
 # ------------------------------------------------------------------------------------------------ bad settings
 def test_bad_settings(ntu, ucla):
-    with pytest.raises(ValueError, match="padding_ratio"): TemporalCrop(0)
-    with pytest.raises(ValueError, match="odd"): GaussianBlur(kernel_size=14)
-    with pytest.raises(ValueError, match="sigma"): GaussianBlur(sigma_min=0.0)
-    with pytest.raises(ValueError, match="C=2"): Shear()(ntu[:, :2], gen())
-    with pytest.raises(ValueError, match="C=2"): Rotate()(ntu[:, :2], gen())
-    with pytest.raises(ValueError, match="V=20"): SpatialFlip(NTU25)(ucla, gen())
-    with pytest.raises(ValueError, match="cannot mask"): RandomJointMask(num_joints=30)(ntu, gen())
-    with pytest.raises(ValueError, match="pairing"): SkeleAdaIN(pairing="ring")(ntu, gen())
-    with pytest.raises(ValueError, match="dims"): SkeleAdaIN(dims="T")(ntu, gen())
-    with pytest.raises(ValueError, match="drop_rescale"): drop_add_adjacency(ntu_spatial_adjacency(), drop_rescale="x")
-    with pytest.raises(ValueError, match="K, V, V"): drop_add_adjacency(torch.zeros(25, 25))
-    with pytest.raises(ValueError, match="N, S, V, V"): drop_add_attention(torch.zeros(3, 25, 25))
+    with pytest.raises(ValueError, match="padding_ratio"):
+        TemporalCrop(0)
+    with pytest.raises(ValueError, match="odd"):
+        GaussianBlur(kernel_size=14)
+    with pytest.raises(ValueError, match="sigma"):
+        GaussianBlur(sigma_min=0.0)
+    with pytest.raises(ValueError, match="C=2"):
+        Shear()(ntu[:, :2], gen())
+    with pytest.raises(ValueError, match="C=2"):
+        Rotate()(ntu[:, :2], gen())
+    with pytest.raises(ValueError, match="V=20"):
+        SpatialFlip(NTU25)(ucla, gen())
+    with pytest.raises(ValueError, match="cannot mask"):
+        RandomJointMask(num_joints=30)(ntu, gen())
+    with pytest.raises(ValueError, match="pairing"):
+        SkeleAdaIN(pairing="ring")(ntu, gen())
+    with pytest.raises(ValueError, match="dims"):
+        SkeleAdaIN(dims="T")(ntu, gen())
+    with pytest.raises(ValueError, match="drop_rescale"):
+        drop_add_adjacency(ntu_spatial_adjacency(), drop_rescale="x")
+    with pytest.raises(ValueError, match="K, V, V"):
+        drop_add_adjacency(torch.zeros(25, 25))
+    with pytest.raises(ValueError, match="N, S, V, V"):
+        drop_add_attention(torch.zeros(3, 25, 25))
 
 
 # ------------------------------------------------------------------------------------------------ (f) CPU vs CUDA
 @pytest.mark.cuda
 @pytest.mark.parametrize("aug", ALL, ids=short_id)
 def test_cuda_equals_cpu(ntu, aug):
-    p = aug.sample(ntu, gen(50))                                     # drawn on the CPU
+    p = aug.sample(ntu, gen(50))  # drawn on the CPU
     want = aug.apply(ntu, p)
-    if isinstance(aug, torch.nn.Module): aug = aug.cuda()
+    if isinstance(aug, torch.nn.Module):
+        aug = aug.cuda()
     got = aug.apply(ntu.cuda(), to_device(p, "cuda"))
     assert got.device.type == "cuda"
     if isinstance(aug, (TemporalCrop, SpatialFlip, ChannelMask, RandomJointMask)):
-        assert torch.equal(got.detach().cpu(), want.detach())        # pure indexing: bit for bit
+        assert torch.equal(got.detach().cpu(), want.detach())  # pure indexing: bit for bit
     else:
         np.testing.assert_allclose(got.detach().cpu().numpy(), want.detach().numpy(), rtol=1e-5, atol=1e-5)
 
@@ -644,5 +761,5 @@ def test_cuda_generator_and_drop_add(ntu):
     assert y.device.type == "cuda" and torch.isfinite(y).all()
     A = ntu_spatial_adjacency()
     want = drop_add_adjacency(A, 0.3, 0.2, gen(1), num_samples=4)
-    got = drop_add_adjacency(A.cuda(), 0.3, 0.2, gen(1), num_samples=4)       # CPU draws, GPU tensors
+    got = drop_add_adjacency(A.cuda(), 0.3, 0.2, gen(1), num_samples=4)  # CPU draws, GPU tensors
     np.testing.assert_allclose(got.cpu().numpy(), want.numpy(), rtol=1e-12, atol=1e-12)

@@ -3,6 +3,7 @@
 Matplotlib runs on the Agg backend; the inspector draws with `matplotlib.figure.Figure` and keeps the last figure in
 `.figure`, so nothing needs a display or a kernel.
 """
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -13,18 +14,28 @@ import torch
 
 from skelnb.augment import hiclr
 from skelnb.augment.growing import GrowingAugmentation
-from skelnb.augment.inspector import (AugmentationInspector, GrowingView, catalogue, default_sources, draw_parameters,
-                                      figure_png, flatten_params, pick_columns, skeleton_limits)
+from skelnb.augment.inspector import (
+    AugmentationInspector,
+    GrowingView,
+    catalogue,
+    default_sources,
+    draw_parameters,
+    figure_png,
+    flatten_params,
+    pick_columns,
+    skeleton_limits,
+)
 from skelnb.core import project_root, shared_data
 from skelnb.layouts import NTU25, NW_UCLA
 
-TWO = "S001C003P008R002A058"      # the NTU sample with two persons
+TWO = "S001C003P008R002A058"  # the NTU sample with two persons
 OTHER = "S002C001P003R001A003"
 
 
 @pytest.fixture(scope="module")
 def sources():
-    if shared_data("ntu_samples") is None or shared_data("nw_ucla", "all_sqe") is None: pytest.skip("shared data absent")
+    if shared_data("ntu_samples") is None or shared_data("nw_ucla", "all_sqe") is None:
+        pytest.skip("shared data absent")
     return default_sources()
 
 
@@ -35,7 +46,8 @@ def insp(sources):
 
 def redraw(insp, **values):
     "Set widget values in the order given, then click the redraw button."
-    for name, value in values.items(): getattr(insp, name).value = value
+    for name, value in values.items():
+        getattr(insp, name).value = value
     insp.redraw.click()
     return insp.current
 
@@ -55,7 +67,7 @@ def test_seed_changes_the_draw_and_repeats_it(insp):
     first = insp.current["augmented"].copy()
     assert not np.array_equal(redraw(insp, seed=1)["augmented"], first)
     np.testing.assert_array_equal(redraw(insp, seed=0)["augmented"], first)
-    np.testing.assert_array_equal(redraw(insp)["augmented"], first)                    # redraw alone: same seed, same draw
+    np.testing.assert_array_equal(redraw(insp)["augmented"], first)  # redraw alone: same seed, same draw
 
 
 def test_shear_strength_zero_is_the_identity(insp):
@@ -69,7 +81,7 @@ def test_shear_strength_zero_is_the_identity(insp):
 
 def test_strength_follows_the_augmentation(insp):
     c = redraw(insp, augmentation="Rotate", strength=90.0)
-    assert c["draws"]["degrees[0]"].max() > 30                                        # wider than the default 30°
+    assert c["draws"]["degrees[0]"].max() > 30  # wider than the default 30°
     redraw(insp, augmentation="HiCLR NA")
     assert insp.strength.disabled and insp.current["strength"] is None
     redraw(insp, augmentation="Gaussian noise")
@@ -130,21 +142,30 @@ def test_flatten_and_draw_parameters(sources):
     ba = hiclr.basic_augmentation()
     _, p = ba(x, torch.Generator().manual_seed(0), return_params=True)
     flat = flatten_params(ba, p, 5)
-    assert sorted(flat) == ["Shear.a[0]", "Shear.a[1]", "Shear.a[2]", "Shear.b[0]", "Shear.b[1]", "Shear.b[2]", "TemporalCrop.start"]
+    assert sorted(flat) == [
+        "Shear.a[0]",
+        "Shear.a[1]",
+        "Shear.a[2]",
+        "Shear.b[0]",
+        "Shear.b[1]",
+        "Shear.b[2]",
+        "TemporalCrop.start",
+    ]
     np.testing.assert_array_equal(flat["TemporalCrop.start"], p[0]["start"].numpy())
     view = GrowingView(GrowingAugmentation(), 2)
     df = draw_parameters(view, x[0], draws=500, seed=1)
-    assert len(df) == 500 and not any(c.startswith("Mask") for c in df.columns)      # the batch mask is not per sample
+    assert len(df) == 500 and not any(c.startswith("Mask") for c in df.columns)  # the batch mask is not per sample
     assert df["BA.TemporalCrop.start"].between(0, 16).all() and set(df["NA.SpatialFlip.apply"].unique()) == {0, 1}
     assert abs(df["NA.SpatialFlip.apply"].mean() - 0.5) < 0.1
     again = draw_parameters(view, x[0], draws=500, seed=1)
     assert df.equals(again)
     cols = pick_columns(df, 7)
-    assert len({c.rsplit(".", 1)[0] for c in cols}) == 7                              # one per primitive of BA+NA
+    assert len({c.rsplit(".", 1)[0] for c in cols}) == 7  # one per primitive of BA+NA
     assert skeleton_limits(x[0].numpy()).shape == (3, 2)
 
 
 def test_static_image_is_small():
-    path = project_root()/"nbs"/"images"/"augment_inspector.png"
-    if not path.exists(): pytest.skip("run nbs/24_augment.inspector.ipynb to write the static image")
+    path = project_root() / "nbs" / "images" / "augment_inspector.png"
+    if not path.exists():
+        pytest.skip("run nbs/24_augment.inspector.ipynb to write the static image")
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size < 200_000

@@ -10,6 +10,7 @@ They work on the reference's own array layout, a zero-padded (C, 300, V, M) floa
 reference does. The rotation of the oracle is built with the textbook Rodrigues formula, independently of the
 Euler-Rodrigues form of the package.
 """
+
 import json
 import math
 
@@ -17,9 +18,19 @@ import numpy as np
 import pytest
 
 from skelnb.core import SkeletonDataError, shared_data
-from skelnb.data.pipelines import (align_first_frame, angle_between, center_on_first_person, check_bodies,
-                                   halp_pipeline, hiclr_pipeline, pad_null_frames, parallel_skeleton, resize_frames,
-                                   rotation_matrix, valid_frame_count)
+from skelnb.data.pipelines import (
+    align_first_frame,
+    angle_between,
+    center_on_first_person,
+    check_bodies,
+    halp_pipeline,
+    hiclr_pipeline,
+    pad_null_frames,
+    parallel_skeleton,
+    resize_frames,
+    rotation_matrix,
+    valid_frame_count,
+)
 from skelnb.layouts import NTU25, NW_UCLA
 
 cv2 = pytest.importorskip("cv2")
@@ -56,7 +67,7 @@ def oracle_hiclr(bodies, layout, out_frames=50):
     # one sign for the whole sequence, then each frame multiplied by its own R_y
     right, left = layout.index("right_shoulder"), layout.index("left_shoulder")
     for m in range(M):
-        person = data[:, :, :, m]                       # (C, T, V), float32
+        person = data[:, :, :, m]  # (C, T, V), float32
         vec = person[:, :, right] - person[:, :, left]  # (3, T)
         vec[1, :] = 0
         norm = np.sqrt(np.sum(np.square(vec), axis=0))
@@ -95,8 +106,8 @@ def oracle_angle(v1, v2):
 
 def oracle_agcn(bodies, layout, max_frames=300):
     "TEST ORACLE: AGCN pre_normalization of one sample, loop by loop, in place. Returns ((C, max_frames, V, M), num_frames)."
-    fp = oracle_reference_array(bodies, max_frames)[None]   # (1, C, T, V, M)
-    s = np.transpose(fp, [0, 4, 2, 3, 1])                   # a view (N, M, T, V, C): writes go into fp
+    fp = oracle_reference_array(bodies, max_frames)[None]  # (1, C, T, V, M)
+    s = np.transpose(fp, [0, 4, 2, 3, 1])  # a view (N, M, T, V, C): writes go into fp
     sample = s[0]
     M, T, V, _ = sample.shape
     base, mid = layout.index("spine_base"), layout.index("spine_mid")
@@ -110,7 +121,7 @@ def oracle_agcn(bodies, layout, max_frames=300):
             keep = [t for t in range(T) if person[t].sum() != 0]
             moved = person[keep].copy()
             person[:] = 0
-            person[:len(moved)] = moved
+            person[: len(moved)] = moved
         for t in range(T):
             if person[t].sum() == 0 and person[t:].sum() == 0:
                 rest = T - t
@@ -119,7 +130,7 @@ def oracle_agcn(bodies, layout, max_frames=300):
                 break
     # pass 2: subtract person 0's spine-middle joint of each frame from every person, zero joints stay zero
     if sample.sum() != 0:
-        centre = sample[0][:, mid:mid + 1, :].copy()
+        centre = sample[0][:, mid : mid + 1, :].copy()
         for p in range(M):
             if sample[p].sum() == 0:
                 continue
@@ -147,7 +158,7 @@ def oracle_agcn(bodies, layout, max_frames=300):
 def _pku(video, k):
     frames = np.loadtxt(shared_data("pku_mmd_samples", "skeleton", f"{video}.txt"), dtype=np.float32)
     _, start, end, _ = np.loadtxt(shared_data("pku_mmd_samples", "label", f"{video}.txt"), delimiter=",", dtype=int)[k]
-    return frames.reshape(-1, 2, 25, 3)[start - 1:end]
+    return frames.reshape(-1, 2, 25, 3)[start - 1 : end]
 
 
 def _ucla(name):
@@ -167,13 +178,14 @@ def _ntu(name, method):
 def _variant(x, kind):
     "Real samples edited into the cases the reference code treats specially."
     x = x.copy()
-    if kind == "late_second":      # person 1 enters after 15 frames and leaves 10 frames before the end
-        x[:15, 1] = 0; x[-10:, 1] = 0
-    elif kind == "gap_first":      # person 0 missing for 6 frames in the middle
+    if kind == "late_second":  # person 1 enters after 15 frames and leaves 10 frames before the end
+        x[:15, 1] = 0
+        x[-10:, 1] = 0
+    elif kind == "gap_first":  # person 0 missing for 6 frames in the middle
         x[20:26, 0] = 0
-    elif kind == "late_first":     # person 0 missing in its first 7 frames
+    elif kind == "late_first":  # person 0 missing in its first 7 frames
         x[:7, 0] = 0
-    elif kind == "alone":          # no second person
+    elif kind == "alone":  # no second person
         x[:, 1] = 0
     elif kind == "one_frame":
         x = x[:1]
@@ -182,8 +194,13 @@ def _variant(x, kind):
     return x
 
 
-NTU_NAMES = ["S001C001P001R001A011", "S001C003P008R002A058", "S002C001P003R001A003", "S003C001P015R001A034",
-             "S004C002P003R001A017"]
+NTU_NAMES = [
+    "S001C001P001R001A011",
+    "S001C003P008R002A058",
+    "S002C001P003R001A003",
+    "S003C001P015R001A034",
+    "S004C002P003R001A017",
+]
 PKU_CASES = [("0105-M", 0), ("0105-M", 6), ("0206-R", 1), ("0206-R", 3), ("0310-R", 1), ("0310-R", 3)]
 VARIANTS = ["asis", "late_second", "gap_first", "late_first", "alone", "one_frame", "two_frames"]
 UCLA_NAMES = ["a01_s01_e00_v01", "a12_s10_e04_v03", "a06_s03_e02_v02"]
@@ -192,8 +209,11 @@ UCLA_NAMES = ["a01_s01_e00_v01", "a12_s10_e04_v03", "a06_s03_e02_v02"]
 def real_samples():
     "(id, loader) pairs: (T, 2, V, 3) raw bodies and their layout, from the shared data."
     cases = [(f"ntu-{n}-{m}", lambda n=n, m=m: (_ntu(n, m), NTU25)) for n in NTU_NAMES for m in ("order", "energy")]
-    cases += [(f"pku-{v}-{k}-{kind}", lambda v=v, k=k, kind=kind: (_variant(_pku(v, k), kind), NTU25))
-              for v, k in PKU_CASES for kind in VARIANTS]
+    cases += [
+        (f"pku-{v}-{k}-{kind}", lambda v=v, k=k, kind=kind: (_variant(_pku(v, k), kind), NTU25))
+        for v, k in PKU_CASES
+        for kind in VARIANTS
+    ]
     cases += [(f"ucla-{n}", lambda n=n: (_ucla(n), NW_UCLA)) for n in UCLA_NAMES]
     return cases
 
@@ -203,7 +223,7 @@ CASES = real_samples()
 
 @pytest.fixture(params=[loader for _, loader in CASES], ids=[i for i, _ in CASES])
 def sample(request, shared):
-    if not (shared/"nw_ucla"/"all_sqe").exists():
+    if not (shared / "nw_ucla" / "all_sqe").exists():
         pytest.skip("NW-UCLA shared data absent")
     return request.param()
 
@@ -212,9 +232,9 @@ def sample(request, shared):
 @pytest.mark.parametrize("frames", [1, 2, 13, 49, 50, 51, 64, 92, 127, 300])
 @pytest.mark.parametrize("target", [50, 64, 300])
 def test_resize_frames_equals_opencv(shared, frames, target):
-    x = np.concatenate([_pku("0105-M", 6)] * 3)[:frames]           # real data, up to 381 frames
+    x = np.concatenate([_pku("0105-M", 6)] * 3)[:frames]  # real data, up to 381 frames
     for m in range(2):
-        person = np.ascontiguousarray(x[:, m])                      # the (T, V, 3) image the reference resizes
+        person = np.ascontiguousarray(x[:, m])  # the (T, V, 3) image the reference resizes
         expected = cv2.resize(person, (25, target), interpolation=cv2.INTER_LINEAR)
         np.testing.assert_allclose(resize_frames(person, target), expected, rtol=0, atol=1e-6)
         np.testing.assert_allclose(resize_frames(x, target)[:, m], expected, rtol=0, atol=1e-6)
@@ -241,26 +261,32 @@ def test_hiclr_pipeline_equals_oracle(sample):
     assert got.shape == (3, 50, layout.num_joints, 2) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
     absent = ~np.abs(x).any(axis=(0, 2, 3))
-    assert (got[..., absent] == 0).all()                       # an absent person stays exactly zero
+    assert (got[..., absent] == 0).all()  # an absent person stays exactly zero
 
 
 def test_hiclr_steps_equal_oracle(sample):
     x, layout = sample
     length = valid_frame_count(x, layout)
     assert length == sum(np.abs(x[t, 0, 0]).sum() != 0 for t in range(len(x)))
-    centred = x - x[:, :, layout.center:layout.center + 1]
+    centred = x - x[:, :, layout.center : layout.center + 1]
     resized = resize_frames(centred[:length], 50)
     for m in range(2):
         np.testing.assert_allclose(
-            resized[:, m], cv2.resize(np.ascontiguousarray(centred[:length, m]), (layout.num_joints, 50),
-                                      interpolation=cv2.INTER_LINEAR), rtol=0, atol=1e-6)
+            resized[:, m],
+            cv2.resize(
+                np.ascontiguousarray(centred[:length, m]), (layout.num_joints, 50), interpolation=cv2.INTER_LINEAR
+            ),
+            rtol=0,
+            atol=1e-6,
+        )
 
 
 def test_hiclr_pipeline_other_lengths_and_bodies(shared):
     x = _pku("0105-M", 0)
     for frames in (1, 32, 64):
-        np.testing.assert_allclose(hiclr_pipeline(x, NTU25, frames=frames), oracle_hiclr(x, NTU25, frames),
-                                   rtol=0, atol=2e-6)
+        np.testing.assert_allclose(
+            hiclr_pipeline(x, NTU25, frames=frames), oracle_hiclr(x, NTU25, frames), rtol=0, atol=2e-6
+        )
     one = hiclr_pipeline(x[:, :1], NTU25)
     np.testing.assert_allclose(one[..., 0], hiclr_pipeline(x, NTU25)[..., 0], rtol=0, atol=0)
 
@@ -278,14 +304,15 @@ def _shoulder_yaw(x, layout=NTU25):
 def test_parallel_skeleton_undoes_a_known_yaw(shared):
     pose = _pku("0206-R", 3)[0].astype(np.float64)
     pose -= pose[:, 20:21]
-    pose = pose @ _yaw(-np.radians(_shoulder_yaw(pose[None])[0, 0])).T   # person 0's shoulders along +x
+    pose = pose @ _yaw(-np.radians(_shoulder_yaw(pose[None])[0, 0])).T  # person 0's shoulders along +x
     pose[1] = 0
     assert abs(_shoulder_yaw(pose[None])[0, 0]) < 1e-9
     for phi in np.radians([-179, -90, -30, -1, 0.2, 10, 45, 90, 135, 179]):
         seq = np.repeat((pose @ _yaw(phi).T)[None], 3, axis=0).astype(np.float32)
         np.testing.assert_allclose(parallel_skeleton(seq, NTU25, eps=0), np.repeat(pose[None], 3, 0), atol=1e-5)
-        np.testing.assert_allclose(parallel_skeleton(seq, NTU25, eps=0, per_frame_sign=True),
-                                   np.repeat(pose[None], 3, 0), atol=1e-5)
+        np.testing.assert_allclose(
+            parallel_skeleton(seq, NTU25, eps=0, per_frame_sign=True), np.repeat(pose[None], 3, 0), atol=1e-5
+        )
         default = parallel_skeleton(seq, NTU25)
         width = np.linalg.norm(pose[0, 8] - pose[0, 4])
         # the 1e-4 leaves at most arccos(1 - 1e-4/width) of yaw (about 1.5 degrees for 30 cm shoulders)
@@ -297,12 +324,13 @@ def test_parallel_skeleton_sign_once_per_sequence(shared):
     pose = _pku("0105-M", 0)[0, :1].astype(np.float64)
     pose -= pose[:, 20:21]
     pose = pose @ _yaw(-np.radians(_shoulder_yaw(pose[None])[0, 0])).T
-    phis = np.radians([30, 60, -20, 80])                        # sum of sin > 0: the -20 frame is the minority
+    phis = np.radians([30, 60, -20, 80])  # sum of sin > 0: the -20 frame is the minority
     seq = np.stack([pose @ _yaw(p).T for p in phis]).astype(np.float32)
     got = _shoulder_yaw(parallel_skeleton(seq, NTU25, eps=0))[:, 0]
     np.testing.assert_allclose(got, [0, 0, -40, 0], atol=1e-3)  # rotated the wrong way: twice the yaw
-    np.testing.assert_allclose(_shoulder_yaw(parallel_skeleton(seq, NTU25, eps=0, per_frame_sign=True))[:, 0], 0,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        _shoulder_yaw(parallel_skeleton(seq, NTU25, eps=0, per_frame_sign=True))[:, 0], 0, atol=1e-3
+    )
     # shoulder line parallel to x (y dropped) and everything else rotated about y only: y unchanged, lengths kept
     out = parallel_skeleton(seq, NTU25, eps=0, per_frame_sign=True)
     np.testing.assert_array_equal(out[..., 1], seq[..., 1])
@@ -313,7 +341,8 @@ def test_hiclr_pipeline_errors(shared):
     x = _pku("0105-M", 0)
     with pytest.raises(SkeletonDataError, match="zero in every frame"):
         hiclr_pipeline(np.zeros_like(x), NTU25)
-    only_second = x.copy(); only_second[:, 0] = 0
+    only_second = x.copy()
+    only_second[:, 0] = 0
     with pytest.raises(SkeletonDataError, match="zero in every frame"):
         hiclr_pipeline(only_second, NTU25)
 
@@ -332,7 +361,8 @@ def test_bad_input(shared, fn):
     with pytest.raises(SkeletonDataError, match="no bodies"):
         fn(x[:, :0], NTU25)
     for value in (np.nan, np.inf, -np.inf):
-        bad = x.copy(); bad[11, 1, 7, 0] = value
+        bad = x.copy()
+        bad[11, 1, 7, 0] = value
         with pytest.raises(SkeletonDataError, match="frame 11, body 1, joint 7") as e:
             fn(bad, NTU25)
         assert e.value.field == "xyz"
@@ -371,7 +401,7 @@ def test_halp_pipeline_equals_oracle(sample):
     got, n = halp_pipeline(x, layout)
     expected, n_expected = oracle_agcn(x, layout)
     assert got.shape == (3, 300, layout.num_joints, 2) and got.dtype == np.float32 and n == n_expected == len(x)
-    np.testing.assert_array_equal(got == 0, expected == 0)      # same empty frames and joints
+    np.testing.assert_array_equal(got == 0, expected == 0)  # same empty frames and joints
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
     absent = ~np.abs(x).any(axis=(0, 2, 3))
     assert (got[..., absent] == 0).all()
@@ -381,14 +411,18 @@ def test_halp_steps_hand_checked(sample):
     x, layout = sample
     base, mid = layout.index("spine_base"), layout.index("spine_mid")
     right, left = layout.index("right_shoulder"), layout.index("left_shoulder")
-    s = np.zeros((300, *x.shape[1:]), np.float32); s[:len(x)] = x
+    s = np.zeros((300, *x.shape[1:]), np.float32)
+    s[: len(x)] = x
     padded = pad_null_frames(s)
     for m in range(x.shape[1]):
         frames = np.flatnonzero(np.abs(s[:, m]).sum((1, 2)) != 0)
         if len(frames) == 0:
-            assert (padded[:, m] == 0).all(); continue
-        if frames[0] == 0: block = s[:frames[-1] + 1, m]         # starts at frame 0: middle gaps are kept
-        else: block = s[frames, m]                               # starts late: its frames are packed to the front
+            assert (padded[:, m] == 0).all()
+            continue
+        if frames[0] == 0:
+            block = s[: frames[-1] + 1, m]  # starts at frame 0: middle gaps are kept
+        else:
+            block = s[frames, m]  # starts late: its frames are packed to the front
         np.testing.assert_array_equal(padded[:, m], block[np.arange(300) % len(block)])
     centred = center_on_first_person(padded, mid)
     assert (centred[:, 0, mid] == 0).all()
@@ -408,10 +442,13 @@ def test_halp_upright_pose_recovered(shared):
     base, mid, right, left = 0, 1, 8, 4
     p -= p[mid]
     ez = (p[mid] - p[base]) / np.linalg.norm(p[mid] - p[base])
-    sh = p[right] - p[left]; ex = sh - (sh @ ez) * ez; ex /= np.linalg.norm(ex)
+    sh = p[right] - p[left]
+    ex = sh - (sh @ ez) * ez
+    ex /= np.linalg.norm(ex)
     upright = p @ np.stack([ex, np.cross(ez, ex), ez]).T
     upright[right] = upright[left] + [np.linalg.norm(upright[right] - upright[left]), 0, 0]
-    upright[[left, right], 2] = 0; upright[right, 1] = upright[left, 1]
+    upright[[left, right], 2] = 0
+    upright[right, 1] = upright[left, 1]
     upright -= upright[mid]
     rng = np.random.default_rng(7)
     for axis, theta in zip(rng.normal(size=(10, 3)), rng.uniform(-3, 3, 10)):
@@ -420,13 +457,13 @@ def test_halp_upright_pose_recovered(shared):
         data, n = halp_pipeline(x, NTU25)
         assert n == 40
         np.testing.assert_allclose(data[:, 0, :, 0].T, upright, atol=2e-5)
-        np.testing.assert_allclose(data[:, 299, :, 0].T, upright, atol=2e-5)   # loop padding up to the end
+        np.testing.assert_allclose(data[:, 299, :, 0].T, upright, atol=2e-5)  # loop padding up to the end
         assert (data[..., 1] == 0).all()
 
 
 def test_halp_lengths(shared):
-    x = _pku("0105-M", 6)                                        # 127 frames
-    long = np.concatenate([x, x, x])                             # 381 frames: the first 300 kept, 381 stored
+    x = _pku("0105-M", 6)  # 127 frames
+    long = np.concatenate([x, x, x])  # 381 frames: the first 300 kept, 381 stored
     data, n = halp_pipeline(long, NTU25)
     expected, n_expected = oracle_agcn(long, NTU25)
     assert n == n_expected == 381 and data.shape[1] == 300
@@ -443,8 +480,9 @@ def test_halp_lengths(shared):
 
 def test_halp_person0_absent_is_reference_behaviour(shared):
     "Person 0 absent, person 1 present: no centring and no rotation, only padding (as the reference)."
-    x = _pku("0206-R", 1); x[:, 0] = 0
+    x = _pku("0206-R", 1)
+    x[:, 0] = 0
     data, _ = halp_pipeline(x, NTU25)
     expected, _ = oracle_agcn(x, NTU25)
     np.testing.assert_allclose(data, expected, rtol=0, atol=2e-6)
-    np.testing.assert_array_equal(data[:, :len(x), :, 1], x[:, 1].transpose(2, 0, 1))
+    np.testing.assert_array_equal(data[:, : len(x), :, 1], x[:, 1].transpose(2, 0, 1))

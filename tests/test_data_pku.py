@@ -1,11 +1,23 @@
 "Tests of skelnb.data.pku on the real PKU-MMD samples and on bad files cut from them."
+
 import numpy as np
 import pytest
 
 from skelnb.core import SkeletonDataError, shared_data
-from skelnb.data.pku import (PKU_ACTIONS, PKU_NUM_CLASSES, PKUVideo, assign_pku_split, center_crop_frames,
-                             check_split_videos, cut_pku_segments, parse_pku_video_name, pku_segment_name,
-                             read_pku_labels, read_pku_skeleton, read_pku_split)
+from skelnb.data.pku import (
+    PKU_ACTIONS,
+    PKU_NUM_CLASSES,
+    PKUVideo,
+    assign_pku_split,
+    center_crop_frames,
+    check_split_videos,
+    cut_pku_segments,
+    parse_pku_video_name,
+    pku_segment_name,
+    read_pku_labels,
+    read_pku_skeleton,
+    read_pku_split,
+)
 
 VIDEOS = ("0105-M", "0206-R", "0310-R")
 FRAMES = {"0105-M": 1254, "0206-R": 1222, "0310-R": 1158}
@@ -13,16 +25,16 @@ FRAMES = {"0105-M": 1254, "0206-R": 1222, "0310-R": 1158}
 
 @pytest.fixture
 def pku(shared):
-    return shared/"pku_mmd_samples"
+    return shared / "pku_mmd_samples"
 
 
 @pytest.fixture
 def lines(pku):
-    return (pku/"skeleton"/"0105-M.txt").read_text().splitlines()
+    return (pku / "skeleton" / "0105-M.txt").read_text().splitlines()
 
 
 def write(tmp_path, name, text):
-    p = tmp_path/name
+    p = tmp_path / name
     p.write_text(text)
     return p
 
@@ -30,7 +42,9 @@ def write(tmp_path, name, text):
 # ---------------------------------------------------------------- classes and names
 def test_actions_match_official_spreadsheet(pku):
     openpyxl = pytest.importorskip("openpyxl")
-    rows = list(openpyxl.load_workbook(pku/"split"/"Actions.xlsx", read_only=True).active.iter_rows(values_only=True))
+    rows = list(
+        openpyxl.load_workbook(pku / "split" / "Actions.xlsx", read_only=True).active.iter_rows(values_only=True)
+    )
     assert rows[0][:2] == ("Label", "Action")
     assert [(int(r[0]), r[1]) for r in rows[1:] if r[0] is not None] == list(enumerate(PKU_ACTIONS, start=1))
     assert len(PKU_ACTIONS) == PKU_NUM_CLASSES == 51
@@ -38,20 +52,43 @@ def test_actions_match_official_spreadsheet(pku):
 
 def test_package_does_not_import_openpyxl():
     import subprocess, sys
+
     code = "import sys, skelnb.data.pku; print('openpyxl' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
-@pytest.mark.parametrize("name,expected", [("0105-M", PKUVideo("0105-M", 1, "M", number=105)),
-                                           ("0364-L", PKUVideo("0364-L", 1, "L", number=364)),
-                                           ("A01N01-L", PKUVideo("A01N01-L", 2, "L", a=1, n=1)),
-                                           ("A26N13-R", PKUVideo("A26N13-R", 2, "R", a=26, n=13))])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("0105-M", PKUVideo("0105-M", 1, "M", number=105)),
+        ("0364-L", PKUVideo("0364-L", 1, "L", number=364)),
+        ("A01N01-L", PKUVideo("A01N01-L", 2, "L", a=1, n=1)),
+        ("A26N13-R", PKUVideo("A26N13-R", 2, "R", a=26, n=13)),
+    ],
+)
 def test_parse_video_names(name, expected):
     assert parse_pku_video_name(name) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "0105", "0105-m", "0105-MM", "00105-M", "0105-M.txt", "A1N01-L", "A01-L",
-                                 "A01N01-X", "F105V002C026L001", " 0105-M"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "0105",
+        "0105-m",
+        "0105-MM",
+        "00105-M",
+        "0105-M.txt",
+        "A1N01-L",
+        "A01-L",
+        "A01N01-X",
+        "F105V002C026L001",
+        " 0105-M",
+    ],
+)
 def test_bad_video_names(bad):
     with pytest.raises(SkeletonDataError, match="expected NNNN-L/M/R .* or AxxNyy-L/M/R"):
         parse_pku_video_name(bad)
@@ -60,9 +97,9 @@ def test_bad_video_names(bad):
 # ---------------------------------------------------------------- skeleton files
 @pytest.mark.parametrize("video", VIDEOS)
 def test_read_real_videos(pku, video):
-    x = read_pku_skeleton(pku/"skeleton"/f"{video}.txt")
+    x = read_pku_skeleton(pku / "skeleton" / f"{video}.txt")
     assert x.shape == (FRAMES[video], 2, 25, 3) and x.dtype == np.float32
-    ref = np.loadtxt(pku/"skeleton"/f"{video}.txt", dtype=np.float64).astype(np.float32)  # what the reference reads
+    ref = np.loadtxt(pku / "skeleton" / f"{video}.txt", dtype=np.float64).astype(np.float32)  # what the reference reads
     np.testing.assert_array_equal(x.reshape(len(x), 150), ref)
     assert np.isfinite(x).all()
 
@@ -81,9 +118,9 @@ def test_crlf_and_trailing_blank_lines(pku, lines, tmp_path):
 
 
 def test_truncated_file(pku, tmp_path):
-    raw = (pku/"skeleton"/"0206-R.txt").read_bytes()
+    raw = (pku / "skeleton" / "0206-R.txt").read_bytes()
     cut = raw[: len(raw) // 2]  # cut in the middle of a line
-    p = tmp_path/"0206-R.txt"
+    p = tmp_path / "0206-R.txt"
     p.write_bytes(cut)
     line = cut.count(b"\n") + 1
     with pytest.raises(SkeletonDataError, match=rf"0206-R.txt:{line}: value count: expected 150 values"):
@@ -135,7 +172,7 @@ def test_empty_file(tmp_path, text):
 
 
 def test_binary_file(tmp_path):
-    p = tmp_path/"b.txt"
+    p = tmp_path / "b.txt"
     p.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(SkeletonDataError, match="b.txt: not a UTF-8 text file"):
         read_pku_skeleton(p)
@@ -144,27 +181,30 @@ def test_binary_file(tmp_path):
 # ---------------------------------------------------------------- label files
 @pytest.mark.parametrize("video", VIDEOS)
 def test_read_real_labels(pku, video):
-    labels = read_pku_labels(pku/"label"/f"{video}.txt", num_frames=FRAMES[video])
-    ref = np.loadtxt(pku/"label"/f"{video}.txt", delimiter=",").astype(np.int64)
+    labels = read_pku_labels(pku / "label" / f"{video}.txt", num_frames=FRAMES[video])
+    ref = np.loadtxt(pku / "label" / f"{video}.txt", delimiter=",").astype(np.int64)
     np.testing.assert_array_equal(labels, ref)
     assert labels.dtype == np.int64 and labels.shape == (8, 4)
 
 
-@pytest.mark.parametrize("row,match", [
-    ("26,103,194", r"l.txt:2: field count: expected 4"),
-    ("26,103,194,2,7", r"l.txt:2: field count: expected 4"),
-    ("26 103 194 2", r"l.txt:2: field count: expected 4"),
-    ("0,103,194,2", r"l.txt:2: label: label 0 out of range 1..51"),
-    ("52,103,194,2", r"l.txt:2: label: label 52 out of range 1..51"),
-    ("26,194,103,2", r"l.txt:2: end: start 194 > end 103"),
-    ("26,-3,103,2", r"l.txt:2: start: negative start frame -3"),
-    ("x,103,194,2", r"l.txt:2: label: not an integer: 'x'"),
-    ("26,103.0,194,2", r"l.txt:2: start: not an integer: '103.0'"),
-    ("26,103,,2", r"l.txt:2: end: not an integer: ''"),
-    ("26,103,194,high", r"l.txt:2: confidence: not an integer: 'high'"),
-])
+@pytest.mark.parametrize(
+    "row,match",
+    [
+        ("26,103,194", r"l.txt:2: field count: expected 4"),
+        ("26,103,194,2,7", r"l.txt:2: field count: expected 4"),
+        ("26 103 194 2", r"l.txt:2: field count: expected 4"),
+        ("0,103,194,2", r"l.txt:2: label: label 0 out of range 1..51"),
+        ("52,103,194,2", r"l.txt:2: label: label 52 out of range 1..51"),
+        ("26,194,103,2", r"l.txt:2: end: start 194 > end 103"),
+        ("26,-3,103,2", r"l.txt:2: start: negative start frame -3"),
+        ("x,103,194,2", r"l.txt:2: label: not an integer: 'x'"),
+        ("26,103.0,194,2", r"l.txt:2: start: not an integer: '103.0'"),
+        ("26,103,,2", r"l.txt:2: end: not an integer: ''"),
+        ("26,103,194,high", r"l.txt:2: confidence: not an integer: 'high'"),
+    ],
+)
 def test_bad_label_rows(pku, tmp_path, row, match):
-    first = (pku/"label"/"0105-M.txt").read_text().splitlines()[0]
+    first = (pku / "label" / "0105-M.txt").read_text().splitlines()[0]
     with pytest.raises(SkeletonDataError, match=match):
         read_pku_labels(write(tmp_path, "l.txt", f"{first}\n{row}\n"))
 
@@ -177,27 +217,29 @@ def test_label_range_follows_num_classes(tmp_path):
 
 
 def test_segment_beyond_video(pku):
-    with pytest.raises(SkeletonDataError, match=r"0310-R.txt:8: end: segment 1045..1134 ends beyond the video's 1100 frames"):
-        read_pku_labels(pku/"label"/"0310-R.txt", num_frames=1100)
-    assert len(read_pku_labels(pku/"label"/"0310-R.txt", num_frames=1134)) == 8  # end == frame count is fine
+    with pytest.raises(
+        SkeletonDataError, match=r"0310-R.txt:8: end: segment 1045..1134 ends beyond the video's 1100 frames"
+    ):
+        read_pku_labels(pku / "label" / "0310-R.txt", num_frames=1100)
+    assert len(read_pku_labels(pku / "label" / "0310-R.txt", num_frames=1134)) == 8  # end == frame count is fine
 
 
 def test_empty_and_truncated_label_file(pku, tmp_path):
     with pytest.raises(SkeletonDataError, match="empty label file"):
         read_pku_labels(write(tmp_path, "l.txt", "\n"))
-    raw = (pku/"label"/"0105-M.txt").read_text()
+    raw = (pku / "label" / "0105-M.txt").read_text()
     with pytest.raises(SkeletonDataError, match=r"l.txt:8: field count"):
         read_pku_labels(write(tmp_path, "l.txt", raw[: raw.rindex(",")]))  # last line cut before its confidence
 
 
 # ---------------------------------------------------------------- splits
 def test_real_split_files(pku):
-    xsub, xview = read_pku_split(pku/"split"/"cross-subject.txt"), read_pku_split(pku/"split"/"cross-view.txt")
+    xsub, xview = read_pku_split(pku / "split" / "cross-subject.txt"), read_pku_split(pku / "split" / "cross-view.txt")
     assert (len(xsub["train"]), len(xsub["val"])) == (944, 132)
     assert (len(xview["train"]), len(xview["val"])) == (717, 359)
     assert set(xsub) == {"train", "val"} and xsub.path.name == "cross-subject.txt"
     # the same as HiCLR's reading of lines 2 and 4 (pku_part1_gendata.py:L44-L56)
-    ref_lines = (pku/"split"/"cross-subject.txt").read_text().split("\n")
+    ref_lines = (pku / "split" / "cross-subject.txt").read_text().split("\n")
     ref = [[s.strip() for s in ref_lines[i].split(",") if s.strip()] for i in (1, 3)]
     assert [xsub["train"], xsub["val"]] == ref
     assert {v: assign_pku_split(v, xsub) for v in VIDEOS} == {"0105-M": "train", "0206-R": "train", "0310-R": "val"}
@@ -205,11 +247,14 @@ def test_real_split_files(pku):
 
 
 def test_split_segment_counts(pku):
-    splits = {b: read_pku_split(pku/"split"/f) for b, f in (("xsub", "cross-subject.txt"), ("xview", "cross-view.txt"))}
+    splits = {
+        b: read_pku_split(pku / "split" / f) for b, f in (("xsub", "cross-subject.txt"), ("xview", "cross-view.txt"))
+    }
     counts = {b: {"train": 0, "val": 0} for b in splits}
     for v in VIDEOS:
-        n = len(read_pku_labels(pku/"label"/f"{v}.txt", num_frames=FRAMES[v]))
-        for b, sp in splits.items(): counts[b][assign_pku_split(v, sp)] += n
+        n = len(read_pku_labels(pku / "label" / f"{v}.txt", num_frames=FRAMES[v]))
+        for b, sp in splits.items():
+            counts[b][assign_pku_split(v, sp)] += n
     assert counts == {"xsub": {"train": 16, "val": 8}, "xview": {"train": 16, "val": 8}}
 
 
@@ -221,24 +266,42 @@ def test_v2_split_and_correct_spelling(tmp_path):
     assert sp2 == sp
 
 
-@pytest.mark.parametrize("text,match", [
-    ("0002-L, 0003-L\nValidataion videos:\n0004-L\n", r"s.txt:1: header: video names before"),
-    ("Training videos:\n0002-L\n", r"s.txt: header: no 'Validataion videos:' header"),
-    ("Validataion videos:\n0002-L\n", r"s.txt: header: no 'Training videos:' header"),
-    ("Training videos:\n\nValidataion videos:\n0002-L\n", r"s.txt: train: the 'Training videos:' list is empty"),
-    ("Training videos:\n0002-L, 0002-L\nValidataion videos:\n0003-L\n", r"s.txt:2: train: video 0002-L is listed twice in the training list"),
-    ("Training videos:\n0002-L\nValidataion videos:\n0003-L, 0002-L\n", r"s.txt:4: val: video 0002-L is listed in both lists"),
-    ("Training videos:\n0002-L\nValidataion videos:\n0003-L\nTraining videos:\n0004-L\n", r"s.txt:5: header: second 'train' header"),
-    ("Training videos:\n0002-L; 0003-L\nValidataion videos:\n0004-L\n", r"s.txt:2: video name: not a PKU-MMD video name: '0002-L; 0003-L'"),
-    ("Training videos:\n0002-L, A01N01-L\nValidataion videos:\n0004-L\n", r"s.txt:2: video name: mixes Part I and Part II"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("0002-L, 0003-L\nValidataion videos:\n0004-L\n", r"s.txt:1: header: video names before"),
+        ("Training videos:\n0002-L\n", r"s.txt: header: no 'Validataion videos:' header"),
+        ("Validataion videos:\n0002-L\n", r"s.txt: header: no 'Training videos:' header"),
+        ("Training videos:\n\nValidataion videos:\n0002-L\n", r"s.txt: train: the 'Training videos:' list is empty"),
+        (
+            "Training videos:\n0002-L, 0002-L\nValidataion videos:\n0003-L\n",
+            r"s.txt:2: train: video 0002-L is listed twice in the training list",
+        ),
+        (
+            "Training videos:\n0002-L\nValidataion videos:\n0003-L, 0002-L\n",
+            r"s.txt:4: val: video 0002-L is listed in both lists",
+        ),
+        (
+            "Training videos:\n0002-L\nValidataion videos:\n0003-L\nTraining videos:\n0004-L\n",
+            r"s.txt:5: header: second 'train' header",
+        ),
+        (
+            "Training videos:\n0002-L; 0003-L\nValidataion videos:\n0004-L\n",
+            r"s.txt:2: video name: not a PKU-MMD video name: '0002-L; 0003-L'",
+        ),
+        (
+            "Training videos:\n0002-L, A01N01-L\nValidataion videos:\n0004-L\n",
+            r"s.txt:2: video name: mixes Part I and Part II",
+        ),
+    ],
+)
 def test_bad_split_files(tmp_path, text, match):
     with pytest.raises(SkeletonDataError, match=match):
         read_pku_split(write(tmp_path, "s.txt", text))
 
 
 def test_truncated_split_file(pku, tmp_path):
-    raw = (pku/"split"/"cross-view.txt").read_text()
+    raw = (pku / "split" / "cross-view.txt").read_text()
     with pytest.raises(SkeletonDataError, match="no 'Validataion videos:' header"):
         read_pku_split(write(tmp_path, "cross-view.txt", raw[: raw.index("Valid")]))
     cut = raw[: raw.rindex(", ") + 4]  # the last name cut to '03'
@@ -247,15 +310,22 @@ def test_truncated_split_file(pku, tmp_path):
 
 
 def test_check_split_videos(pku):
-    xsub = read_pku_split(pku/"split"/"cross-subject.txt")
-    with pytest.raises(SkeletonDataError, match=r"cross-subject.txt: videos: 942 of 944 training and 131 of 132 validation videos are not available: 0002-L, .* and 1053 more"):
-        check_split_videos(xsub, (pku/"skeleton").glob("*.txt"))
-    rep = check_split_videos(xsub, (pku/"skeleton").glob("*.txt"), on_missing="report")
+    xsub = read_pku_split(pku / "split" / "cross-subject.txt")
+    with pytest.raises(
+        SkeletonDataError,
+        match=r"cross-subject.txt: videos: 942 of 944 training and 131 of 132 validation videos are not available: 0002-L, .* and 1053 more",
+    ):
+        check_split_videos(xsub, (pku / "skeleton").glob("*.txt"))
+    rep = check_split_videos(xsub, (pku / "skeleton").glob("*.txt"), on_missing="report")
     assert "0105-M" not in rep["missing_train"] and "0310-R" not in rep["missing_val"] and rep["unlisted"] == []
     small = dict(train=["0105-M"], val=["0310-R", "0002-L"])
-    with pytest.raises(SkeletonDataError, match=r"0 of 1 training and 1 of 2 validation videos are not available: 0002-L$"):
+    with pytest.raises(
+        SkeletonDataError, match=r"0 of 1 training and 1 of 2 validation videos are not available: 0002-L$"
+    ):
         check_split_videos(small, VIDEOS)
-    assert check_split_videos(small, VIDEOS, on_missing="report") == dict(missing_train=[], missing_val=["0002-L"], unlisted=["0206-R"])
+    assert check_split_videos(small, VIDEOS, on_missing="report") == dict(
+        missing_train=[], missing_val=["0002-L"], unlisted=["0206-R"]
+    )
     assert assign_pku_split("0206-R", small, unlisted="val") == "val"
     with pytest.raises(SkeletonDataError, match="in neither list"):
         assign_pku_split("0206-R", small)
@@ -264,13 +334,13 @@ def test_check_split_videos(pku):
 # ---------------------------------------------------------------- cutting
 @pytest.mark.parametrize("video", VIDEOS)
 def test_cut_conventions_differ_by_one_frame(pku, video):
-    x = read_pku_skeleton(pku/"skeleton"/f"{video}.txt")
-    labels = read_pku_labels(pku/"label"/f"{video}.txt", num_frames=len(x))
+    x = read_pku_skeleton(pku / "skeleton" / f"{video}.txt")
+    labels = read_pku_labels(pku / "label" / f"{video}.txt", num_frames=len(x))
     hiclr, halp = cut_pku_segments(x, labels, "hiclr"), cut_pku_segments(x, labels, "halp")
-    raw = np.loadtxt(pku/"skeleton"/f"{video}.txt").astype(np.float32)
+    raw = np.loadtxt(pku / "skeleton" / f"{video}.txt").astype(np.float32)
     for (_, s, e, _), h, c in zip(labels, hiclr, halp):
         # HiCLR pku_part1_skeleton.py:L47 and HaLP pku_gendata.py:L25, restated
-        np.testing.assert_array_equal(h.reshape(len(h), 150), raw[s - 1:e, :150])
+        np.testing.assert_array_equal(h.reshape(len(h), 150), raw[s - 1 : e, :150])
         np.testing.assert_array_equal(c.reshape(len(c), 150), raw[s:e])
         assert len(h) == e - s + 1 and len(c) == e - s
         np.testing.assert_array_equal(h[1:], c)
@@ -299,8 +369,9 @@ def test_segments_are_copies():
 
 
 # ---------------------------------------------------------------- centre crop
-@pytest.mark.parametrize("n,first,last", [(300, 0, 299), (301, 0, 299), (302, 1, 300), (303, 1, 300), (304, 2, 301),
-                                          (1254, 477, 776)])
+@pytest.mark.parametrize(
+    "n,first,last", [(300, 0, 299), (301, 0, 299), (302, 1, 300), (303, 1, 300), (304, 2, 301), (1254, 477, 776)]
+)
 def test_center_crop(n, first, last):
     kept = center_crop_frames(np.arange(n))
     assert len(kept) == min(n, 300) and kept[0] == first and kept[-1] == last
@@ -320,24 +391,33 @@ def test_center_crop_short_and_axis(pku):
 
 # ---------------------------------------------------------------- names
 def test_segment_names():
-    assert [pku_segment_name("0105-M", i) for i in (0, 3, 99, 100)] == ["0105-M_00", "0105-M_03", "0105-M_99", "0105-M_100"]
+    assert [pku_segment_name("0105-M", i) for i in (0, 3, 99, 100)] == [
+        "0105-M_00",
+        "0105-M_03",
+        "0105-M_99",
+        "0105-M_100",
+    ]
     assert pku_segment_name("A01N01-L", 2) == "A01N01-L_02"
     assert pku_segment_name("0105-M", 0, label=26, style="hiclr") == "F105V002C026L001"
     assert pku_segment_name("0364-R", 19, label=51, style="hiclr") == "F364V003C051L020"
     assert pku_segment_name("A05N02-M", 4, label=7, style="hiclr") == "A005N002V002C007L005"
     assert pku_segment_name("0105-M", 7, style="halp") == "0105-M.txt_7"
-    with pytest.raises(ValueError): pku_segment_name("0105-M", -1)
-    with pytest.raises(ValueError): pku_segment_name("0105-M", 0, style="hiclr")
-    with pytest.raises(ValueError): pku_segment_name("0105-M", 0, style="ntu")
-    with pytest.raises(SkeletonDataError): pku_segment_name("0105", 0)
+    with pytest.raises(ValueError):
+        pku_segment_name("0105-M", -1)
+    with pytest.raises(ValueError):
+        pku_segment_name("0105-M", 0, style="hiclr")
+    with pytest.raises(ValueError):
+        pku_segment_name("0105-M", 0, style="ntu")
+    with pytest.raises(SkeletonDataError):
+        pku_segment_name("0105", 0)
 
 
 def test_segment_names_unique_over_samples(pku):
-    names = [pku_segment_name(v, i) for v in VIDEOS for i in range(len(read_pku_labels(pku/"label"/f"{v}.txt")))]
+    names = [pku_segment_name(v, i) for v in VIDEOS for i in range(len(read_pku_labels(pku / "label" / f"{v}.txt")))]
     assert len(names) == len(set(names)) == 24
 
 
 def test_byte_order_mark_is_tolerated(pku, tmp_path):
-    p = tmp_path/"cross-view.txt"
-    p.write_bytes(b"\xef\xbb\xbf" + (pku/"split"/"cross-view.txt").read_bytes())
-    assert read_pku_split(p) == read_pku_split(pku/"split"/"cross-view.txt")
+    p = tmp_path / "cross-view.txt"
+    p.write_bytes(b"\xef\xbb\xbf" + (pku / "split" / "cross-view.txt").read_bytes())
+    assert read_pku_split(p) == read_pku_split(pku / "split" / "cross-view.txt")

@@ -1,4 +1,5 @@
 "Tests of skelnb.data.ucla on all of NW-UCLA and on bad files made from real ones."
+
 import json
 import pickle
 import time
@@ -9,8 +10,18 @@ import numpy as np
 import pytest
 
 from skelnb.core import SkeletonDataError, shared_data
-from skelnb.data.ucla import (UCLA_ACTION_IDS, UCLA_ACTIONS, UCLA_NUM_CLASSES, UCLASequence, parse_ucla_name,
-                              read_ucla_folder, read_ucla_json, read_ucla_val_labels, ucla_class_index, ucla_split)
+from skelnb.data.ucla import (
+    UCLA_ACTION_IDS,
+    UCLA_ACTIONS,
+    UCLA_NUM_CLASSES,
+    UCLASequence,
+    parse_ucla_name,
+    read_ucla_folder,
+    read_ucla_json,
+    read_ucla_val_labels,
+    ucla_class_index,
+    ucla_split,
+)
 
 REAL = "a04_s01_e02_v03"
 
@@ -18,24 +29,25 @@ REAL = "a04_s01_e02_v03"
 @pytest.fixture(scope="module")
 def ucla():
     path = shared_data("nw_ucla")
-    if path is None: pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    if path is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
     return path
 
 
 @pytest.fixture(scope="module")
 def all_seqs(ucla):
     t0 = time.perf_counter()
-    seqs = read_ucla_folder(ucla/"all_sqe")
+    seqs = read_ucla_folder(ucla / "all_sqe")
     return seqs, time.perf_counter() - t0
 
 
 @pytest.fixture()
 def real(ucla):
-    return json.loads((ucla/"all_sqe"/f"{REAL}.json").read_text())
+    return json.loads((ucla / "all_sqe" / f"{REAL}.json").read_text())
 
 
 def dump(tmp_path, d, name=REAL):
-    p = tmp_path/f"{name}.json"
+    p = tmp_path / f"{name}.json"
     p.write_text(json.dumps(d))
     return p
 
@@ -44,14 +56,29 @@ def dump(tmp_path, d, name=REAL):
 def test_constants():
     assert UCLA_NUM_CLASSES == len(UCLA_ACTION_IDS) == len(UCLA_ACTIONS) == 10
     assert [ucla_class_index(a) for a in (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)] == list(range(10))
-    for a in (0, 7, 10, 13): 
-        with pytest.raises(ValueError): ucla_class_index(a)
+    for a in (0, 7, 10, 13):
+        with pytest.raises(ValueError):
+            ucla_class_index(a)
     assert (ucla_split(1), ucla_split(2), ucla_split(3)) == ("train", "train", "val")
-    with pytest.raises(ValueError): ucla_split(0)
+    with pytest.raises(ValueError):
+        ucla_split(0)
 
 
-@pytest.mark.parametrize("name", ["a01_s01_e00_v1", "a01_s01_e00", "A01_s01_e00_v01", "a01_s01_e00_v01.json", "a07_s01_e00_v01",
-                                  "a01_s00_e00_v01", "a01_s11_e00_v01", "a01_s01_e00_v00", "a01_s01_e00_v04", 5])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a01_s01_e00_v1",
+        "a01_s01_e00",
+        "A01_s01_e00_v01",
+        "a01_s01_e00_v01.json",
+        "a07_s01_e00_v01",
+        "a01_s00_e00_v01",
+        "a01_s11_e00_v01",
+        "a01_s01_e00_v00",
+        "a01_s01_e00_v04",
+        5,
+    ],
+)
 def test_bad_names(name):
     with pytest.raises(SkeletonDataError):
         parse_ucla_name(name)
@@ -85,8 +112,8 @@ def test_labels_agree_with_names_and_raw_json(all_seqs, ucla):
     seqs, _ = all_seqs
     for s in seqs:
         assert s.label == UCLA_ACTION_IDS.index(int(s.file_name[1:3]))
-    d = json.loads((ucla/"all_sqe"/"a12_s09_e04_v03.json").read_text())
-    s = read_ucla_json(ucla/"all_sqe"/"a12_s09_e04_v03.json")
+    d = json.loads((ucla / "all_sqe" / "a12_s09_e04_v03.json").read_text())
+    s = read_ucla_json(ucla / "all_sqe" / "a12_s09_e04_v03.json")
     assert (d["label"], s.label, s.action_id) == (10, 9, 12)  # the JSON label is the 1-based class
     np.testing.assert_array_equal(s.xyz, np.asarray(d["skeletons"], dtype=np.float32))
 
@@ -100,15 +127,15 @@ def test_lengths(all_seqs):
 
 
 def test_views_filter(ucla):
-    assert len(read_ucla_folder(ucla/"all_sqe", views=[1, 2])) == 1020
+    assert len(read_ucla_folder(ucla / "all_sqe", views=[1, 2])) == 1020
     with pytest.raises(FileNotFoundError):
-        read_ucla_folder(ucla/"all_sqe", views=[4])
+        read_ucla_folder(ucla / "all_sqe", views=[4])
 
 
 # ---------------------------------------------------------------- val_label.pkl
 def test_val_labels_match_view3(all_seqs, ucla):
     seqs, _ = all_seqs
-    val = read_ucla_val_labels(ucla/"val_label.pkl")
+    val = read_ucla_val_labels(ucla / "val_label.pkl")
     by_name = {s.file_name: s for s in seqs}
     assert len(val) == 464
     assert {d["file_name"] for d in val} == {s.file_name for s in seqs if s.split == "val"}
@@ -119,17 +146,17 @@ def test_val_labels_match_view3(all_seqs, ucla):
 
 @pytest.mark.parametrize("keep", [0, 1, 2, 100, 5000, -1])
 def test_truncated_val_pickle(ucla, tmp_path, keep):
-    raw = (ucla/"val_label.pkl").read_bytes()
-    p = tmp_path/"val_label.pkl"
+    raw = (ucla / "val_label.pkl").read_bytes()
+    p = tmp_path / "val_label.pkl"
     p.write_bytes(raw[:keep])
     with pytest.raises(SkeletonDataError, match=r"val_label.pkl: unreadable pickle"):
         read_ucla_val_labels(p)
 
 
 def test_garbled_val_pickle(ucla, tmp_path):
-    raw = bytearray((ucla/"val_label.pkl").read_bytes())
+    raw = bytearray((ucla / "val_label.pkl").read_bytes())
     raw[2:40] = b"\x00" * 38
-    p = tmp_path/"val_label.pkl"
+    p = tmp_path / "val_label.pkl"
     p.write_bytes(bytes(raw))
     with pytest.raises(SkeletonDataError, match=r"val_label.pkl: unreadable pickle"):
         read_ucla_val_labels(p)
@@ -139,24 +166,33 @@ def test_garbled_val_pickle(ucla, tmp_path):
 
 
 def test_val_pickle_refuses_imports(tmp_path):
-    p = tmp_path/"val_label.pkl"
+    p = tmp_path / "val_label.pkl"
     p.write_bytes(pickle.dumps([{"file_name": "a01_s01_e00_v03", "length": np.int64(3), "label": 1}]))
     with pytest.raises(SkeletonDataError, match="refusing to load numpy"):
         read_ucla_val_labels(p)
 
 
-@pytest.mark.parametrize("entries,match", [
-    ({"file_name": "a01_s01_e00_v03"}, "expected a list"),
-    ([{"file_name": "a01_s01_e00_v03", "length": 3}], r"entry 0: expected a dict with keys"),
-    ([{"file_name": "a01_s01_e00_v03", "length": 3, "label": 2}], r"entry 0 \(a01_s01_e00_v03\) label: label 2 disagrees with action id 1"),
-    ([{"file_name": "a08_s01_e00_v03", "length": 3, "label": 8}], r"label 8 disagrees with action id 8 \(1-based class 7\)"),
-    ([{"file_name": "a01_s01_e00_v03", "length": 0, "label": 1}], r"length 0 < 1"),
-    ([{"file_name": "a01_s01_e00_v03", "length": 3.0, "label": 1}], r"length must be an integer"),
-    ([{"file_name": "a01_s01_e00_v03", "length": 3, "label": 1}] * 2, r"entry 1: a01_s01_e00_v03 listed twice"),
-    ([{"file_name": "x01_s01_e00_v03", "length": 3, "label": 1}], r"entry 0 file_name: not an NW-UCLA name"),
-])
+@pytest.mark.parametrize(
+    "entries,match",
+    [
+        ({"file_name": "a01_s01_e00_v03"}, "expected a list"),
+        ([{"file_name": "a01_s01_e00_v03", "length": 3}], r"entry 0: expected a dict with keys"),
+        (
+            [{"file_name": "a01_s01_e00_v03", "length": 3, "label": 2}],
+            r"entry 0 \(a01_s01_e00_v03\) label: label 2 disagrees with action id 1",
+        ),
+        (
+            [{"file_name": "a08_s01_e00_v03", "length": 3, "label": 8}],
+            r"label 8 disagrees with action id 8 \(1-based class 7\)",
+        ),
+        ([{"file_name": "a01_s01_e00_v03", "length": 0, "label": 1}], r"length 0 < 1"),
+        ([{"file_name": "a01_s01_e00_v03", "length": 3.0, "label": 1}], r"length must be an integer"),
+        ([{"file_name": "a01_s01_e00_v03", "length": 3, "label": 1}] * 2, r"entry 1: a01_s01_e00_v03 listed twice"),
+        ([{"file_name": "x01_s01_e00_v03", "length": 3, "label": 1}], r"entry 0 file_name: not an NW-UCLA name"),
+    ],
+)
 def test_bad_val_entries(tmp_path, entries, match):
-    p = tmp_path/"val_label.pkl"
+    p = tmp_path / "val_label.pkl"
     p.write_bytes(pickle.dumps(entries))
     with pytest.raises(SkeletonDataError, match=match):
         read_ucla_val_labels(p)
@@ -196,8 +232,15 @@ def test_ragged_frames(real, tmp_path):
         read_ucla_json(dump(tmp_path, {**real, "skeletons": sk}))
 
 
-@pytest.mark.parametrize("value,match", [("0.5", "not a number: '0.5'"), (None, "not a number: None"),
-                                         (True, "not a number: True"), ([1.0], "not a number: \\[1.0\\]")])
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        ("0.5", "not a number: '0.5'"),
+        (None, "not a number: None"),
+        (True, "not a number: True"),
+        ([1.0], "not a number: \\[1.0\\]"),
+    ],
+)
 def test_non_numeric(real, tmp_path, value, match):
     sk = json.loads(json.dumps(real["skeletons"]))
     sk[3][2][0] = value
@@ -213,9 +256,18 @@ def test_non_finite(real, tmp_path, value):
         read_ucla_json(dump(tmp_path, {**real, "skeletons": sk}))
 
 
-@pytest.mark.parametrize("label,match", [(4, None), (3, "label 3 disagrees"), (5, "label 5 disagrees"), (0, "label 0 disagrees"),
-                                         ("4", "label must be an integer"), (4.0, "label must be an integer"),
-                                         (True, "label must be an integer")])
+@pytest.mark.parametrize(
+    "label,match",
+    [
+        (4, None),
+        (3, "label 3 disagrees"),
+        (5, "label 5 disagrees"),
+        (0, "label 0 disagrees"),
+        ("4", "label must be an integer"),
+        (4.0, "label must be an integer"),
+        (True, "label must be an integer"),
+    ],
+)
 def test_label_field(real, tmp_path, label, match):
     p = dump(tmp_path, {**real, "label": label})
     if match is None:
@@ -226,7 +278,9 @@ def test_label_field(real, tmp_path, label, match):
 
 
 def test_file_name_disagrees(real, tmp_path):
-    with pytest.raises(SkeletonDataError, match=rf"file_name '{REAL}' disagrees with the file's name 'a04_s01_e02_v02'"):
+    with pytest.raises(
+        SkeletonDataError, match=rf"file_name '{REAL}' disagrees with the file's name 'a04_s01_e02_v02'"
+    ):
         read_ucla_json(dump(tmp_path, real, name="a04_s01_e02_v02"))
     with pytest.raises(SkeletonDataError, match="not an NW-UCLA name"):
         read_ucla_json(dump(tmp_path, {**real, "file_name": "copy"}, name="copy"))
@@ -243,8 +297,8 @@ def test_missing_keys_and_not_object(real, tmp_path):
 
 @pytest.mark.parametrize("keep", [0, 1, 100, 2000, -2])
 def test_truncated_json(ucla, tmp_path, keep):
-    raw = (ucla/"all_sqe"/f"{REAL}.json").read_bytes()
-    p = tmp_path/f"{REAL}.json"
+    raw = (ucla / "all_sqe" / f"{REAL}.json").read_bytes()
+    p = tmp_path / f"{REAL}.json"
     p.write_bytes(raw[:keep])
     with pytest.raises(SkeletonDataError, match=rf"{REAL}.json:1: invalid JSON"):
         read_ucla_json(p)

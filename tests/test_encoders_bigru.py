@@ -8,6 +8,7 @@ Its module names are the reference's, so its `state_dict()` has the reference's 
 restates `weights_init_gru` (xavier_uniform_ on every 2-D parameter of the direct children) and `oracle_mlp` the
 `--mlp` replacement of `fc`.
 """
+
 import io
 
 import numpy as np
@@ -16,8 +17,15 @@ import torch
 import torch.nn as nn
 
 from skelnb.augment.halp import to_sequence
-from skelnb.encoders.bigru import (BiGRU, ForwardScanningGRU, as_reference_gru, load_reference_state_dict,
-                                   bigru_init, reference_state_dict, stepwise_features)
+from skelnb.encoders.bigru import (
+    BiGRU,
+    ForwardScanningGRU,
+    as_reference_gru,
+    load_reference_state_dict,
+    bigru_init,
+    reference_state_dict,
+    stepwise_features,
+)
 from skelnb.layouts import NTU25, NW_UCLA
 
 
@@ -28,10 +36,10 @@ class OracleEncoderRNN(nn.Module):
 
     def forward(self, seq):
         per_frame, hidden = [], None
-        for t in range(seq.shape[1]):                        # one frame per call, hidden state carried over
-            step_out, hidden = self.gru(seq[:, t:t + 1, :], hidden)
+        for t in range(seq.shape[1]):  # one frame per call, hidden state carried over
+            step_out, hidden = self.gru(seq[:, t : t + 1, :], hidden)
             per_frame.append(step_out)
-        return torch.cat(per_frame, dim=1)[:, -1, :]        # every sample has all T frames
+        return torch.cat(per_frame, dim=1)[:, -1, :]  # every sample has all T frames
 
 
 class OracleBIGRU(nn.Module):
@@ -53,7 +61,8 @@ def oracle_weights_init(model):
     with torch.no_grad():
         for child in model.children():
             for p in child.parameters():
-                if p.dim() == 2: nn.init.xavier_uniform_(p)
+                if p.dim() == 2:
+                    nn.init.xavier_uniform_(p)
 
 
 def oracle_mlp(model):
@@ -82,13 +91,16 @@ def full_pair():
     torch.manual_seed(1)
     oracle = OracleBIGRU()
     oracle_weights_init(oracle)
-    with torch.no_grad(): oracle.input_norm.running_mean.uniform_(-0.5, 0.5); oracle.input_norm.running_var.uniform_(0.5, 2)
+    with torch.no_grad():
+        oracle.input_norm.running_mean.uniform_(-0.5, 0.5)
+        oracle.input_norm.running_var.uniform_(0.5, 2)
     model = BiGRU(num_class=60)
     assert load_reference_state_dict(model, oracle.state_dict()) == ([], [], [])
     return oracle.eval(), model.eval()
 
 
 # --- numerics ----------------------------------------------------------------------------------------------------
+
 
 def test_default_equals_stepwise_oracle(full_pair):
     oracle, model = full_pair
@@ -129,14 +141,17 @@ def test_differs_from_true_bigru(full_pair):
 def test_forward_scanning_is_causal():
     gru = ForwardScanningGRU(12, hidden_size=16, num_layers=2)
     seq = torch.randn(2, 9, 12)
-    edited = seq.clone(); edited[:, 5:] = 0
+    edited = seq.clone()
+    edited[:, 5:] = 0
     with torch.no_grad():
-        a, ha = gru(seq); b, _ = gru(edited)
+        a, ha = gru(seq)
+        b, _ = gru(edited)
     torch.testing.assert_close(a[:, :5], b[:, :5], atol=0, rtol=0)
     assert ha.shape == (4, 2, 16) and a.shape == (2, 9, 32)
 
 
 # --- initialisation ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mlp", [False, True])
 def test_seeded_init_equals_reference(mlp):
@@ -144,13 +159,15 @@ def test_seeded_init_equals_reference(mlp):
     torch.manual_seed(123)
     oracle = OracleBIGRU(num_class=num_class)
     oracle_weights_init(oracle)
-    if mlp: oracle_mlp(oracle)
+    if mlp:
+        oracle_mlp(oracle)
     torch.manual_seed(123)
     model = BiGRU(num_class=num_class, mlp=mlp)
     ref = oracle.state_dict()
     ours = reference_state_dict(model)
     assert list(ours) == list(ref) or sorted(ours) == sorted(ref)
-    for key in ref: torch.testing.assert_close(ours[key], ref[key], atol=0, rtol=0, msg=key)
+    for key in ref:
+        torch.testing.assert_close(ours[key], ref[key], atol=0, rtol=0, msg=key)
 
 
 def test_reference_init_only_touches_matrices():
@@ -164,6 +181,7 @@ def test_reference_init_only_touches_matrices():
 
 
 # --- shapes and parameter counts -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("layout", [NTU25, NW_UCLA])
 @pytest.mark.parametrize("M", [1, 2])
@@ -197,7 +215,11 @@ def test_parameter_counts():
 def test_gradients_reach_every_parameter(mode, mlp):
     model = BiGRU(num_class=9, hidden_size=16, bidirectional=mode, mlp=mlp).train()
     model(view(N=3, T=20)).square().sum().backward()
-    dead = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0]
+    dead = [
+        n
+        for n, p in model.named_parameters()
+        if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0
+    ]
     assert dead == []
 
 
@@ -208,26 +230,31 @@ def test_eval_is_deterministic_and_train_uses_batch_stats():
         a, b = model(x), model(x)
         assert torch.equal(a, b)
         assert torch.equal(model(x[:2]), a[:2]) or torch.allclose(model(x[:2]), a[:2], atol=1e-6)
-        model.train(); c = model(x)
+        model.train()
+        c = model(x)
     assert not torch.allclose(a, c)
     assert model.input_norm.num_batches_tracked.item() == 1
 
 
 # --- state dicts ---------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["forward", "true"])
 def test_state_dict_round_trip(mode):
     torch.manual_seed(5)
     model = BiGRU(num_class=6, hidden_size=20, bidirectional=mode).eval()
     x = view(N=2, T=16)
-    buffer = io.BytesIO(); torch.save(model.state_dict(), buffer); buffer.seek(0)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    buffer.seek(0)
     copy = BiGRU(num_class=6, hidden_size=20, bidirectional=mode).eval()
     copy.load_state_dict(torch.load(buffer))
     again = BiGRU(num_class=6, hidden_size=20, bidirectional=mode).eval()
     assert load_reference_state_dict(again, reference_state_dict(model)) == ([], [], [])
     with torch.no_grad():
         assert torch.equal(copy(x), model(x)) and torch.equal(again(x), model(x))
-    for k, v in reference_state_dict(again).items(): assert torch.equal(v, reference_state_dict(model)[k])
+    for k, v in reference_state_dict(again).items():
+        assert torch.equal(v, reference_state_dict(model)[k])
 
 
 @pytest.mark.parametrize("prefix", ["", "encoder_q.", "module.encoder_q.", "module."])
@@ -239,14 +266,19 @@ def test_load_oracle_state_dict_with_prefixes(prefix):
     state = {prefix + k: v for k, v in oracle.state_dict().items()}
     assert load_reference_state_dict(model, {"epoch": 3, "state_dict": state}) == ([], [], [])
     x = view(N=2, T=12)
-    with torch.no_grad(): torch.testing.assert_close(model(x), oracle(to_sequence(x)), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), oracle(to_sequence(x)), atol=1e-5, rtol=0)
 
 
 def test_load_reports_missing_and_unexpected_by_name():
     oracle = OracleBIGRU(hidden_size=8, num_class=4)
     oracle_mlp(oracle)
     state = {f"encoder_q.{k}": v for k, v in oracle.state_dict().items() if not k.startswith("fc.")}
-    state |= {"encoder_k.fc.0.weight": torch.zeros(16, 16), "queue": torch.zeros(4, 2), "encoder_q.extra.bias": torch.zeros(2)}
+    state |= {
+        "encoder_k.fc.0.weight": torch.zeros(16, 16),
+        "queue": torch.zeros(4, 2),
+        "encoder_q.extra.bias": torch.zeros(2),
+    }
     model = BiGRU(num_class=4, hidden_size=8, mlp=True)
     missing, unexpected, ignored = load_reference_state_dict(model, state)
     assert missing == ["fc.0.weight", "fc.0.bias", "fc.2.weight", "fc.2.bias"]
@@ -274,29 +306,40 @@ def test_as_reference_gru_matches_oracle_module():
     model = BiGRU(num_class=4, hidden_size=8)
     load_reference_state_dict(model, oracle.state_dict())
     gru = as_reference_gru(model)
-    for k, v in oracle.encoder.gru.state_dict().items(): assert torch.equal(gru.state_dict()[k], v), k
+    for k, v in oracle.encoder.gru.state_dict().items():
+        assert torch.equal(gru.state_dict()[k], v), k
 
 
 # --- bad input -----------------------------------------------------------------------------------------------------
 
+
 def test_bad_input():
     model = BiGRU(num_class=4, hidden_size=8)
-    with pytest.raises(ValueError, match=r"expected \(N, 3, T, 25, 2\)"): model(view(V=20))
-    with pytest.raises(ValueError, match=r"\(N, T, 150\)"): model(torch.randn(2, 10, 149))
-    with pytest.raises(ValueError, match="no frames"): model(view(T=0))
-    with pytest.raises(ValueError, match="no adjacency"): model(view(), drop_add_edges=0.2)
-    with pytest.raises(ValueError, match="must be one of"): BiGRU(bidirectional=True)
-    with pytest.raises(ValueError, match="init must be"): BiGRU(init="xavier")
+    with pytest.raises(ValueError, match=r"expected \(N, 3, T, 25, 2\)"):
+        model(view(V=20))
+    with pytest.raises(ValueError, match=r"\(N, T, 150\)"):
+        model(torch.randn(2, 10, 149))
+    with pytest.raises(ValueError, match="no frames"):
+        model(view(T=0))
+    with pytest.raises(ValueError, match="no adjacency"):
+        model(view(), drop_add_edges=0.2)
+    with pytest.raises(ValueError, match="must be one of"):
+        BiGRU(bidirectional=True)
+    with pytest.raises(ValueError, match="init must be"):
+        BiGRU(init="xavier")
 
 
 # --- real data -----------------------------------------------------------------------------------------------------
+
 
 def test_real_ntu_views_match_oracle(shared, full_pair):
     from skelnb.augment.halp import halp_eval_transform
     from skelnb.data.ntu import bodies_by_energy, read_ntu_skeleton
     from skelnb.data.pipelines import halp_pipeline
+
     files = sorted((shared / "ntu_samples").glob("*.skeleton"))
-    if not files: pytest.skip("no NTU samples in the shared data")
+    if not files:
+        pytest.skip("no NTU samples in the shared data")
     samples = [halp_pipeline(bodies_by_energy(read_ntu_skeleton(f)), NTU25) for f in files]
     x = halp_eval_transform()(torch.from_numpy(np.stack([d for d, _ in samples])), num_frames=[n for _, n in samples])
     oracle, model = full_pair

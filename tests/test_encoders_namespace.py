@@ -1,18 +1,28 @@
 """skelnb.encoders as one namespace: the three encoders share a constructor order, `features`/`forward`/`feature_dim`,
 one `LoadResult`, and `load_reference_state_dict` dispatches on the model and reads checkpoint files."""
+
 import inspect
 
 import pytest
 import torch
 
 import skelnb.encoders as E
-from skelnb.encoders import (ENCODERS, BiGRU, DSTANet, LoadResult, STGCN, build_encoder, load_reference_state_dict,
-                             projector_mlp, reference_init)
+from skelnb.encoders import (
+    ENCODERS,
+    BiGRU,
+    DSTANet,
+    LoadResult,
+    STGCN,
+    build_encoder,
+    load_reference_state_dict,
+    projector_mlp,
+    reference_init,
+)
 from skelnb.encoders.bigru import reference_state_dict as bigru_reference_names
 from skelnb.encoders.dsta import to_reference_state_dict as dsta_reference_names
 from skelnb.layouts import get_layout
 
-SMALL = {"stgcn": {}, "dsta": {}, "bigru": {"hidden_size": 16}}   # a narrow BiGRU keeps the tests fast
+SMALL = {"stgcn": {}, "dsta": {}, "bigru": {"hidden_size": 16}}  # a narrow BiGRU keeps the tests fast
 REFERENCE_NAMES = {"stgcn": lambda m: m.state_dict(), "dsta": dsta_reference_names, "bigru": bigru_reference_names}
 
 
@@ -27,7 +37,7 @@ def test_one_constructor_order(name):
     assert [p.default for p in params[:3]] == [60, "ntu25", 3]
     assert params[-1].name == "mlp" and params[-1].default is False and params[-2].name == "init"
     assert list(inspect.signature(ENCODERS[name].forward).parameters) == ["self", "x", "drop_add_edges", "generator"]
-    model = ENCODERS[name](7, "nw_ucla", 3, **SMALL[name])          # positional (num_class, layout, in_channels)
+    model = ENCODERS[name](7, "nw_ucla", 3, **SMALL[name])  # positional (num_class, layout, in_channels)
     assert model.fc.out_features == 7
 
 
@@ -35,7 +45,8 @@ def test_one_constructor_order(name):
 def test_feature_dim(name, feature_dim):
     model = build_encoder(name).eval()
     assert model.feature_dim == feature_dim
-    with torch.no_grad(): assert model.features(view(N=1, T=8)).shape == (1, feature_dim)
+    with torch.no_grad():
+        assert model.features(view(N=1, T=8)).shape == (1, feature_dim)
 
 
 @pytest.mark.parametrize("name", list(ENCODERS))
@@ -54,7 +65,11 @@ def test_shapes_across_layouts_persons_frames(name, layout, M, T):
 def test_gradients_reach_every_parameter(name, mlp):
     model = build_encoder(name, num_class=4, mlp=mlp, **SMALL[name]).train()
     model(view(N=3, T=16)).logsumexp(-1).sum().backward()
-    dead = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all() or not p.grad.abs().sum() > 0]
+    dead = [
+        n
+        for n, p in model.named_parameters()
+        if p.grad is None or not torch.isfinite(p.grad).all() or not p.grad.abs().sum() > 0
+    ]
     assert dead == []
 
 
@@ -62,23 +77,30 @@ def test_gradients_reach_every_parameter(name, mlp):
 def test_eval_is_deterministic(name):
     model = build_encoder(name, num_class=4, **SMALL[name]).eval()
     x = view(N=3, T=16)
-    with torch.no_grad(): assert torch.equal(model(x), model(x))
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))
 
 
 def test_build_encoder_names():
     assert type(build_encoder("BiGRU", hidden_size=8)) is BiGRU and type(build_encoder("dsta")) is DSTANet
-    with pytest.raises(ValueError, match="known: stgcn, dsta, bigru"): build_encoder("resnet")
+    with pytest.raises(ValueError, match="known: stgcn, dsta, bigru"):
+        build_encoder("resnet")
 
 
 def test_inits():
-    torch.manual_seed(0); a = STGCN(init="reference")
-    torch.manual_seed(0); b = reference_init(STGCN())
+    torch.manual_seed(0)
+    a = STGCN(init="reference")
+    torch.manual_seed(0)
+    b = reference_init(STGCN())
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    default = BiGRU(hidden_size=16, init=None)                       # PyTorch's U(±1/√H) for the GRU
-    assert default.gru.l0.weight_hh_l0.abs().max() <= 16 ** -0.5
-    with pytest.raises(ValueError, match="init must be"): STGCN(init="dsta")
-    with pytest.raises(ValueError, match="init must be"): DSTANet(init="bigru")
-    with pytest.raises(ValueError, match="init must be"): BiGRU(init="reference")
+    default = BiGRU(hidden_size=16, init=None)  # PyTorch's U(±1/√H) for the GRU
+    assert default.gru.l0.weight_hh_l0.abs().max() <= 16**-0.5
+    with pytest.raises(ValueError, match="init must be"):
+        STGCN(init="dsta")
+    with pytest.raises(ValueError, match="init must be"):
+        DSTANet(init="bigru")
+    with pytest.raises(ValueError, match="init must be"):
+        BiGRU(init="reference")
 
 
 def test_projector_mlp_shape():
@@ -99,7 +121,8 @@ def test_round_trip_through_a_file(tmp_path, ntu, name, wrapper):
     result = load_reference_state_dict(fresh, tmp_path / "checkpoint.pt")
     assert isinstance(result, LoadResult)
     assert result == ([], [], ["module.encoder_k.extra", "module.queue"])
-    with torch.no_grad(): assert torch.equal(fresh(ntu), model(ntu))
+    with torch.no_grad():
+        assert torch.equal(fresh(ntu), model(ntu))
     # the key encoder on request (keyword arguments pass through): here it has one unknown key and nothing else
     key = build_encoder(name, num_class=60, **SMALL[name])
     result = load_reference_state_dict(key, str(tmp_path / "checkpoint.pt"), encoder="encoder_k")
@@ -113,22 +136,46 @@ def test_missing_unexpected_strict(name):
     classifier = build_encoder(name, num_class=60, **SMALL[name])
     result = load_reference_state_dict(classifier, state)
     assert result.missing == ["fc.weight", "fc.bias"] and result.ignored == []
-    assert result.unexpected == ["encoder_q.fc.0.weight", "encoder_q.fc.0.bias", "encoder_q.fc.2.weight", "encoder_q.fc.2.bias"]
-    with pytest.raises(ValueError, match=r"missing keys \['fc.weight', 'fc.bias'\], unexpected keys \['encoder_q.fc.0.weight'"):
+    assert result.unexpected == [
+        "encoder_q.fc.0.weight",
+        "encoder_q.fc.0.bias",
+        "encoder_q.fc.2.weight",
+        "encoder_q.fc.2.bias",
+    ]
+    with pytest.raises(
+        ValueError, match=r"missing keys \['fc.weight', 'fc.bias'\], unexpected keys \['encoder_q.fc.0.weight'"
+    ):
         load_reference_state_dict(build_encoder(name, num_class=60, **SMALL[name]), state, strict=True)
     with pytest.raises(ValueError, match="shape mismatch"):
-        load_reference_state_dict(build_encoder(name, num_class=60, layout="nw_ucla", **SMALL[name]),
-                                  {k: v for k, v in REFERENCE_NAMES[name](classifier).items() if "pes.pe" not in k and "atts" not in k})
+        load_reference_state_dict(
+            build_encoder(name, num_class=60, layout="nw_ucla", **SMALL[name]),
+            {k: v for k, v in REFERENCE_NAMES[name](classifier).items() if "pes.pe" not in k and "atts" not in k},
+        )
 
 
 def test_unknown_model_and_bad_checkpoint(tmp_path):
-    with pytest.raises(TypeError, match="no reference loader for Linear"): load_reference_state_dict(torch.nn.Linear(2, 2), {})
+    with pytest.raises(TypeError, match="no reference loader for Linear"):
+        load_reference_state_dict(torch.nn.Linear(2, 2), {})
     torch.save([torch.zeros(1)], tmp_path / "list.pt")
-    with pytest.raises(TypeError, match="expected a state dict"): load_reference_state_dict(STGCN(), tmp_path / "list.pt")
-    with pytest.raises(FileNotFoundError): load_reference_state_dict(STGCN(), tmp_path / "absent.pt")
+    with pytest.raises(TypeError, match="expected a state dict"):
+        load_reference_state_dict(STGCN(), tmp_path / "list.pt")
+    with pytest.raises(FileNotFoundError):
+        load_reference_state_dict(STGCN(), tmp_path / "absent.pt")
 
 
 def test_namespace_names():
-    for name in ("STGCN", "DSTANet", "BiGRU", "projector_mlp", "LoadResult", "ENCODERS", "build_encoder",
-                 "load_reference_state_dict", "reference_init", "dsta_init", "bigru_init", "read_checkpoint"):
+    for name in (
+        "STGCN",
+        "DSTANet",
+        "BiGRU",
+        "projector_mlp",
+        "LoadResult",
+        "ENCODERS",
+        "build_encoder",
+        "load_reference_state_dict",
+        "reference_init",
+        "dsta_init",
+        "bigru_init",
+        "read_checkpoint",
+    ):
         assert hasattr(E, name), name

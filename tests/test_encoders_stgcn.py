@@ -8,6 +8,7 @@ column normalisation by loops, the partition by nested loops over (j, i), residu
 `edge_importance{i}` parameters registered after the modules, `net/hiclr.py`'s MLP wrap of `fc`, and
 `processor/pretrain.py`'s `weights_init` matching class names.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -17,18 +18,75 @@ from torch import nn
 from skelnb.augment.hiclr import DropAddEdges
 from skelnb.core import shared_data
 from skelnb.encoders.common import LoadResult, projector_mlp, reference_init
-from skelnb.encoders.stgcn import (STGCN, GraphConv, STGCNBlock, graph_partition, hop_distance_to_center,
-                                   load_reference_state_dict, normalized_adjacency,
-                                   reference_key_names)
+from skelnb.encoders.stgcn import (
+    STGCN,
+    GraphConv,
+    STGCNBlock,
+    graph_partition,
+    hop_distance_to_center,
+    load_reference_state_dict,
+    normalized_adjacency,
+    reference_key_names,
+)
 from skelnb.layouts import NTU25, NW_UCLA
 
 # ------------------------------------------------------------------------------------------------ oracle
 REF_EDGES_1BASED = {
-    "ntu-rgb+d": (25, 21, [(1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9), (11, 10),
-                           (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19),
-                           (22, 23), (23, 8), (24, 25), (25, 12)]),
-    "nw-ucla": (20, 3, [(1, 2), (2, 3), (4, 3), (5, 3), (6, 5), (7, 6), (8, 7), (9, 3), (10, 9), (11, 10), (12, 11),
-                        (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19)]),
+    "ntu-rgb+d": (
+        25,
+        21,
+        [
+            (1, 2),
+            (2, 21),
+            (3, 21),
+            (4, 3),
+            (5, 21),
+            (6, 5),
+            (7, 6),
+            (8, 7),
+            (9, 21),
+            (10, 9),
+            (11, 10),
+            (12, 11),
+            (13, 1),
+            (14, 13),
+            (15, 14),
+            (16, 15),
+            (17, 1),
+            (18, 17),
+            (19, 18),
+            (20, 19),
+            (22, 23),
+            (23, 8),
+            (24, 25),
+            (25, 12),
+        ],
+    ),
+    "nw-ucla": (
+        20,
+        3,
+        [
+            (1, 2),
+            (2, 3),
+            (4, 3),
+            (5, 3),
+            (6, 5),
+            (7, 6),
+            (8, 7),
+            (9, 3),
+            (10, 9),
+            (11, 10),
+            (12, 11),
+            (13, 1),
+            (14, 13),
+            (15, 14),
+            (16, 15),
+            (17, 1),
+            (18, 17),
+            (19, 18),
+            (20, 19),
+        ],
+    ),
 }
 
 
@@ -37,12 +95,15 @@ def oracle_partition(layout_name, max_hop=1):
     centre -= 1
     links = [(i, i) for i in range(n)] + [(a - 1, b - 1) for a, b in edges]
     adj = np.zeros((n, n))
-    for a, b in links: adj[a, b] = adj[b, a] = 1
+    for a, b in links:
+        adj[a, b] = adj[b, a] = 1
     hop = np.full((n, n), np.inf)
     reach = [np.linalg.matrix_power(adj, d) > 0 for d in range(max_hop + 1)]
-    for d in range(max_hop, -1, -1): hop[reach[d]] = d
+    for d in range(max_hop, -1, -1):
+        hop[reach[d]] = d
     within = np.zeros((n, n))
-    for d in range(max_hop + 1): within[hop == d] = 1
+    for d in range(max_hop + 1):
+        within[hop == d] = 1
     col = within.sum(0)
     norm = np.zeros((n, n))
     for j in range(n):
@@ -53,10 +114,14 @@ def oracle_partition(layout_name, max_hop=1):
         root, close, far = np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n))
         for i in range(n):
             for j in range(n):
-                if hop[j, i] != d: continue
-                if hop[j, centre] == hop[i, centre]: root[j, i] = norm[j, i]
-                elif hop[j, centre] > hop[i, centre]: close[j, i] = norm[j, i]
-                else: far[j, i] = norm[j, i]
+                if hop[j, i] != d:
+                    continue
+                if hop[j, centre] == hop[i, centre]:
+                    root[j, i] = norm[j, i]
+                elif hop[j, centre] > hop[i, centre]:
+                    close[j, i] = norm[j, i]
+                else:
+                    far[j, i] = norm[j, i]
         parts += [root] if d == 0 else [root + close, far]
     return np.stack(parts)
 
@@ -72,7 +137,7 @@ class OracleGraphConv(nn.Module):
         n, kc, t, v = y.shape
         y = y.view(n, self.k, kc // self.k, t, v)
         out = torch.zeros(n, kc // self.k, t, A.shape[-1], dtype=y.dtype)
-        for k in range(self.k):   # output w = sum over v of y[..., v] * A[k, v, w]
+        for k in range(self.k):  # output w = sum over v of y[..., v] * A[k, v, w]
             out = out + torch.matmul(y[:, k], A[k])
         return out
 
@@ -81,12 +146,21 @@ class OracleBlock(nn.Module):
     def __init__(self, c_in, c_out, k, stride=1, dropout=0.0, residual=True):
         super().__init__()
         self.gcn = OracleGraphConv(c_in, c_out, k)
-        self.tcn = nn.Sequential(nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-                                 nn.Conv2d(c_out, c_out, (9, 1), (stride, 1), (4, 0)),
-                                 nn.BatchNorm2d(c_out), nn.Dropout(dropout, inplace=True))
-        if not residual: self.residual = lambda x: 0
-        elif c_in == c_out and stride == 1: self.residual = lambda x: x
-        else: self.residual = nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=1, stride=(stride, 1)), nn.BatchNorm2d(c_out))
+        self.tcn = nn.Sequential(
+            nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, (9, 1), (stride, 1), (4, 0)),
+            nn.BatchNorm2d(c_out),
+            nn.Dropout(dropout, inplace=True),
+        )
+        if not residual:
+            self.residual = lambda x: 0
+        elif c_in == c_out and stride == 1:
+            self.residual = lambda x: x
+        else:
+            self.residual = nn.Sequential(
+                nn.Conv2d(c_in, c_out, kernel_size=1, stride=(stride, 1)), nn.BatchNorm2d(c_out)
+            )
 
     def forward(self, x, A):
         r = self.residual(x)
@@ -99,13 +173,26 @@ class OracleSTGCN(nn.Module):
         self.register_buffer("A", torch.tensor(oracle_partition(layout_name), dtype=torch.float32))
         k, v = self.A.shape[:2]
         self.data_bn = nn.BatchNorm1d(3 * v)
-        spec = [(3, hidden, 1, False), (hidden, hidden, 1, True), (hidden, hidden, 1, True), (hidden, hidden, 1, True),
-                (hidden, 2 * hidden, 2, True), (2 * hidden, 2 * hidden, 1, True), (2 * hidden, 2 * hidden, 1, True),
-                (2 * hidden, 4 * hidden, 2, True), (4 * hidden, 4 * hidden, 1, True), (4 * hidden, hidden_dim, 1, True)]
-        self.st_gcn_networks = nn.ModuleList(OracleBlock(a, b, k, s, dropout if res else 0.0, res) for a, b, s, res in spec)
+        spec = [
+            (3, hidden, 1, False),
+            (hidden, hidden, 1, True),
+            (hidden, hidden, 1, True),
+            (hidden, hidden, 1, True),
+            (hidden, 2 * hidden, 2, True),
+            (2 * hidden, 2 * hidden, 1, True),
+            (2 * hidden, 2 * hidden, 1, True),
+            (2 * hidden, 4 * hidden, 2, True),
+            (4 * hidden, 4 * hidden, 1, True),
+            (4 * hidden, hidden_dim, 1, True),
+        ]
+        self.st_gcn_networks = nn.ModuleList(
+            OracleBlock(a, b, k, s, dropout if res else 0.0, res) for a, b, s, res in spec
+        )
         self.fc = nn.Linear(hidden_dim, num_class)
-        for i in range(10): self.register_parameter(f"edge_importance{i + 1}", nn.Parameter(torch.ones(k, v, v)))
-        if mlp: self.fc = nn.Sequential(nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), self.fc)
+        for i in range(10):
+            self.register_parameter(f"edge_importance{i + 1}", nn.Parameter(torch.ones(k, v, v)))
+        if mlp:
+            self.fc = nn.Sequential(nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), self.fc)
 
     def forward(self, x, adjacency=None):
         n, c, t, v, m = x.shape
@@ -122,7 +209,8 @@ def oracle_weights_init(m):
     name = type(m).__name__
     if "Conv1d" in name or "Conv2d" in name or "Linear" in name:
         m.weight.data.normal_(0.0, 0.02)
-        if m.bias is not None: m.bias.data.fill_(0)
+        if m.bias is not None:
+            m.bias.data.fill_(0)
     elif "BatchNorm" in name:
         m.weight.data.normal_(1.0, 0.02)
         m.bias.data.fill_(0)
@@ -133,10 +221,14 @@ def randomise(model, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, t in model.state_dict().items():
-            if name == "A" or t.dtype != torch.float32: continue
-            if "running_var" in name: t.copy_(torch.rand(t.shape, generator=g) + 0.5)
-            elif "edge_importance" in name: t.copy_(torch.rand(t.shape, generator=g) + 0.5)
-            else: t.copy_(torch.randn(t.shape, generator=g) * 0.1 + (1.0 if name.endswith("bn.weight") else 0.0))
+            if name == "A" or t.dtype != torch.float32:
+                continue
+            if "running_var" in name:
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            elif "edge_importance" in name:
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.1 + (1.0 if name.endswith("bn.weight") else 0.0))
     return model
 
 
@@ -152,20 +244,31 @@ def ucla():
     "Two NW-UCLA sequences through HiCLR's pipeline, (2, 3, 50, 20, 1)."
     from skelnb.data.pipelines import hiclr_pipeline
     from skelnb.data.ucla import read_ucla_json
+
     folder = shared_data("nw_ucla", "all_sqe")
-    if folder is None: pytest.skip("shared data absent")
-    return torch.from_numpy(np.stack([hiclr_pipeline(read_ucla_json(folder / f"{n}.json").xyz[:, None], NW_UCLA)
-                                      for n in ["a01_s01_e01_v01", "a12_s10_e04_v03"]]))
+    if folder is None:
+        pytest.skip("shared data absent")
+    return torch.from_numpy(
+        np.stack(
+            [
+                hiclr_pipeline(read_ucla_json(folder / f"{n}.json").xyz[:, None], NW_UCLA)
+                for n in ["a01_s01_e01_v01", "a12_s10_e04_v03"]
+            ]
+        )
+    )
 
 
 def resample(x, frames):
     "Linear resampling in time of (N, C, T, V, M), to get other frame counts from real data."
     n, c, t, v, m = x.shape
-    y = F.interpolate(x.permute(0, 1, 3, 4, 2).reshape(n, c * v * m, t), size=frames, mode="linear", align_corners=False)
+    y = F.interpolate(
+        x.permute(0, 1, 3, 4, 2).reshape(n, c * v * m, t), size=frames, mode="linear", align_corners=False
+    )
     return y.view(n, c, v, m, frames).permute(0, 1, 4, 2, 3).contiguous()
 
 
-def count(m): return sum(p.numel() for p in m.parameters())
+def count(m):
+    return sum(p.numel() for p in m.parameters())
 
 
 # ------------------------------------------------------------------------------------------------ graph
@@ -183,8 +286,8 @@ def test_partition_full_distance(layout):
     np.testing.assert_allclose(A.sum(0), normalized_adjacency(layout), atol=1e-7)
     e = len(layout.edges)
     assert [(a > 0).sum() for a in Af] == [layout.num_joints, e, e]
-    np.testing.assert_allclose(Af[1], Af[2].T * 0 + Af[1], atol=0)   # shape sanity
-    assert ((Af[1] > 0) == (Af[2] > 0).T).all()                     # each edge: one direction in A1, the other in A2
+    np.testing.assert_allclose(Af[1], Af[2].T * 0 + Af[1], atol=0)  # shape sanity
+    assert ((Af[1] > 0) == (Af[2] > 0).T).all()  # each edge: one direction in A1, the other in A2
 
 
 def test_hop_distance_truncation():
@@ -194,7 +297,8 @@ def test_hop_distance_truncation():
 
 
 def test_bad_partition_option():
-    with pytest.raises(ValueError, match="distance must be"): graph_partition(NTU25, "paper")
+    with pytest.raises(ValueError, match="distance must be"):
+        graph_partition(NTU25, "paper")
 
 
 # ------------------------------------------------------------------------------------------------ structure
@@ -211,15 +315,21 @@ def test_parameter_counts():
 @pytest.mark.parametrize("mlp", [False, True])
 def test_same_names_and_same_seeded_init_as_reference(layout, name, mlp):
     "Same state-dict keys and shapes; the same seed gives the same default init and the same reference_init."
-    torch.manual_seed(3); ours = STGCN(128, layout, mlp=mlp)
-    torch.manual_seed(3); ref = OracleSTGCN(name, num_class=128, mlp=mlp)
+    torch.manual_seed(3)
+    ours = STGCN(128, layout, mlp=mlp)
+    torch.manual_seed(3)
+    ref = OracleSTGCN(name, num_class=128, mlp=mlp)
     a, b = ours.state_dict(), ref.state_dict()
     assert sorted(a) == sorted(b)
-    for k in a: torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
-    torch.manual_seed(4); reference_init(ours)
-    torch.manual_seed(4); ref.apply(oracle_weights_init)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    torch.manual_seed(4)
+    reference_init(ours)
+    torch.manual_seed(4)
+    ref.apply(oracle_weights_init)
     a, b = ours.state_dict(), ref.state_dict()
-    for k in a: torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
 
 
 def test_reference_init_values():
@@ -228,7 +338,8 @@ def test_reference_init_values():
     w = torch.cat([x.weight.flatten() for x in m.modules() if isinstance(x, (nn.Conv2d, nn.Linear))])
     assert abs(w.mean()) < 1e-3 and abs(w.std() - 0.02) < 3e-4
     for x in m.modules():
-        if isinstance(x, (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d)): assert (x.bias == 0).all()
+        if isinstance(x, (nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d)):
+            assert (x.bias == 0).all()
         if isinstance(x, (nn.BatchNorm1d, nn.BatchNorm2d)):
             assert (x.running_mean == 0).all() and (x.running_var == 1).all()
     bn = torch.cat([x.weight for x in m.modules() if isinstance(x, (nn.BatchNorm1d, nn.BatchNorm2d))])
@@ -238,12 +349,28 @@ def test_reference_init_values():
 
 def test_block_plan():
     m = STGCN()
-    plan = [(b.gcn.conv.in_channels, b.gcn.conv.out_channels // 3, b.tcn[2].stride[0], b.tcn[4].p,
-             type(b.residual).__name__) for b in m.st_gcn_networks]
-    assert plan == [(3, 16, 1, 0.0, "NoneType"), (16, 16, 1, 0.5, "Identity"), (16, 16, 1, 0.5, "Identity"),
-                    (16, 16, 1, 0.5, "Identity"), (16, 32, 2, 0.5, "Sequential"), (32, 32, 1, 0.5, "Identity"),
-                    (32, 32, 1, 0.5, "Identity"), (32, 64, 2, 0.5, "Sequential"), (64, 64, 1, 0.5, "Identity"),
-                    (64, 256, 1, 0.5, "Sequential")]
+    plan = [
+        (
+            b.gcn.conv.in_channels,
+            b.gcn.conv.out_channels // 3,
+            b.tcn[2].stride[0],
+            b.tcn[4].p,
+            type(b.residual).__name__,
+        )
+        for b in m.st_gcn_networks
+    ]
+    assert plan == [
+        (3, 16, 1, 0.0, "NoneType"),
+        (16, 16, 1, 0.5, "Identity"),
+        (16, 16, 1, 0.5, "Identity"),
+        (16, 16, 1, 0.5, "Identity"),
+        (16, 32, 2, 0.5, "Sequential"),
+        (32, 32, 1, 0.5, "Identity"),
+        (32, 32, 1, 0.5, "Identity"),
+        (32, 64, 2, 0.5, "Sequential"),
+        (64, 64, 1, 0.5, "Identity"),
+        (64, 256, 1, 0.5, "Sequential"),
+    ]
     assert m.data_bn.num_features == 75 and STGCN(layout=NW_UCLA).data_bn.num_features == 60
 
 
@@ -261,10 +388,11 @@ def test_projector_mlp():
 def test_shapes(which, persons, frames, request):
     x = request.getfixturevalue(which)
     layout = NTU25 if which == "ntu" else NW_UCLA
-    if x.shape[-1] < persons: x = torch.cat([x, torch.zeros_like(x)], -1)
+    if x.shape[-1] < persons:
+        x = torch.cat([x, torch.zeros_like(x)], -1)
     x = resample(x[..., :persons], frames) if frames != 50 else x[..., :persons]
     m = STGCN(7, layout).eval()
-    t_out = -(-(-(-frames // 2)) // 2)   # two stride-2 convolutions with padding 4: ceil(ceil(T/2)/2)
+    t_out = -(-(-(-frames // 2)) // 2)  # two stride-2 convolutions with padding 4: ceil(ceil(T/2)/2)
     with torch.no_grad():
         assert m(x).shape == (x.shape[0], 7)
         assert m.features(x).shape == (x.shape[0], 256)
@@ -274,11 +402,16 @@ def test_shapes(which, persons, frames, request):
 
 def test_bad_input_shapes(ntu, ucla):
     m = STGCN()
-    with pytest.raises(ValueError, match=r"expected \(N, 3, T, 25, M\) for layout ntu25, got \(2, 3, 50, 20, 1\)"): m(ucla)
-    with pytest.raises(ValueError, match="got \\(3, 50, 25, 2\\)"): m(ntu[0])
-    with pytest.raises(ValueError, match="got \\(2, 2, 50, 25, 2\\)"): m(ntu[:, :2])
-    with pytest.raises(ValueError, match="adjacency subsets"): GraphConv(3, 4, 3)(torch.zeros(1, 3, 5, 25), torch.zeros(2, 25, 25))
-    with pytest.raises(ValueError, match="odd"): STGCNBlock(3, 4, temporal_kernel=4)
+    with pytest.raises(ValueError, match=r"expected \(N, 3, T, 25, M\) for layout ntu25, got \(2, 3, 50, 20, 1\)"):
+        m(ucla)
+    with pytest.raises(ValueError, match="got \\(3, 50, 25, 2\\)"):
+        m(ntu[0])
+    with pytest.raises(ValueError, match="got \\(2, 2, 50, 25, 2\\)"):
+        m(ntu[:, :2])
+    with pytest.raises(ValueError, match="adjacency subsets"):
+        GraphConv(3, 4, 3)(torch.zeros(1, 3, 5, 25), torch.zeros(2, 25, 25))
+    with pytest.raises(ValueError, match="odd"):
+        STGCNBlock(3, 4, temporal_kernel=4)
 
 
 # ------------------------------------------------------------------------------------------------ against the oracle
@@ -288,7 +421,8 @@ def test_outputs_equal_reference_after_loading(ntu, mlp):
     ours = STGCN(num_class=128, mlp=mlp)
     assert load_reference_state_dict(ours, ref.state_dict()) == LoadResult([], [], [])
     ours.eval()
-    with torch.no_grad(): torch.testing.assert_close(ours(ntu), ref(ntu), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ntu), ref(ntu), rtol=1e-5, atol=1e-5)
 
 
 def test_train_mode_batchnorm_matches_reference(ntu):
@@ -306,12 +440,16 @@ def test_ucla_outputs_equal_reference(ucla):
     ours = STGCN(10, NW_UCLA)
     load_reference_state_dict(ours, ref.state_dict())
     ours.eval()
-    with torch.no_grad(): torch.testing.assert_close(ours(ucla), ref(ucla), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ucla), ref(ucla), rtol=1e-5, atol=1e-5)
 
 
 class FixedGraph:
     "A stand-in for DropAddEdges that returns a given adjacency and records its calls."
-    def __init__(self, A): self.A, self.calls = A, 0
+
+    def __init__(self, A):
+        self.A, self.calls = A, 0
+
     def adjacency(self, A, generator=None, num_samples=None):
         self.calls += 1
         return self.A
@@ -353,7 +491,8 @@ def test_per_sample_draw_is_shared_by_persons(ntu):
     seen = []
     block0 = m.st_gcn_networks[0]
     block0.gcn.register_forward_hook(lambda mod, inp, out: seen.append(inp[1]))
-    with torch.no_grad(): m(torch.cat([ntu, ntu[:1]]), DropAddEdges(0.5, 0.2, per_sample=True), torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        m(torch.cat([ntu, ntu[:1]]), DropAddEdges(0.5, 0.2, per_sample=True), torch.Generator().manual_seed(0))
     A = seen[0]
     assert A.shape == (6, 3, 25, 25)
     assert torch.equal(A[0], A[1]) and torch.equal(A[2], A[3]) and not torch.equal(A[1], A[2])
@@ -379,14 +518,16 @@ def test_eval_deterministic_train_stochastic(ntu):
 def test_fixed_graph_option(ntu):
     m = STGCN(edge_importance=False)
     assert count(m) == 836_800 - 18_750 and m.importance(3) == 1.0
-    with torch.no_grad(): assert m.eval()(ntu).shape == (2, 60)
+    with torch.no_grad():
+        assert m.eval()(ntu).shape == (2, 60)
 
 
 # ------------------------------------------------------------------------------------------------ loading
 def aimclr_names(sd, prefix=""):
     out = {}
     for k, v in sd.items():
-        if k.startswith("edge_importance"): k = f"edge_importance.{int(k[len('edge_importance'):]) - 1}"
+        if k.startswith("edge_importance"):
+            k = f"edge_importance.{int(k[len('edge_importance') :]) - 1}"
         out[prefix + k] = v
     return out
 
@@ -396,24 +537,36 @@ def test_load_full_checkpoints(ntu):
     ref_q = randomise(OracleSTGCN(), seed=5).eval()
     ref_k = randomise(OracleSTGCN(), seed=6).eval()
     for rename in (lambda sd, p: {p + k: v for k, v in sd.items()}, aimclr_names):
-        sd = {**rename(ref_q.state_dict(), "module.encoder_q."), **rename(ref_k.state_dict(), "module.encoder_k."),
-              "module.queue": torch.randn(128, 8), "module.queue_ptr": torch.zeros(1, dtype=torch.long),
-              "mask_param": torch.zeros(1)}
+        sd = {
+            **rename(ref_q.state_dict(), "module.encoder_q."),
+            **rename(ref_k.state_dict(), "module.encoder_k."),
+            "module.queue": torch.randn(128, 8),
+            "module.queue_ptr": torch.zeros(1, dtype=torch.long),
+            "mask_param": torch.zeros(1),
+        }
         for enc, ref in (("encoder_q", ref_q), ("encoder_k", ref_k)):
             ours = STGCN()
             other = "module.encoder_k." if enc == "encoder_q" else "module.encoder_q."
             ignored = [k for k in sd if k.startswith(other) or "encoder" not in k]
             assert load_reference_state_dict(ours, sd, encoder=enc) == ([], [], ignored)
-            with torch.no_grad(): torch.testing.assert_close(ours.eval()(ntu), ref(ntu), rtol=1e-5, atol=1e-5)
+            with torch.no_grad():
+                torch.testing.assert_close(ours.eval()(ntu), ref(ntu), rtol=1e-5, atol=1e-5)
 
 
 def test_key_names():
-    names = reference_key_names({"module.encoder_q.edge_importance.9": 0, "encoder_q.module.fc.weight": 0,
-                                 "encoder_k.A": 0, "queue": 0})
-    assert names == {"module.encoder_q.edge_importance.9": "edge_importance10", "encoder_q.module.fc.weight": "fc.weight",
-                     "encoder_k.A": None, "queue": None}
-    assert reference_key_names({"edge_importance.0": 0, "data_bn.weight": 0}) == {"edge_importance.0": "edge_importance1",
-                                                                                  "data_bn.weight": "data_bn.weight"}
+    names = reference_key_names(
+        {"module.encoder_q.edge_importance.9": 0, "encoder_q.module.fc.weight": 0, "encoder_k.A": 0, "queue": 0}
+    )
+    assert names == {
+        "module.encoder_q.edge_importance.9": "edge_importance10",
+        "encoder_q.module.fc.weight": "fc.weight",
+        "encoder_k.A": None,
+        "queue": None,
+    }
+    assert reference_key_names({"edge_importance.0": 0, "data_bn.weight": 0}) == {
+        "edge_importance.0": "edge_importance1",
+        "data_bn.weight": "data_bn.weight",
+    }
 
 
 def test_missing_and_unexpected_reported():
@@ -422,8 +575,15 @@ def test_missing_and_unexpected_reported():
     del pre["encoder_q.st_gcn_networks.3.tcn.0.running_mean"]
     missing, unexpected, ignored = load_reference_state_dict(STGCN(num_class=60), pre)
     assert missing == ["st_gcn_networks.3.tcn.0.running_mean", "fc.weight", "fc.bias"] and ignored == []
-    assert sorted(unexpected) == sorted(["encoder_q.fc.0.weight", "encoder_q.fc.0.bias", "encoder_q.fc.2.weight",
-                                         "encoder_q.fc.2.bias", "encoder_q.extra.weight"])
+    assert sorted(unexpected) == sorted(
+        [
+            "encoder_q.fc.0.weight",
+            "encoder_q.fc.0.bias",
+            "encoder_q.fc.2.weight",
+            "encoder_q.fc.2.bias",
+            "encoder_q.extra.weight",
+        ]
+    )
     # the edge importance of a fixed-graph model has nowhere to go
     missing, unexpected, _ = load_reference_state_dict(STGCN(edge_importance=False), OracleSTGCN().state_dict())
     assert missing == [] and sorted(unexpected) == sorted(f"edge_importance{i}" for i in range(1, 11))

@@ -1,5 +1,6 @@
 """Every library notebook runs with nbdev_test (its tests are the cells). Cells flagged `#| slow` or `#| cuda`
 run in a second, flagged pass that is skipped (and reported) unless that flag is enabled."""
+
 import json
 import re
 import subprocess
@@ -12,7 +13,7 @@ from conftest import enabled_flags
 from skelnb.core import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT/"nbs").glob("[0-9]*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "nbs").glob("[0-9]*.ipynb"))
 FLAG_RE = re.compile(r"^#\|\s*(slow|cuda)\s*$", re.M)
 
 
@@ -22,8 +23,9 @@ def flags_in(nb: Path) -> set:
 
 
 def run_nbdev_test(nb: Path, flags: str = "") -> subprocess.CompletedProcess:
-    cmd = [str(Path(sys.executable).parent/"nbdev_test"), "--path", str(nb), "--n_workers", "0"]
-    if flags: cmd += ["--flags", flags]
+    cmd = [str(Path(sys.executable).parent / "nbdev_test"), "--path", str(nb), "--n_workers", "0"]
+    if flags:
+        cmd += ["--flags", flags]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
 
 

@@ -4,6 +4,7 @@ The reference computes the bone stream with an explicit loop over the 1-based NT
 motion stream as the difference of consecutive frames with a zero last frame; `reference_bone` and `reference_motion`
 below restate those loops as test oracles.
 """
+
 import json
 
 import numpy as np
@@ -15,11 +16,55 @@ from skelnb.data.pipelines import halp_pipeline, hiclr_pipeline
 from skelnb.layouts import NTU25, NW_UCLA
 from skelnb.streams import STREAMS, bone_parents, to_bone, to_motion, to_stream
 
-NTU_BONES_1BASED = [(1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9), (11, 10),
-                    (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19), (21, 21),
-                    (22, 23), (23, 8), (24, 25), (25, 12)]
-UCLA_BONES_1BASED = [(1, 2), (2, 3), (3, 3), (4, 3), (5, 3), (6, 5), (7, 6), (8, 7), (9, 3), (10, 9), (11, 10),
-                     (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19)]
+NTU_BONES_1BASED = [
+    (1, 2),
+    (2, 21),
+    (3, 21),
+    (4, 3),
+    (5, 21),
+    (6, 5),
+    (7, 6),
+    (8, 7),
+    (9, 21),
+    (10, 9),
+    (11, 10),
+    (12, 11),
+    (13, 1),
+    (14, 13),
+    (15, 14),
+    (16, 15),
+    (17, 1),
+    (18, 17),
+    (19, 18),
+    (20, 19),
+    (21, 21),
+    (22, 23),
+    (23, 8),
+    (24, 25),
+    (25, 12),
+]
+UCLA_BONES_1BASED = [
+    (1, 2),
+    (2, 3),
+    (3, 3),
+    (4, 3),
+    (5, 3),
+    (6, 5),
+    (7, 6),
+    (8, 7),
+    (9, 3),
+    (10, 9),
+    (11, 10),
+    (12, 11),
+    (13, 1),
+    (14, 13),
+    (15, 14),
+    (16, 15),
+    (17, 1),
+    (18, 17),
+    (19, 18),
+    (20, 19),
+]
 
 
 def reference_bone(data, pairs):
@@ -52,8 +97,9 @@ def real():
         ntu += [hiclr_pipeline(bodies, NTU25), halp_pipeline(bodies, NTU25)[0]]
     ucla = []
     for name in ("a01_s01_e00_v01", "a06_s03_e02_v02", "a12_s10_e04_v03"):
-        xyz = np.array(json.loads(shared_data("nw_ucla", "all_sqe", f"{name}.json").read_text())["skeletons"],
-                       dtype=np.float32)
+        xyz = np.array(
+            json.loads(shared_data("nw_ucla", "all_sqe", f"{name}.json").read_text())["skeletons"], dtype=np.float32
+        )
         bodies = np.stack([xyz, np.zeros_like(xyz)], axis=1)
         ucla += [hiclr_pipeline(bodies, NW_UCLA), halp_pipeline(bodies, NW_UCLA)[0]]
     return {"ntu": ntu, "ucla": ucla}
@@ -78,12 +124,12 @@ def test_motion_equals_reference(real):
 def test_batched_equals_per_sample(real, stream):
     for key, layout in (("ntu", NTU25), ("ucla", NW_UCLA)):
         samples = [x for x in real[key] if x.shape[1] == 50]
-        batch = np.stack(samples)                                     # (N, C, T, V, M)
+        batch = np.stack(samples)  # (N, C, T, V, M)
         got = to_stream(batch, stream, layout)
         assert got.shape == batch.shape and got.dtype == batch.dtype
         for i, x in enumerate(samples):
             np.testing.assert_array_equal(got[i], to_stream(x, stream, layout))
-        np.testing.assert_array_equal(to_stream(batch[None], stream, layout)[0], got)   # more leading axes
+        np.testing.assert_array_equal(to_stream(batch[None], stream, layout)[0], got)  # more leading axes
 
 
 @pytest.mark.parametrize("stream", STREAMS)

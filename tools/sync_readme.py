@@ -2,6 +2,7 @@
 Markdown cells are copied as they are; code cells that are not hidden become ```python blocks.
     python tools/sync_readme.py          write README.md
     python tools/sync_readme.py --check  exit 1 when README.md differs from the notebook"""
+
 import json
 import re
 import sys
@@ -12,18 +13,21 @@ HEADER = "<!-- Generated from nbs/index.ipynb by tools/sync_readme.py: edit the 
 HIDDEN = re.compile(r"^#\|\s*(hide|export|exporti|default_exp)\b", re.M)
 
 
-def render(nb_path: Path = ROOT/"nbs"/"index.ipynb") -> str:
+def render(nb_path: Path = ROOT / "nbs" / "index.ipynb") -> str:
     parts = []
     for cell in json.loads(nb_path.read_text())["cells"]:
         src = "".join(cell["source"]).strip()
-        if not src: continue
-        if cell["cell_type"] == "markdown": parts.append(src)
-        elif cell["cell_type"] == "code" and not HIDDEN.search(src): parts.append(f"```python\n{src}\n```")
+        if not src:
+            continue
+        if cell["cell_type"] == "markdown":
+            parts.append(src)
+        elif cell["cell_type"] == "code" and not HIDDEN.search(src):
+            parts.append(f"```python\n{src}\n```")
     return HEADER + "\n\n".join(parts) + "\n"
 
 
 if __name__ == "__main__":
-    text, readme = render(), ROOT/"README.md"
+    text, readme = render(), ROOT / "README.md"
     if "--check" in sys.argv:
         if not readme.exists() or readme.read_text() != text:
             print("README.md is out of sync with nbs/index.ipynb: run python tools/sync_readme.py")

@@ -7,8 +7,28 @@ __all__ = []
 
 # %% ../../nbs/25_augment.ipynb #66facdbd
 from .base import Augmentation, Compose, LinearAugmentation, LinearSteps, run_chain
-from .hiclr import (Shear, TemporalCrop, SpatialFlip, Rotate, GaussianNoise, GaussianBlur, ChannelMask,
-                                  RandomJointMask, SkeleAdaIN, DropAddEdges, basic_augmentation, normal_augmentation)
-from .halp import (TemporalRandomResizeCrop, CenterCrop, JointCorruption, PoseShear, CorruptOrShear,
-                                 halp_view_augmentation, halp_eval_transform, halp_linear_train_transform)
+from skelnb.augment.hiclr import (
+    Shear,
+    TemporalCrop,
+    SpatialFlip,
+    Rotate,
+    GaussianNoise,
+    GaussianBlur,
+    ChannelMask,
+    RandomJointMask,
+    SkeleAdaIN,
+    DropAddEdges,
+    basic_augmentation,
+    normal_augmentation,
+)
+from skelnb.augment.halp import (
+    TemporalRandomResizeCrop,
+    CenterCrop,
+    JointCorruption,
+    PoseShear,
+    CorruptOrShear,
+    halp_view_augmentation,
+    halp_eval_transform,
+    halp_linear_train_transform,
+)
 from .growing import GrowingAugmentation, GrowingViews, paper_settings

@@ -16,6 +16,7 @@ __all__ = ['Augmentation', 'check_batch', 'draw_device', 'uniform', 'bernoulli',
 # %% ../../nbs/20_augment.base.ipynb #8ccdee2a
 class Augmentation:
     "Base of batched augmentations on `(N, C, T, V, M)` tensors: `sample` parameters, then `apply` them."
+
     def sample(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict:
         "Draw the parameters for the batch `x` (only its shape, dtype and device are used)."
         return {}
@@ -30,11 +31,15 @@ class Augmentation:
         out = self.apply(x, params)
         return (out, params) if return_params else out
 
+
 def check_batch(x) -> torch.Tensor:
     "Fail clearly unless `x` is a float tensor of shape (N, C, T, V, M)."
-    if not isinstance(x, torch.Tensor): raise TypeError(f"expected a torch.Tensor (N, C, T, V, M), got {type(x).__name__}")
-    if x.ndim != 5: raise ValueError(f"expected a batch of shape (N, C, T, V, M), got {tuple(x.shape)}")
-    if not x.is_floating_point(): raise TypeError(f"expected a floating-point tensor, got {x.dtype}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor (N, C, T, V, M), got {type(x).__name__}")
+    if x.ndim != 5:
+        raise ValueError(f"expected a batch of shape (N, C, T, V, M), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"expected a floating-point tensor, got {x.dtype}")
     return x
 
 # %% ../../nbs/20_augment.base.ipynb #8b60fbf1
@@ -42,39 +47,49 @@ def draw_device(generator: torch.Generator | None) -> torch.device:
     "The device draws are made on: the generator's, else the CPU."
     return generator.device if generator is not None else torch.device("cpu")
 
+
 def uniform(shape, low, high, generator=None) -> torch.Tensor:
     "U(low, high) float32 draws of `shape`."
     return torch.rand(shape, generator=generator, device=draw_device(generator)) * (high - low) + low
+
 
 def bernoulli(shape, p: float, generator=None) -> torch.Tensor:
     "Boolean draws, True with probability `p`."
     return torch.rand(shape, generator=generator, device=draw_device(generator)) < p
 
+
 def randint(shape, low: int, high: int, generator=None) -> torch.Tensor:
     "Integers uniform in [low, high)."
     return torch.randint(low, high, shape, generator=generator, device=draw_device(generator))
+
 
 def normal(shape, std: float, generator=None) -> torch.Tensor:
     "N(0, std²) float32 draws."
     return torch.randn(shape, generator=generator, device=draw_device(generator)) * std
 
+
 def to_device(params: dict, device) -> dict:
     "Parameters moved to `device` (nested dicts and lists included)."
-    if isinstance(params, torch.Tensor): return params.to(device)
-    if isinstance(params, dict): return {k: to_device(v, device) for k, v in params.items()}
-    if isinstance(params, (list, tuple)): return type(params)(to_device(v, device) for v in params)
+    if isinstance(params, torch.Tensor):
+        return params.to(device)
+    if isinstance(params, dict):
+        return {k: to_device(v, device) for k, v in params.items()}
+    if isinstance(params, (list, tuple)):
+        return type(params)(to_device(v, device) for v in params)
     return params
 
 # %% ../../nbs/20_augment.base.ipynb #9a9ae412
 class LinearSteps:
     "Pending linear steps on a batch `x` (N, C, T, V, M): frames gathered, joints reordered, coordinates mixed; `result()` applies them at once."
+
     def __init__(self, x: torch.Tensor, owned: bool = False):
-        self.x, self.owned = x, owned        # owned: x is the chain's own intermediate, free to change in place
+        self.x, self.owned = x, owned  # owned: x is the chain's own intermediate, free to change in place
         self.frames = self.joints = self.coords = None
-        self.diagonal = True                 # coords (if any) are diagonal: a product of channel masks and mirrors
+        self.diagonal = True  # coords (if any) are diagonal: a product of channel masks and mirrors
 
     @property
-    def pending(self) -> bool: return self.frames is not None or self.joints is not None or self.coords is not None
+    def pending(self) -> bool:
+        return self.frames is not None or self.joints is not None or self.coords is not None
 
     @property
     def shape(self) -> tuple:
@@ -104,45 +119,52 @@ class LinearSteps:
         frames = self.frames if self.frames is not None else torch.arange(T, device=x.device).expand(N, T)
         T2 = frames.shape[1]
         x = x.contiguous()
-        if self.joints is None:   # whole rows of V·M values: the fastest copy on a CPU
+        if self.joints is None:  # whole rows of V·M values: the fastest copy on a CPU
             rows = torch.arange(N * C, device=x.device).view(N, C, 1) * T + frames[:, None]
             return x.view(N * C * T, V * M).index_select(0, rows.flatten()).view(N, C, T2, V, M)
         columns = (self.joints[:, :, None] * M + torch.arange(M, device=x.device)).view(N, 1, V * M)
-        index = (frames[:, :, None] * (V * M) + columns).view(N, 1, T2 * V * M)   # (n, t, v, m) -> source position
+        index = (frames[:, :, None] * (V * M) + columns).view(N, 1, T2 * V * M)  # (n, t, v, m) -> source position
         return x.view(N, C, T * V * M).gather(2, index.expand(N, C, -1)).view(N, C, T2, V, M)
 
     def result(self) -> torch.Tensor:
         "The batch with every pending step applied (`x` itself when none is pending)."
-        if not self.pending: return self.x
+        if not self.pending:
+            return self.x
         x = self._gather(self.x) if self.frames is not None or self.joints is not None else self.x
         if self.coords is not None:
             N, C = x.shape[:2]
-            if self.coords.shape[1:] != (C, C): raise ValueError(f"coordinate maps {tuple(self.coords.shape)} for C={C}")
+            if self.coords.shape[1:] != (C, C):
+                raise ValueError(f"coordinate maps {tuple(self.coords.shape)} for C={C}")
             A = self.coords.to(x.dtype)
-            if not self.diagonal: x = torch.bmm(A, x.reshape(N, C, -1)).view(x.shape)
+            if not self.diagonal:
+                x = torch.bmm(A, x.reshape(N, C, -1)).view(x.shape)
             elif (x is not self.x or self.owned) and x.is_contiguous() and x.device.type != "meta":
-                d = A.diagonal(dim1=1, dim2=2).reshape(N * C)      # in place, on the (n, c) rows that change only
+                d = A.diagonal(dim1=1, dim2=2).reshape(N * C)  # in place, on the (n, c) rows that change only
                 rows = (d != 1).nonzero().squeeze(1)
                 flat = x.view(N * C, -1)
                 flat.index_copy_(0, rows, flat.index_select(0, rows) * d[rows, None])
-            else: x = x * A.diagonal(dim1=1, dim2=2).reshape(N, C, 1, 1, 1)
+            else:
+                x = x * A.diagonal(dim1=1, dim2=2).reshape(N, C, 1, 1, 1)
         self.x, self.owned, self.frames, self.joints, self.coords, self.diagonal = x, True, None, None, None, True
         return x
 
+
 class LinearAugmentation(Augmentation):
     "An augmentation that is a linear map on one axis: it `fold`s into `LinearSteps`, and `apply` is the fold of one step."
-    def fold(self, steps: LinearSteps, params: dict): raise NotImplementedError
+
+    def fold(self, steps: LinearSteps, params: dict):
+        raise NotImplementedError
 
     def apply(self, x, params):
         steps = LinearSteps(x)
         self.fold(steps, params)
         return steps.result()
 
-
 # %% ../../nbs/20_augment.base.ipynb #548cf950
 @dataclass
 class Compose(Augmentation):
     "Apply `augmentations` in order, each with its own draws (`run_chain`: linear steps folded into one pass)."
+
     augmentations: list = field(default_factory=list)
 
     def sample(self, x, generator=None):
@@ -153,7 +175,8 @@ class Compose(Augmentation):
         x, params = run_chain(x, self.augmentations, generator)
         return (x, params) if return_params else x
 
-    def apply(self, x, params): return run_chain(x, self.augmentations, params=params)[0]
+    def apply(self, x, params):
+        return run_chain(x, self.augmentations, params=params)[0]
 
     def __repr__(self):
         inner = ",\n  ".join(repr(a) for a in self.augmentations)
@@ -162,36 +185,52 @@ class Compose(Augmentation):
 # %% ../../nbs/20_augment.base.ipynb #98661601
 def _leaves(augmentations):
     for a in augmentations:
-        if isinstance(a, Compose): yield from _leaves(a.augmentations)
-        else: yield a
+        if isinstance(a, Compose):
+            yield from _leaves(a.augmentations)
+        else:
+            yield a
+
 
 def _leaf_params(augmentations, params):
     for a, p in zip(augmentations, params, strict=True):
-        if isinstance(a, Compose): yield from _leaf_params(a.augmentations, p)
-        else: yield p
+        if isinstance(a, Compose):
+            yield from _leaf_params(a.augmentations, p)
+        else:
+            yield p
+
 
 def _regroup(augmentations, flat):
     "Parameters of the leaves back into the nesting of `augmentations` (a list per Compose)."
     return [_regroup(a.augmentations, flat) if isinstance(a, Compose) else next(flat) for a in augmentations]
 
+
 def shares_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
     "Whether `a` and `b` are views of the same storage (never for meta tensors)."
-    if a.device != b.device or a.device.type == "meta": return False
+    if a.device != b.device or a.device.type == "meta":
+        return False
     return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
 
-def run_chain(x: torch.Tensor, augmentations, generator: torch.Generator | None = None, params: list | None = None,
-              owned: bool = False):
+
+def run_chain(
+    x: torch.Tensor,
+    augmentations,
+    generator: torch.Generator | None = None,
+    params: list | None = None,
+    owned: bool = False,
+):
     "`x` through `augmentations` in order, drawing their parameters (or replaying `params`), linear steps folded: (output, params)."
     # owned: x is the caller's own intermediate, which may be changed in place
     given = None if params is None else _leaf_params(augmentations, params)
     steps, drawn = LinearSteps(x, owned), []
     for aug in _leaves(augmentations):
         linear = isinstance(aug, LinearAugmentation)
-        if not linear or steps.shape != tuple(steps.x.shape): steps.result()   # the others see (and may read) real values
+        if not linear or steps.shape != tuple(steps.x.shape):
+            steps.result()  # the others see (and may read) real values
         p = aug.sample(steps.x, generator) if given is None else next(given)
-        if linear: aug.fold(steps, p)
+        if linear:
+            aug.fold(steps, p)
         else:
             out = aug.apply_(steps.x, p) if steps.owned and hasattr(aug, "apply_") else aug.apply(steps.x, p)
-            steps = LinearSteps(out, owned=owned or not shares_memory(out, x))   # never write into the caller's tensor
+            steps = LinearSteps(out, owned=owned or not shares_memory(out, x))  # never write into the caller's tensor
         drawn.append(p)
     return steps.result(), _regroup(augmentations, iter(drawn))

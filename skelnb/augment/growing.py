@@ -11,9 +11,20 @@ import torch
 from torch import nn
 
 from .base import check_batch, run_chain, shares_memory
-from .hiclr import (ChannelMask, DropAddEdges, GaussianBlur, GaussianNoise, RandomJointMask, Rotate,
-                                  Shear, SkeleAdaIN, SpatialFlip, TemporalCrop, basic_augmentation,
-                                  normal_augmentation)
+from skelnb.augment.hiclr import (
+    ChannelMask,
+    DropAddEdges,
+    GaussianBlur,
+    GaussianNoise,
+    RandomJointMask,
+    Rotate,
+    Shear,
+    SkeleAdaIN,
+    SpatialFlip,
+    TemporalCrop,
+    basic_augmentation,
+    normal_augmentation,
+)
 from ..layouts import Layout, get_layout
 from ..streams import STREAMS, to_stream
 
@@ -36,33 +47,49 @@ STRATEGIES = {
     "Blur": lambda layout: GaussianBlur(),
     "ChannelMask": lambda layout: ChannelMask(),
 }
-ALIASES = {"adain": "SkeleAdaIN", "randommask": "Mask", "dropaddedges": "DAE", "temporalcrop": "Crop",
-           "spatialflip": "Flip", "gaussiannoise": "Noise", "gaussianblur": "Blur"}
+ALIASES = {
+    "adain": "SkeleAdaIN",
+    "randommask": "Mask",
+    "dropaddedges": "DAE",
+    "temporalcrop": "Crop",
+    "spatialflip": "Flip",
+    "gaussiannoise": "Noise",
+    "gaussianblur": "Blur",
+}
 ENCODER_STRATEGIES = {"DAE": "drop_add_edges"}  # strategy -> keyword argument of the encoders
+
 
 def strategy_name(token: str) -> str:
     "The canonical name of a strategy token (case-insensitive; aliases such as `AdaIN` accepted)."
     key = token.strip().lower()
     for name in STRATEGIES:
-        if name.lower() == key: return name
-    if key in ALIASES: return ALIASES[key]
+        if name.lower() == key:
+            return name
+    if key in ALIASES:
+        return ALIASES[key]
     raise ValueError(f"unknown augmentation {token!r}: expected one of {', '.join(STRATEGIES)} (or 'Strong')")
+
 
 def parse_sets(sets: str, strong: str | None = "Mask") -> list[tuple[str, ...]]:
     "`'BA|NA|Strong'` -> `[('BA',), ('NA',), ('Mask',)]`: `|` separates strategies, `+` joins within one, `Strong` is `strong`."
-    if not isinstance(sets, str) or not sets.strip(): raise ValueError(f"empty augmentation spec {sets!r}")
+    if not isinstance(sets, str) or not sets.strip():
+        raise ValueError(f"empty augmentation spec {sets!r}")
     out, seen = [], set()
     for part in sets.split("|"):
         tokens = [t for t in (s.strip() for s in part.split("+"))]
-        if not all(tokens): raise ValueError(f"empty augmentation in spec {sets!r} (a stray '|' or '+')")
+        if not all(tokens):
+            raise ValueError(f"empty augmentation in spec {sets!r} (a stray '|' or '+')")
         names = []
         for t in tokens:
             if t.lower() == "strong":
-                if not strong: raise ValueError(f"spec {sets!r} uses 'Strong' but strong={strong!r}")
+                if not strong:
+                    raise ValueError(f"spec {sets!r} uses 'Strong' but strong={strong!r}")
                 names += [strategy_name(s) for s in strong.split("+")]
-            else: names.append(strategy_name(t))
+            else:
+                names.append(strategy_name(t))
         for n in names:
-            if n in seen: raise ValueError(f"{n} appears twice in {sets!r}: each strategy joins the sets once (eq. 2)")
+            if n in seen:
+                raise ValueError(f"{n} appears twice in {sets!r}: each strategy joins the sets once (eq. 2)")
             seen.add(n)
         out.append(tuple(names))
     return out
@@ -71,6 +98,7 @@ def parse_sets(sets: str, strong: str | None = "Mask") -> list[tuple[str, ...]]:
 @dataclass
 class GrowingViews:
     "One draw of a growing augmentation: views v0..v(k-1), the key view, per-view encoder options, chains and (optionally) parameters."
+
     views: list
     key: torch.Tensor
     encoder_options: list
@@ -80,14 +108,19 @@ class GrowingViews:
     params: list | None = None
     key_params: dict | None = None
 
-    def __len__(self): return len(self.views)
+    def __len__(self):
+        return len(self.views)
 
     def __repr__(self):
         k = self.key
-        lines = [f"GrowingViews(k={len(self.views)}, views {tuple(k.shape)} {str(k.dtype).replace('torch.', '')} on {k.device}"
-                 + (", with params)" if self.params is not None else ")")]
+        lines = [
+            f"GrowingViews(k={len(self.views)}, views {tuple(k.shape)} {str(k.dtype).replace('torch.', '')} on {k.device}"
+            + (", with params)" if self.params is not None else ")")
+        ]
+
         def line(name, chain, opts):
             return f"  {name:>3} = {chain}" + (f"   [encoder options: {', '.join(opts)}]" if opts else "")
+
         lines += [line(f"v{i}", c, o) for i, (c, o) in enumerate(zip(self.chains, self.encoder_options))]
         lines.append(line("key", self.key_chain, self.key_encoder_options))
         return "\n".join(lines)
@@ -95,11 +128,20 @@ class GrowingViews:
 # %% ../../nbs/23_augment.growing.ipynb #5d7ea96f
 class GrowingAugmentation(nn.Module):
     "HiCLR's growing augmentation policy: views v_i = (T0 ∪ … ∪ T_i)(x), each drawn afresh, plus a key view T0(x)."
-    def __init__(self, sets: str = "BA|NA|Strong", strong: str | None = "Mask", key: str | None = None,
-                 stream: str = "joint", layout: Layout | str = "ntu25", after_stream=("Mask", "SkeleAdaIN"),
-                 augmentations: dict | None = None):
+
+    def __init__(
+        self,
+        sets: str = "BA|NA|Strong",
+        strong: str | None = "Mask",
+        key: str | None = None,
+        stream: str = "joint",
+        layout: Layout | str = "ntu25",
+        after_stream=("Mask", "SkeleAdaIN"),
+        augmentations: dict | None = None,
+    ):
         super().__init__()
-        if stream not in STREAMS: raise ValueError(f"unknown stream {stream!r}: expected one of {', '.join(STREAMS)}")
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r}: expected one of {', '.join(STREAMS)}")
         self.spec, self.strong, self.stream, self.layout = sets, strong, stream, get_layout(layout)
         self.sets = parse_sets(sets, strong)
         self.key_spec = key
@@ -110,15 +152,18 @@ class GrowingAugmentation(nn.Module):
         for name in dict.fromkeys([*(t for s in self.sets for t in s), *self.key_tokens]):
             aug = given[name] if name in given else STRATEGIES[name](self.layout)
             self.augmentations[name] = aug
-            if isinstance(aug, nn.Module): self.add_module(name, aug)   # the mask token becomes a parameter
+            if isinstance(aug, nn.Module):
+                self.add_module(name, aug)  # the mask token becomes a parameter
 
     @property
-    def k(self) -> int: return len(self.sets)
+    def k(self) -> int:
+        return len(self.sets)
 
     def view_tokens(self, i: int) -> tuple[str, ...]:
         "The strategies of view v_i: the union of the first i + 1 sets, in the order written."
-        if not 0 <= i < self.k: raise IndexError(f"view {i} of a {self.k}-set policy")
-        return tuple(t for s in self.sets[:i + 1] for t in s)
+        if not 0 <= i < self.k:
+            raise IndexError(f"view {i} of a {self.k}-set policy")
+        return tuple(t for s in self.sets[: i + 1] for t in s)
 
     def split(self, tokens) -> tuple[list, list, list]:
         "The data strategies, the model-side ones (after the stream) and the encoder ones of a view."
@@ -134,7 +179,9 @@ class GrowingAugmentation(nn.Module):
     def draw(self, x: torch.Tensor, tokens, generator=None) -> tuple[torch.Tensor, dict, dict]:
         "One view of `x` through `tokens`, with fresh draws: (view, params by strategy, encoder options)."
         data, late, enc = self.split(tokens)
-        y, drawn = run_chain(x, [self.augmentations[t] for t in data], generator)   # one chain: linear steps fold across sets
+        y, drawn = run_chain(
+            x, [self.augmentations[t] for t in data], generator
+        )  # one chain: linear steps fold across sets
         y = to_stream(y, self.stream, self.layout)
         y, late_drawn = run_chain(y, [self.augmentations[t] for t in late], generator, owned=not shares_memory(y, x))
         params = dict(zip(data + late, drawn + late_drawn))
@@ -145,26 +192,49 @@ class GrowingAugmentation(nn.Module):
         data, late, _ = self.split(tokens)
         y, _ = run_chain(x, [self.augmentations[t] for t in data], params=[params[t] for t in data])
         y = to_stream(y, self.stream, self.layout)
-        return run_chain(y, [self.augmentations[t] for t in late], params=[params[t] for t in late], owned=not shares_memory(y, x))[0]
+        return run_chain(
+            y, [self.augmentations[t] for t in late], params=[params[t] for t in late], owned=not shares_memory(y, x)
+        )[0]
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False) -> GrowingViews:
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False
+    ) -> GrowingViews:
         check_batch(x)
         draws = [self.draw(x, self.view_tokens(i), generator) for i in range(self.k)]
         key, key_params, key_opts = self.draw(x, self.key_tokens, generator)
-        return GrowingViews([v for v, _, _ in draws], key, [o for _, _, o in draws], key_opts,
-                            [self.chain(self.view_tokens(i)) for i in range(self.k)], self.chain(self.key_tokens),
-                            [p for _, p, _ in draws] if return_params else None, key_params if return_params else None)
+        return GrowingViews(
+            [v for v, _, _ in draws],
+            key,
+            [o for _, _, o in draws],
+            key_opts,
+            [self.chain(self.view_tokens(i)) for i in range(self.k)],
+            self.chain(self.key_tokens),
+            [p for _, p, _ in draws] if return_params else None,
+            key_params if return_params else None,
+        )
 
     def apply(self, x: torch.Tensor, views: GrowingViews) -> GrowingViews:
         "The same draw again from the parameters recorded in `views` (which must hold them), e.g. on another device."
-        if views.params is None: raise ValueError("these views were drawn without return_params=True")
+        if views.params is None:
+            raise ValueError("these views were drawn without return_params=True")
         out = [self.replay(x, self.view_tokens(i), p) for i, p in enumerate(views.params)]
-        return GrowingViews(out, self.replay(x, self.key_tokens, views.key_params), views.encoder_options,
-                            views.key_encoder_options, views.chains, views.key_chain, views.params, views.key_params)
+        return GrowingViews(
+            out,
+            self.replay(x, self.key_tokens, views.key_params),
+            views.encoder_options,
+            views.key_encoder_options,
+            views.chains,
+            views.key_chain,
+            views.params,
+            views.key_params,
+        )
 
     def __repr__(self):
         args = [f"sets={self.spec!r}"] + ([f"strong={self.strong!r}"] if "strong" in self.spec.lower() else [])
-        args += ([f"key={self.key_spec!r}"] if self.key_spec is not None else []) + [f"stream={self.stream!r}", f"layout={self.layout.name!r}"]
+        args += ([f"key={self.key_spec!r}"] if self.key_spec is not None else []) + [
+            f"stream={self.stream!r}",
+            f"layout={self.layout.name!r}",
+        ]
         lines = [f"GrowingAugmentation({', '.join(args)}): k={self.k}"]
         lines += [f"  v{i:<2} = {self.chain(self.view_tokens(i))}" for i in range(self.k)]
         lines.append(f"  key = {self.chain(self.key_tokens)}")
@@ -173,19 +243,41 @@ class GrowingAugmentation(nn.Module):
 
 # %% ../../nbs/23_augment.growing.ipynb #175f2fe1
 PAPER_SETTINGS = [  # (table, row, sets, strong, stream, xsub %, xview %) as printed in the HiCLR paper
-    *[(1, "Baseline", "BA", None, s, *acc) for s, acc in [("joint", (68.3, 76.4)), ("bone", (69.4, 67.4)), ("motion", (53.3, 50.8))]],
-    *[(1, name, "BA|NA|Strong", strong, s, *acc) for name, strong, s, acc in [
-        ("Random Mask", "Mask", "joint", (77.6, 82.0)), ("DAE", "DAE", "joint", (77.2, 81.7)), ("SkeleAdaIN", "SkeleAdaIN", "joint", (77.3, 82.4)),
-        ("Random Mask", "Mask", "bone", (73.9, 78.0)), ("DAE", "DAE", "bone", (76.9, 80.5)), ("SkeleAdaIN", "SkeleAdaIN", "bone", (75.3, 79.2)),
-        ("Random Mask", "Mask", "motion", (69.1, 74.3)), ("DAE", "DAE", "motion", (68.0, 72.2)), ("SkeleAdaIN", "SkeleAdaIN", "motion", (69.5, 71.8))]],
-    *[(2, row, row.strip("[]").replace(", ", "|"), "Mask", "joint", *acc) for row, acc in [
-        ("[BA, NA, Mask]", (77.6, 82.0)), ("[NA, BA, Mask]", (77.8, 80.3)), ("[Mask, BA, NA]", (74.7, 79.7)),
-        ("[BA+NA, Mask]", (74.0, 79.0)), ("[BA, NA+Mask]", (76.7, 79.4))]],
+    *[
+        (1, "Baseline", "BA", None, s, *acc)
+        for s, acc in [("joint", (68.3, 76.4)), ("bone", (69.4, 67.4)), ("motion", (53.3, 50.8))]
+    ],
+    *[
+        (1, name, "BA|NA|Strong", strong, s, *acc)
+        for name, strong, s, acc in [
+            ("Random Mask", "Mask", "joint", (77.6, 82.0)),
+            ("DAE", "DAE", "joint", (77.2, 81.7)),
+            ("SkeleAdaIN", "SkeleAdaIN", "joint", (77.3, 82.4)),
+            ("Random Mask", "Mask", "bone", (73.9, 78.0)),
+            ("DAE", "DAE", "bone", (76.9, 80.5)),
+            ("SkeleAdaIN", "SkeleAdaIN", "bone", (75.3, 79.2)),
+            ("Random Mask", "Mask", "motion", (69.1, 74.3)),
+            ("DAE", "DAE", "motion", (68.0, 72.2)),
+            ("SkeleAdaIN", "SkeleAdaIN", "motion", (69.5, 71.8)),
+        ]
+    ],
+    *[
+        (2, row, row.strip("[]").replace(", ", "|"), "Mask", "joint", *acc)
+        for row, acc in [
+            ("[BA, NA, Mask]", (77.6, 82.0)),
+            ("[NA, BA, Mask]", (77.8, 80.3)),
+            ("[Mask, BA, NA]", (74.7, 79.7)),
+            ("[BA+NA, Mask]", (74.0, 79.0)),
+            ("[BA, NA+Mask]", (76.7, 79.4)),
+        ]
+    ],
 ]
+
 
 def paper_settings():
     "The HiCLR paper's Table 1 and Table 2 rows as a DataFrame of `GrowingAugmentation` parameters (sets, strong, stream) and k."
     import pandas as pd
+
     df = pd.DataFrame(PAPER_SETTINGS, columns=["table", "row", "sets", "strong", "stream", "xsub", "xview"])
     df.insert(5, "k", [len(parse_sets(s, st)) for s, st in zip(df.sets, df.strong)])
     return df

@@ -22,13 +22,17 @@ def valid_frames(x: torch.Tensor, num_frames=None, device=None) -> torch.Tensor:
     "Per-sample valid frame counts `min(num_frames, T)` as int64 on `device`; all `T` frames when `num_frames` is None."
     N, T = x.shape[0], x.shape[2]
     device = torch.device("cpu") if device is None else device
-    if num_frames is None: return torch.full((N,), T, dtype=torch.int64, device=device)
+    if num_frames is None:
+        return torch.full((N,), T, dtype=torch.int64, device=device)
     n = torch.as_tensor(num_frames)
     if n.is_floating_point() or n.is_complex() or n.dtype == torch.bool:
         raise TypeError(f"num_frames must hold integers, got {n.dtype}")
-    if n.shape != (N,): raise ValueError(f"num_frames must have shape ({N},) for a batch of {N}, got {tuple(n.shape)}")
-    if (n < 1).any(): raise ValueError(f"num_frames must be >= 1, got {n.min().item()} (sample {n.argmin().item()})")
+    if n.shape != (N,):
+        raise ValueError(f"num_frames must have shape ({N},) for a batch of {N}, got {tuple(n.shape)}")
+    if (n < 1).any():
+        raise ValueError(f"num_frames must be >= 1, got {n.min().item()} (sample {n.argmin().item()})")
     return n.to(device=device, dtype=torch.int64).clamp(max=T)
+
 
 def randint_below(high: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     "One integer uniform in `[0, high[i])` per entry of the int64 tensor `high` (>= 1), on the generator's device."
@@ -36,13 +40,16 @@ def randint_below(high: torch.Tensor, generator: torch.Generator | None = None) 
     high = high.to(u.device)
     return (u * high).floor().long().clamp(max=high - 1)  # the clamp guards u * high rounding up to high
 
+
 class TemporalAugmentation(Augmentation):
     "An augmentation that reads each sample's valid frame count: `aug(x, generator, num_frames=n)`."
+
     def sample(self, x: torch.Tensor, generator: torch.Generator | None = None, num_frames=None) -> dict:
         return {}
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False,
-                 num_frames=None):
+    def __call__(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False, num_frames=None
+    ):
         check_batch(x)
         params = self.sample(x, generator, num_frames=num_frames)
         out = self.apply(x, params)
@@ -66,10 +73,12 @@ def take_frames(x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
     n, c = torch.arange(N, device=x.device).view(N, 1, 1), torch.arange(C, device=x.device).view(1, C, 1)
     return x[n, c, frames.view(N, 1, J)]  # any strides (an expanded batch is not copied)
 
+
 def resize_segments(x: torch.Tensor, start: torch.Tensor, length: torch.Tensor, out_frames: int = 64) -> torch.Tensor:
     "Frames `[start, start + length)` of each sample of `x` (N, C, T, V, M), linearly resized to `out_frames` frames."
     N, C, T, V, M = x.shape
-    if start.shape != (N,) or length.shape != (N,): raise ValueError(f"start and length must have shape ({N},)")
+    if start.shape != (N,) or length.shape != (N,):
+        raise ValueError(f"start and length must have shape ({N},)")
     if (length < 1).any() or (start < 0).any() or (start + length > T).any():  # checked where the params live
         raise ValueError(f"crop outside the {T} stored frames: start {start.tolist()}, length {length.tolist()}")
     start, length = start.to(x.device, torch.int64)[:, None], length.to(x.device, torch.int64)[:, None]
@@ -89,6 +98,7 @@ def resize_segments(x: torch.Tensor, start: torch.Tensor, length: torch.Tensor, 
 @dataclass
 class TemporalRandomResizeCrop(TemporalAugmentation):
     "HaLP's `temporal_cropresize`: a random crop of `clip(floor(n*s), min_frames, n)` valid frames, resized to `out_frames`."
+
     min_ratio: float = 0.1
     max_ratio: float = 1.0
     min_frames: int = 64
@@ -97,7 +107,8 @@ class TemporalRandomResizeCrop(TemporalAugmentation):
     def __post_init__(self):
         if not 0 < self.min_ratio <= self.max_ratio:
             raise ValueError(f"need 0 < min_ratio <= max_ratio, got {self.min_ratio}, {self.max_ratio}")
-        if self.min_frames < 1 or self.out_frames < 1: raise ValueError("min_frames and out_frames must be >= 1")
+        if self.min_frames < 1 or self.out_frames < 1:
+            raise ValueError("min_frames and out_frames must be >= 1")
 
     def sample(self, x, generator=None, num_frames=None):
         n = valid_frames(x, num_frames, draw_device(generator))
@@ -112,16 +123,19 @@ class TemporalRandomResizeCrop(TemporalAugmentation):
 @dataclass
 class CenterCrop(TemporalAugmentation):
     "HaLP's evaluation crop: valid frames `[int((1-ratio)*n/2), n - that)`, resized to `out_frames`; deterministic."
+
     ratio: float = 0.95
     out_frames: int = 64
 
     def __post_init__(self):
-        if not 0 < self.ratio <= 1: raise ValueError(f"ratio must be in (0, 1], got {self.ratio}")
-        if self.out_frames < 1: raise ValueError("out_frames must be >= 1")
+        if not 0 < self.ratio <= 1:
+            raise ValueError(f"ratio must be in (0, 1], got {self.ratio}")
+        if self.out_frames < 1:
+            raise ValueError("out_frames must be >= 1")
 
     def sample(self, x, generator=None, num_frames=None):
         n = valid_frames(x, num_frames, draw_device(generator))
-        start = ((1 - self.ratio) * n.double() / 2).trunc().long()   # Python's int() of the same double
+        start = ((1 - self.ratio) * n.double() / 2).trunc().long()  # Python's int() of the same double
         return {"start": start, "length": n - 2 * start, "num_frames": n}
 
     def apply(self, x, params):
@@ -129,17 +143,21 @@ class CenterCrop(TemporalAugmentation):
 
 # %% ../../nbs/22_augment.halp.ipynb #531f9153
 def _check_xyz(x: torch.Tensor):
-    if x.shape[1] != 3: raise ValueError(f"expected 3 coordinate channels (x, y, z), got C = {x.shape[1]}")
+    if x.shape[1] != 3:
+        raise ValueError(f"expected 3 coordinate channels (x, y, z), got C = {x.shape[1]}")
+
 
 def linear_map(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     "`matrices[n] @ xyz` for every joint, frame and person of sample `n`: one batched matmul."
     N, C, T, V, M = x.shape
     return torch.bmm(matrices.to(x.device, x.dtype), x.reshape(N, C, T * V * M)).view(N, C, T, V, M)
 
+
 def where_samples(cond: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "Per sample, `a` where `cond` (N,) else `b`."
     N = a.shape[0]
     return torch.where(cond.to(a.device).view(N, 1), a.reshape(N, -1), b.reshape(N, -1)).view(a.shape)
+
 
 def where_joints(cond: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "Per sample and joint, `a` where `cond` (N, V) else `b`; the same for every frame, coordinate and person."
@@ -148,13 +166,16 @@ def where_joints(cond: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.
     flat = cond.to(a.device).repeat_interleave(M, dim=1).view(N, 1, V * M)
     return torch.where(flat, a.reshape(N, C * T, V * M), b.reshape(N, C * T, V * M)).view(N, C, T, V, M)
 
+
 def scaled_num_joints(num_joints_in_layout: int, reference_count: int = 15, reference_joints: int = 25) -> int:
     "HaLP's 15-of-25 corrupted joints scaled to another layout's joint count (12 for NW-UCLA's 20)."
     return max(1, round(reference_count * num_joints_in_layout / reference_joints))
 
+
 @dataclass
 class JointCorruption(Augmentation):
     "HaLP's `joint_courruption`: `num_joints` random joints per sample zeroed (prob. `p_zero`) or mixed by Cᵀ, C ~ U(-1, 1)."
+
     num_joints: int = 15
     p_zero: float = 0.5
 
@@ -163,24 +184,29 @@ class JointCorruption(Augmentation):
         _check_xyz(x)
         if not 1 <= self.num_joints <= V:
             raise ValueError(f"num_joints must be in [1, {V}] for {V} joints, got {self.num_joints}")
-        joints = uniform((N, V), 0, 1, generator).argsort(dim=1)[:, :self.num_joints]   # a random subset per sample
-        return {"joints": joints, "zero": bernoulli((N,), self.p_zero, generator),
-                "matrix": uniform((N, 3, 3), -1, 1, generator)}
+        joints = uniform((N, V), 0, 1, generator).argsort(dim=1)[:, : self.num_joints]  # a random subset per sample
+        return {
+            "joints": joints,
+            "zero": bernoulli((N,), self.p_zero, generator),
+            "matrix": uniform((N, 3, 3), -1, 1, generator),
+        }
 
     def apply(self, x, params):
         N, C, T, V, M = x.shape
         _check_xyz(x)
         chosen = torch.zeros(N, V, dtype=torch.bool, device=x.device).scatter_(1, params["joints"].to(x.device), True)
-        mixed = linear_map(x, params["matrix"].transpose(1, 2))                                   # x' = Cᵀ x
+        mixed = linear_map(x, params["matrix"].transpose(1, 2))  # x' = Cᵀ x
         corrupted = torch.where(params["zero"].to(x.device).view(N, 1), 0.0, mixed.view(N, -1)).view_as(x)
         return where_joints(chosen, corrupted, x)
 
 # %% ../../nbs/22_augment.halp.ipynb #64556c92
-_OFF_DIAGONAL = (torch.tensor([0, 0, 1, 1, 2, 2]), torch.tensor([1, 2, 0, 2, 0, 1]))   # row by row, as drawn
+_OFF_DIAGONAL = (torch.tensor([0, 0, 1, 1, 2, 2]), torch.tensor([1, 2, 0, 2, 0, 1]))  # row by row, as drawn
+
 
 @dataclass
 class PoseShear(Augmentation):
     "HaLP's `pose_augmentation`: `x' = S x`, S with unit diagonal and six i.i.d. U(-amplitude, amplitude) entries."
+
     amplitude: float = 1.0
 
     def sample(self, x, generator=None):
@@ -192,19 +218,23 @@ class PoseShear(Augmentation):
 
     def apply(self, x, params):
         _check_xyz(x)
-        return linear_map(x, params["matrix"])                                                  # x' = S x
+        return linear_map(x, params["matrix"])  # x' = S x
 
 # %% ../../nbs/22_augment.halp.ipynb #5a367ec3
 @dataclass
 class CorruptOrShear(Augmentation):
     "Per sample: `corruption` with probability `p`, else `shear` (HaLP's per-view choice); both computed, one kept."
+
     p: float = 0.5
     corruption: JointCorruption = field(default_factory=JointCorruption)
     shear: PoseShear = field(default_factory=PoseShear)
 
     def sample(self, x, generator=None):
-        return {"corrupt": bernoulli((x.shape[0],), self.p, generator),
-                "corruption": self.corruption.sample(x, generator), "shear": self.shear.sample(x, generator)}
+        return {
+            "corrupt": bernoulli((x.shape[0],), self.p, generator),
+            "corruption": self.corruption.sample(x, generator),
+            "shear": self.shear.sample(x, generator),
+        }
 
     def apply(self, x, params):
         corrupted = self.corruption.apply(x, params["corruption"])
@@ -214,6 +244,7 @@ class CorruptOrShear(Augmentation):
 @dataclass
 class CropThen(TemporalAugmentation):
     "A temporal crop that reads `num_frames`, then a spatial augmentation; drawn while applied, like `Compose`."
+
     crop: Augmentation = field(default_factory=TemporalRandomResizeCrop)
     then: Augmentation = field(default_factory=CorruptOrShear)
 
@@ -224,22 +255,29 @@ class CropThen(TemporalAugmentation):
         check_batch(x)
         if isinstance(self.crop, TemporalAugmentation):
             x, crop_params = self.crop(x, generator, return_params=True, num_frames=num_frames)
-        elif num_frames is not None: raise TypeError(f"{type(self.crop).__name__} does not read num_frames")
-        else: x, crop_params = self.crop(x, generator, return_params=True)
+        elif num_frames is not None:
+            raise TypeError(f"{type(self.crop).__name__} does not read num_frames")
+        else:
+            x, crop_params = self.crop(x, generator, return_params=True)
         x, then_params = self.then(x, generator, return_params=True)
         return (x, {"crop": crop_params, "then": then_params}) if return_params else x
 
     def apply(self, x, params):
         return self.then.apply(self.crop.apply(x, params["crop"]), params["then"])
 
+
 def halp_view_augmentation(num_joints: int = 15, out_frames: int = 64) -> CropThen:
     "HaLP/CMD's pretraining view: random crop of 10-100 % (>= 64 frames) resized to `out_frames`, then corrupt or shear."
-    return CropThen(TemporalRandomResizeCrop(0.1, 1.0, 64, out_frames),
-                    CorruptOrShear(0.5, JointCorruption(num_joints, 0.5), PoseShear(1.0)))
+    return CropThen(
+        TemporalRandomResizeCrop(0.1, 1.0, 64, out_frames),
+        CorruptOrShear(0.5, JointCorruption(num_joints, 0.5), PoseShear(1.0)),
+    )
+
 
 def halp_linear_train_transform(out_frames: int = 64) -> TemporalRandomResizeCrop:
     "HaLP/CMD's linear-evaluation training crop: 50-100 % of the valid frames (>= 64), resized to `out_frames`."
     return TemporalRandomResizeCrop(0.5, 1.0, 64, out_frames)
+
 
 def halp_eval_transform(out_frames: int = 64) -> CenterCrop:
     "HaLP/CMD's test and kNN crop: the centre 95 % of the valid frames, resized to `out_frames`."
@@ -251,6 +289,7 @@ def to_sequence(x: torch.Tensor) -> torch.Tensor:
     check_batch(x)
     N, C, T, V, M = x.shape
     return x.permute(0, 2, 3, 1, 4).reshape(N, T, V * C * M)
+
 
 def from_sequence(seq: torch.Tensor, num_channels: int = 3, num_persons: int = 2) -> torch.Tensor:
     "Undo `to_sequence`: (N, T, V*C*M) back to (N, C, T, V, M)."

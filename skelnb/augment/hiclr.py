@@ -28,16 +28,20 @@ def batch_view(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     values = values.to(x.device)
     return values.view(*values.shape, *[1] * (x.ndim - values.ndim))
 
+
 def person_present(x: torch.Tensor) -> torch.Tensor:
     "Boolean (N, 1, 1, 1, M): whether person m of sample n has any non-zero coordinate."
     return x.ne(0).any(dim=(1, 2, 3), keepdim=True)
+
 
 def fresh_copy(x: torch.Tensor) -> torch.Tensor:
     "A contiguous copy of `x` to write into (`empty_like` + `copy_`: faster than `clone` on CPU, and autograd follows it)."
     return torch.empty_like(x, memory_format=torch.contiguous_format).copy_(x)
 
+
 def _check_xyz(shape, what: str):
-    if shape[1] != 3: raise ValueError(f"{what} needs the 3 coordinates x, y, z on axis 1 of (N, C, T, V, M), got C={shape[1]}")
+    if shape[1] != 3:
+        raise ValueError(f"{what} needs the 3 coordinates x, y, z on axis 1 of (N, C, T, V, M), got C={shape[1]}")
 
 # %% ../../nbs/21_augment.hiclr.ipynb #b73cf7fa
 def shear_matrices(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -45,9 +49,11 @@ def shear_matrices(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     one = torch.ones_like(a[:, 0])
     return torch.stack([one, a[:, 0], b[:, 0], a[:, 1], one, b[:, 1], a[:, 2], b[:, 2], one], -1).view(-1, 3, 3)
 
+
 @dataclass
 class Shear(LinearAugmentation):
     "HiCLR's shear (BA): x' = S x with S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]] and a, b ~ U(-amplitude, amplitude)."
+
     amplitude: float = 0.5
 
     def sample(self, x, generator=None):
@@ -62,18 +68,24 @@ class Shear(LinearAugmentation):
 def reflect_crop_index(start: torch.Tensor, length: int, padding: int) -> torch.Tensor:
     "Source frame (N, T) of each output frame: frames start..start+T-1 of the edge-including reflect-padded sequence."
     j = (start - padding)[:, None] + torch.arange(length, device=start.device)  # position in the unpadded sequence
-    j = torch.where(j < 0, -1 - j, j)                                            # front: -1 -> 0, -p -> p-1
-    return torch.where(j >= length, 2 * length - 1 - j, j)                       # back: T -> T-1, T+p-1 -> T-p
+    j = torch.where(j < 0, -1 - j, j)  # front: -1 -> 0, -p -> p-1
+    return torch.where(j >= length, 2 * length - 1 - j, j)  # back: T -> T-1, T+p-1 -> T-p
+
 
 @dataclass
 class TemporalCrop(LinearAugmentation):
     "HiCLR's temporal crop (BA): reflect-pad p = T // padding_ratio frames on both ends, keep T frames from a start ~ U{0..2p}."
+
     padding_ratio: int = 6
 
     def __post_init__(self):
-        if self.padding_ratio < 1: raise ValueError(f"padding_ratio must be >= 1 (the padding T // ratio must not exceed T), got {self.padding_ratio}")
+        if self.padding_ratio < 1:
+            raise ValueError(
+                f"padding_ratio must be >= 1 (the padding T // ratio must not exceed T), got {self.padding_ratio}"
+            )
 
-    def padding(self, num_frames: int) -> int: return num_frames // self.padding_ratio
+    def padding(self, num_frames: int) -> int:
+        return num_frames // self.padding_ratio
 
     def sample(self, x, generator=None):
         return {"start": randint((x.shape[0],), 0, 2 * self.padding(x.shape[2]) + 1, generator)}
@@ -86,12 +98,14 @@ class TemporalCrop(LinearAugmentation):
 @dataclass
 class SpatialFlip(LinearAugmentation):
     "HiCLR's spatial flip (NA): with probability `p` swap left and right joints; `mirror=True` also negates `mirror_axis`."
+
     layout: Layout | str
     p: float = 0.5
     mirror: bool = False
     mirror_axis: int = 0
 
-    def sample(self, x, generator=None): return {"apply": bernoulli((x.shape[0],), self.p, generator)}
+    def sample(self, x, generator=None):
+        return {"apply": bernoulli((x.shape[0],), self.p, generator)}
 
     def fold(self, steps, params):
         layout = get_layout(self.layout)
@@ -102,7 +116,7 @@ class SpatialFlip(LinearAugmentation):
         perm = torch.as_tensor(layout.flip_permutation, device=on.device)
         steps.reorder_joints(torch.where(on[:, None], perm, torch.arange(V, device=on.device)))  # each sample's order
         if self.mirror:
-            negate = on[:, None] & (torch.arange(C, device=on.device) == self.mirror_axis)        # (N, C)
+            negate = on[:, None] & (torch.arange(C, device=on.device) == self.mirror_axis)  # (N, C)
             steps.map_coords(torch.diag_embed(1 - 2 * negate.double()), diagonal=True)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #c3a71c08
@@ -110,15 +124,17 @@ def hiclr_rotation(degrees: torch.Tensor) -> torch.Tensor:
     "Rotation matrices (N, 3, 3) `R_z R_y R_x` of HiCLR's `random_rotate`, for angles (N, 3) in degrees about x, y, z."
     c, s = torch.cos(torch.deg2rad(degrees.double())), torch.sin(torch.deg2rad(degrees.double()))
     o, i = torch.zeros_like(c[:, 0]), torch.ones_like(c[:, 0])
-    mat = lambda *entries: torch.stack(entries, -1).view(-1, 3, 3)   # nine (N,) entries, row by row
+    mat = lambda *entries: torch.stack(entries, -1).view(-1, 3, 3)  # nine (N,) entries, row by row
     rx = mat(i, o, o, o, c[:, 0], s[:, 0], o, -s[:, 0], c[:, 0])
     ry = mat(c[:, 1], o, -s[:, 1], o, i, o, s[:, 1], o, c[:, 1])
     rz = mat(c[:, 2], s[:, 2], o, -s[:, 2], c[:, 2], o, o, o, i)
     return rz @ ry @ rx
 
+
 @dataclass
 class Rotate(LinearAugmentation):
     "HiCLR's rotation (NA): a main axis ~ U{x,y,z} turned by U(0, main_max_deg), the others by U(0, other_max_deg); x' = R_z R_y R_x x."
+
     main_max_deg: float = 30.0
     other_max_deg: float = 1.0
     symmetric: bool = False  # True: angles from U(-max, max) instead of U(0, max)
@@ -138,13 +154,14 @@ class Rotate(LinearAugmentation):
 @dataclass
 class GaussianNoise(Augmentation):
     "HiCLR's Gaussian noise (NA): with probability `p` add N(0, std²) to every entry (absent persons too, unless `keep_absent_zero`)."
+
     std: float = 0.01
     p: float = 0.5
     keep_absent_zero: bool = False
 
     def sample(self, x, generator=None):
         on = bernoulli((x.shape[0],), self.p, generator)
-        noise = torch.empty((int(on.sum()), *x.shape[1:]), device=on.device)     # drawn for the samples given noise only
+        noise = torch.empty((int(on.sum()), *x.shape[1:]), device=on.device)  # drawn for the samples given noise only
         return {"apply": on, "noise": noise.normal_(0.0, self.std, generator=generator)}
 
     @staticmethod
@@ -152,42 +169,56 @@ class GaussianNoise(Augmentation):
         "The drawn noise as (N, C, T, V, M): zero for the samples left alone."
         on, noise = params["apply"], params["noise"]
         return torch.zeros((len(on), *noise.shape[1:]), dtype=noise.dtype, device=noise.device).index_copy_(
-            0, on.to(noise.device).nonzero().squeeze(1), noise)
+            0, on.to(noise.device).nonzero().squeeze(1), noise
+        )
 
     def apply_(self, x, params):
         "In place: `x[n] += noise` for the samples whose coin is on (in order)."
         on, noise = params["apply"].to(x.device), params["noise"]
-        if len(on) != len(x) or noise.shape[1:] != x.shape[1:] or (on.device.type != "meta" and len(noise) != int(on.sum())):
-            raise ValueError(f"noise {tuple(noise.shape)} for {len(on)} samples does not fit {int(on.sum())} noised samples of {tuple(x.shape)}")
-        if on.device.type == "meta": return x                                     # shapes only
+        if (
+            len(on) != len(x)
+            or noise.shape[1:] != x.shape[1:]
+            or (on.device.type != "meta" and len(noise) != int(on.sum()))
+        ):
+            raise ValueError(
+                f"noise {tuple(noise.shape)} for {len(on)} samples does not fit {int(on.sum())} noised samples of {tuple(x.shape)}"
+            )
+        if on.device.type == "meta":
+            return x  # shapes only
         idx = on.nonzero().squeeze(1)
-        if not len(idx): return x
+        if not len(idx):
+            return x
         noise = noise.to(x.device, x.dtype)
-        if self.keep_absent_zero: noise = noise * person_present(x.index_select(0, idx))
+        if self.keep_absent_zero:
+            noise = noise * person_present(x.index_select(0, idx))
         return x.index_add_(0, idx, noise)
 
-    def apply(self, x, params): return self.apply_(fresh_copy(x), params)
+    def apply(self, x, params):
+        return self.apply_(fresh_copy(x), params)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #835200ac
 def gaussian_kernels(sigma: torch.Tensor, kernel_size: int = 15, normalized: bool = False) -> torch.Tensor:
     "Kernels (N, kernel_size) `exp(-k²/(2σ²))`, k = -r..r (float64); divided by their sum if `normalized`."
     radius = kernel_size // 2
     k = torch.arange(-radius, radius + 1, dtype=torch.float64, device=sigma.device)
-    w = torch.exp(-k ** 2 / (2 * sigma.double()[:, None] ** 2))
+    w = torch.exp(-(k**2) / (2 * sigma.double()[:, None] ** 2))
     return w / w.sum(-1, keepdim=True) if normalized else w
+
 
 def blur_matrices(kernels: torch.Tensor, num_frames: int) -> torch.Tensor:
     "Banded matrices (N, T, T) with B[t, s] = w[s - t + r]: a zero-padded 'same' convolution over time."
     radius = kernels.shape[1] // 2
     t = torch.arange(num_frames, device=kernels.device)
-    offset = t[None, :] - t[:, None] + radius                            # (T, T): kernel tap linking frames t and s
+    offset = t[None, :] - t[:, None] + radius  # (T, T): kernel tap linking frames t and s
     inside = (offset >= 0) & (offset < kernels.shape[1])
-    taps = kernels[:, offset.clamp(0, kernels.shape[1] - 1)]             # (N, T, T)
+    taps = kernels[:, offset.clamp(0, kernels.shape[1] - 1)]  # (N, T, T)
     return torch.where(inside, taps, torch.zeros((), dtype=kernels.dtype, device=kernels.device))
+
 
 @dataclass
 class GaussianBlur(Augmentation):
     "HiCLR's Gaussian blur (NA): with probability `p` convolve over time with exp(-k²/2σ²), σ ~ U(sigma_min, sigma_max); unnormalised by default."
+
     sigma_min: float = 0.1
     sigma_max: float = 2.0
     kernel_size: int = 15
@@ -195,17 +226,22 @@ class GaussianBlur(Augmentation):
     normalized: bool = False
 
     def __post_init__(self):
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0: raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        if not 0 < self.sigma_min <= self.sigma_max: raise ValueError(f"need 0 < sigma_min <= sigma_max, got {self.sigma_min}, {self.sigma_max}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
+        if not 0 < self.sigma_min <= self.sigma_max:
+            raise ValueError(f"need 0 < sigma_min <= sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
     def sample(self, x, generator=None):
         n = x.shape[0]
-        return {"sigma": uniform((n,), self.sigma_min, self.sigma_max, generator), "apply": bernoulli((n,), self.p, generator)}
+        return {
+            "sigma": uniform((n,), self.sigma_min, self.sigma_max, generator),
+            "apply": bernoulli((n,), self.p, generator),
+        }
 
     def blur(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         "Every sample of `x` blurred with its σ: a depthwise convolution over time, zero-padded (the product B x)."
         N, C, T, V, M = x.shape
-        w = gaussian_kernels(sigma.to(x.device), self.kernel_size, self.normalized).to(x.dtype)   # (N, K)
+        w = gaussian_kernels(sigma.to(x.device), self.kernel_size, self.normalized).to(x.dtype)  # (N, K)
         w = w.repeat_interleave(C, 0).view(N * C, 1, self.kernel_size, 1)
         out = F.conv2d(x.reshape(1, N * C, T, V * M), w, padding=(self.kernel_size // 2, 0), groups=N * C)
         return out.view(x.shape)
@@ -213,17 +249,21 @@ class GaussianBlur(Augmentation):
     def apply_(self, x, params):
         "In place: the samples whose coin is on blurred."
         on, sigma = params["apply"].to(x.device), params["sigma"].to(x.device)
-        if on.device.type == "meta": return x                                     # shapes only
+        if on.device.type == "meta":
+            return x  # shapes only
         idx = on.nonzero().squeeze(1)
-        if not len(idx): return x
+        if not len(idx):
+            return x
         return x.index_copy_(0, idx, self.blur(x.index_select(0, idx), sigma[idx]))
 
-    def apply(self, x, params): return self.apply_(fresh_copy(x), params)
+    def apply(self, x, params):
+        return self.apply_(fresh_copy(x), params)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #af701790
 @dataclass
 class ChannelMask(LinearAugmentation):
     "HiCLR's channel (axis) mask (NA): with probability `p` zero one coordinate axis ~ U{0..C-1} everywhere."
+
     p: float = 0.5
 
     def sample(self, x, generator=None):
@@ -233,13 +273,16 @@ class ChannelMask(LinearAugmentation):
     def fold(self, steps, params):
         axis, on = params["axis"], params["apply"]
         zero = on[:, None] & (torch.arange(steps.shape[1], device=on.device) == axis[:, None])  # (N, C)
-        steps.map_coords(torch.diag_embed((~zero).double()), diagonal=True)                    # x · 0 or x · 1
+        steps.map_coords(torch.diag_embed((~zero).double()), diagonal=True)  # x · 0 or x · 1
 
 # %% ../../nbs/21_augment.hiclr.ipynb #a8f94c7e
 def basic_augmentation(padding_ratio: int = 6, shear_amplitude: float = 0.5) -> Compose:
     "HiCLR's basic set (BA), in the feeder's order: temporal crop, then shear (each left out when its setting is <= 0)."
-    return Compose(([TemporalCrop(padding_ratio)] if padding_ratio > 0 else []) +
-                   ([Shear(shear_amplitude)] if shear_amplitude > 0 else []))
+    return Compose(
+        ([TemporalCrop(padding_ratio)] if padding_ratio > 0 else [])
+        + ([Shear(shear_amplitude)] if shear_amplitude > 0 else [])
+    )
+
 
 def normal_augmentation(layout: Layout | str) -> Compose:
     "HiCLR's normal set (NA), in `_strong_aug`'s order: flip, rotate, Gaussian noise, Gaussian blur, channel mask."
@@ -249,6 +292,7 @@ def normal_augmentation(layout: Layout | str) -> Compose:
 @dataclass(eq=False)
 class RandomJointMask(Augmentation, nn.Module):
     "HiCLR's random mask: per frame k = int(V·ratio) (or `num_joints`) joints set to a learnable token; one mask per batch."
+
     ratio: float = 0.1
     num_joints: int | None = None
     per_sample: bool = False
@@ -259,51 +303,63 @@ class RandomJointMask(Augmentation, nn.Module):
 
     def joints_per_frame(self, num_joints: int) -> int:
         k = int(num_joints * self.ratio) if self.num_joints is None else self.num_joints
-        if not 0 <= k <= num_joints: raise ValueError(f"cannot mask {k} of {num_joints} joints")
+        if not 0 <= k <= num_joints:
+            raise ValueError(f"cannot mask {k} of {num_joints} joints")
         return k
 
     def sample(self, x, generator=None):
         N, C, T, V, M = x.shape
         shape = (N, T, V) if self.per_sample else (T, V)
-        chosen = uniform(shape, 0, 1, generator).argsort(-1)[..., :self.joints_per_frame(V)]  # k distinct joints per frame
+        chosen = uniform(shape, 0, 1, generator).argsort(-1)[
+            ..., : self.joints_per_frame(V)
+        ]  # k distinct joints per frame
         return {"mask": torch.zeros(shape, dtype=torch.bool, device=chosen.device).scatter_(-1, chosen, True)}
 
     def apply_(self, x, params):
         "In place (on a contiguous `x`): the masked frame-joint entries set to the token."
         mask, token = params["mask"].to(x.device), self.token.to(x.device, x.dtype)[0]
         N, C, T, V, M = x.shape
-        if mask.ndim == 2 and mask.device.type != "meta":              # one (T, V) mask: fill those frame-joint columns
+        if mask.ndim == 2 and mask.device.type != "meta":  # one (T, V) mask: fill those frame-joint columns
             positions = mask.reshape(T * V).nonzero().squeeze(1)
             return x.view(N * C, T * V, M).index_fill_(1, positions, token).view(x.shape)
-        return x.masked_fill_(mask.view(-1, 1, T, V, 1), token)        # (N, T, V): per sample
+        return x.masked_fill_(mask.view(-1, 1, T, V, 1), token)  # (N, T, V): per sample
 
-    def apply(self, x, params): return self.apply_(fresh_copy(x), params)
+    def apply(self, x, params):
+        return self.apply_(fresh_copy(x), params)
 
-    def forward(self, x, params): return self.apply(x, params)
+    def forward(self, x, params):
+        return self.apply(x, params)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #8542092d
 def style_partners(order: torch.Tensor, pairing: str = "derangement") -> torch.Tensor:
     "The style sample of every sample, from a random order (a permutation of 0..N-1) of the batch."
     n = len(order)
-    if pairing == "permutation": return order.clone()
-    if pairing == "derangement": partner = order.roll(-1)             # each sample takes its successor's style
+    if pairing == "permutation":
+        return order.clone()
+    if pairing == "derangement":
+        partner = order.roll(-1)  # each sample takes its successor's style
     elif pairing == "swap":
-        paired = n - 3 if n % 2 and n > 1 else n                      # an odd batch ends with a cycle of three
+        paired = n - 3 if n % 2 and n > 1 else n  # an odd batch ends with a cycle of three
         partner = torch.cat([order[:paired].view(-1, 2).flip(1).reshape(-1), order[paired:].roll(-1)])
-    else: raise ValueError(f"pairing must be 'derangement', 'swap' or 'permutation', got {pairing!r}")
+    else:
+        raise ValueError(f"pairing must be 'derangement', 'swap' or 'permutation', got {pairing!r}")
     style = torch.empty_like(order)
     style[order] = partner
     return style
 
+
 def adain_statistics(x: torch.Tensor, dims: str = "TV", eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
     "Mean and std (unbiased variance + eps, then sqrt) of `x` (N, C, T, V, M) over T and V (`dims='TV'`) or V only, per sample, channel and person."
-    if dims not in ("TV", "V"): raise ValueError(f"dims must be 'TV' or 'V', got {dims!r}")
+    if dims not in ("TV", "V"):
+        raise ValueError(f"dims must be 'TV' or 'V', got {dims!r}")
     axes = (2, 3) if dims == "TV" else (3,)
     return x.mean(axes, keepdim=True), (x.var(axes, keepdim=True) + eps).sqrt()
+
 
 @dataclass
 class SkeleAdaIN(Augmentation):
     "SkeleAdaIN (strong): give each sample the per-person, per-coordinate mean and std (over T, V) of another sample of the batch."
+
     pairing: str = "derangement"
     dims: str = "TV"
     eps: float = 1e-5
@@ -335,47 +391,81 @@ def sample_drop_add(shape, drop_rate: float, add_rate: float, generator=None) ->
     add = uniform(tuple(shape), 0, 1, generator) < r_add.view(groups, *rest)
     return {"drop_rate": r_drop, "keep": keep, "add_rate": r_add, "add": add}
 
+
 def _ratio(num: torch.Tensor, den: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
     "num / den where `use`, else exactly 1 (and no 0/0 in the graph or its gradient)."
     one = torch.ones_like(num)
     return torch.where(use, num, one) / torch.where(use, den, one)
 
-def apply_drop_add(graph: torch.Tensor, params: dict, add_value: float | str = 1.0, drop_rescale: str = "dropout") -> torch.Tensor:
+
+def apply_drop_add(
+    graph: torch.Tensor, params: dict, add_value: float | str = 1.0, drop_rescale: str = "dropout"
+) -> torch.Tensor:
     "Drop then add edges of `graph` (G, ...) with drawn `params`; each group's sum is kept (on average for `drop_rescale='dropout'`)."
     dims = tuple(range(1, graph.ndim))
     view = lambda v: v.to(graph.device).view(-1, *(1,) * len(dims))
     keep, add = params["keep"].to(graph.device), params["add"].to(graph.device)
     dropped = graph * keep
-    if drop_rescale == "dropout": dropped = dropped / (1 - view(params["drop_rate"]).to(graph.dtype))
+    if drop_rescale == "dropout":
+        dropped = dropped / (1 - view(params["drop_rate"]).to(graph.dtype))
     elif drop_rescale == "sum":
         before, after = graph.sum(dims, keepdim=True), dropped.sum(dims, keepdim=True)
         dropped = dropped * _ratio(before, after, after != 0)
-    elif drop_rescale != "none": raise ValueError(f"drop_rescale must be 'dropout', 'sum' or 'none', got {drop_rescale!r}")
+    elif drop_rescale != "none":
+        raise ValueError(f"drop_rescale must be 'dropout', 'sum' or 'none', got {drop_rescale!r}")
     total = dropped.sum(dims, keepdim=True)
-    value = (total / math.prod(graph.shape[1:])).detach() if add_value == "mean" else torch.as_tensor(add_value, dtype=graph.dtype)
-    marks = torch.where(add & (dropped == 0), value.to(graph.device, graph.dtype), torch.zeros((), dtype=graph.dtype, device=graph.device))
+    value = (
+        (total / math.prod(graph.shape[1:])).detach()
+        if add_value == "mean"
+        else torch.as_tensor(add_value, dtype=graph.dtype)
+    )
+    marks = torch.where(
+        add & (dropped == 0),
+        value.to(graph.device, graph.dtype),
+        torch.zeros((), dtype=graph.dtype, device=graph.device),
+    )
     added = marks.sum(dims, keepdim=True)
     return (dropped + marks) * _ratio(total, total + added, added != 0)
 
-def drop_add_adjacency(A: torch.Tensor, drop_rate: float = 0.1, add_rate: float = 0.05, generator=None,
-                       num_samples: int | None = None, add_value: float | str = 1.0, drop_rescale: str = "dropout") -> torch.Tensor:
+
+def drop_add_adjacency(
+    A: torch.Tensor,
+    drop_rate: float = 0.1,
+    add_rate: float = 0.05,
+    generator=None,
+    num_samples: int | None = None,
+    add_value: float | str = 1.0,
+    drop_rescale: str = "dropout",
+) -> torch.Tensor:
     "DAE on a GCN adjacency (K, V, V): one draw for the whole of it (the reference), or (num_samples, K, V, V) drawn per sample."
-    if A.ndim != 3: raise ValueError(f"expected an adjacency (K, V, V), got {tuple(A.shape)}")
+    if A.ndim != 3:
+        raise ValueError(f"expected an adjacency (K, V, V), got {tuple(A.shape)}")
     graph = A[None] if num_samples is None else A.expand(num_samples, *A.shape)
     out = apply_drop_add(graph, sample_drop_add(graph.shape, drop_rate, add_rate, generator), add_value, drop_rescale)
     return out[0] if num_samples is None else out
 
-def drop_add_attention(att: torch.Tensor, drop_rate: float = 0.1, add_rate: float = 0.05, generator=None,
-                       per_sample: bool = False, add_value: float | str = "mean", drop_rescale: str = "dropout") -> torch.Tensor:
+
+def drop_add_attention(
+    att: torch.Tensor,
+    drop_rate: float = 0.1,
+    add_rate: float = 0.05,
+    generator=None,
+    per_sample: bool = False,
+    add_value: float | str = "mean",
+    drop_rescale: str = "dropout",
+) -> torch.Tensor:
     "DAE on attention maps (N, S, V, V): rates, marks and sums over the whole batch (the reference, DSTA-Net) or per sample."
-    if att.ndim != 4: raise ValueError(f"expected attention maps (N, S, V, V), got {tuple(att.shape)}")
+    if att.ndim != 4:
+        raise ValueError(f"expected attention maps (N, S, V, V), got {tuple(att.shape)}")
     graph = att if per_sample else att[None]
     out = apply_drop_add(graph, sample_drop_add(graph.shape, drop_rate, add_rate, generator), add_value, drop_rescale)
     return out if per_sample else out[0]
 
+
 @dataclass
 class DropAddEdges:
     "Settings of Drop/Add Edges for the encoders: `adjacency(A)` for (K, V, V), `attention(att)` for (N, S, V, V)."
+
     drop_rate: float = 0.1
     add_rate: float = 0.05
     per_sample: bool = False
@@ -383,10 +473,25 @@ class DropAddEdges:
     add_value: float | str | None = None  # None: 1 for an adjacency (st_gcn), the mean for attention (dsta)
 
     def adjacency(self, A, generator=None, num_samples: int | None = None):
-        if self.per_sample and num_samples is None: raise ValueError("per_sample=True needs num_samples (the batch size)")
-        return drop_add_adjacency(A, self.drop_rate, self.add_rate, generator, num_samples if self.per_sample else None,
-                                  1.0 if self.add_value is None else self.add_value, self.drop_rescale)
+        if self.per_sample and num_samples is None:
+            raise ValueError("per_sample=True needs num_samples (the batch size)")
+        return drop_add_adjacency(
+            A,
+            self.drop_rate,
+            self.add_rate,
+            generator,
+            num_samples if self.per_sample else None,
+            1.0 if self.add_value is None else self.add_value,
+            self.drop_rescale,
+        )
 
     def attention(self, att, generator=None):
-        return drop_add_attention(att, self.drop_rate, self.add_rate, generator, self.per_sample,
-                                  "mean" if self.add_value is None else self.add_value, self.drop_rescale)
+        return drop_add_attention(
+            att,
+            self.drop_rate,
+            self.add_rate,
+            generator,
+            self.per_sample,
+            "mean" if self.add_value is None else self.add_value,
+            self.drop_rescale,
+        )

@@ -27,127 +27,225 @@ def hiclr_ntu_sample(path) -> np.ndarray:
     "An NTU `.skeleton` file through HiCLR's reader (bodies by frame order) and 50-frame pipeline: (3, 50, 25, 2) float32."
     from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
     from skelnb.data.pipelines import hiclr_pipeline
+
     return hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(path), max_bodies=2), NTU25)
+
 
 def hiclr_ucla_sample(path) -> np.ndarray:
     "An NW-UCLA `.json` sequence through HiCLR's pipeline, with an empty second person: (3, 50, 20, 2) float32."
     from skelnb.data.pipelines import hiclr_pipeline
     from skelnb.data.ucla import read_ucla_json
+
     xyz = read_ucla_json(path).xyz
     return hiclr_pipeline(np.stack([xyz, np.zeros_like(xyz)], axis=1), NW_UCLA)
 
+
 UCLA_COMPANIONS = ("a01_s01_e01_v01", "a06_s03_e02_v02", "a09_s01_e03_v01", "a12_s10_e04_v03", "a04_s02_e00_v02")
+
 
 @dataclass
 class SampleSource:
     "Named samples of one layout, loaded (and cached) on demand, and the companions that fill a batch."
+
     name: str
     layout: Layout
     loaders: dict
     companions: tuple = ()
 
-    def __post_init__(self): self._cache = {}
+    def __post_init__(self):
+        self._cache = {}
+
     @property
-    def names(self) -> list[str]: return list(self.loaders)
+    def names(self) -> list[str]:
+        return list(self.loaders)
+
     def load(self, name: str) -> np.ndarray:
-        if name not in self.loaders: raise KeyError(f"{self.name} has no sample {name!r}")
-        if name not in self._cache: self._cache[name] = self.loaders[name]()
+        if name not in self.loaders:
+            raise KeyError(f"{self.name} has no sample {name!r}")
+        if name not in self._cache:
+            self._cache[name] = self.loaders[name]()
         return self._cache[name]
+
     def batch(self, name: str, size: int = 5) -> torch.Tensor:
         "The sample `name` first, then companions: (size, C, T, V, M)."
-        others = [n for n in (self.companions or self.names) if n != name][:size - 1]
+        others = [n for n in (self.companions or self.names) if n != name][: size - 1]
         return torch.from_numpy(np.stack([self.load(n) for n in [name, *others]]))
+
 
 def default_sources(ntu_folder=None, ucla_folder=None) -> dict[str, SampleSource]:
     "The five shared NTU samples and every NW-UCLA sequence (from ../shared/data unless folders are given)."
     from pathlib import Path
+
     ntu_folder = Path(ntu_folder) if ntu_folder else shared_data("ntu_samples", required=True)
     ucla_folder = Path(ucla_folder) if ucla_folder else shared_data("nw_ucla", "all_sqe", required=True)
     ntu = {p.stem: (lambda p=p: hiclr_ntu_sample(p)) for p in sorted(ntu_folder.glob("*.skeleton"))}
     ucla = {p.stem: (lambda p=p: hiclr_ucla_sample(p)) for p in sorted(ucla_folder.glob("*.json"))}
-    return {"NTU samples": SampleSource("NTU samples", NTU25, ntu),
-            "NW-UCLA": SampleSource("NW-UCLA", NW_UCLA, ucla, tuple(n for n in UCLA_COMPANIONS if n in ucla))}
+    return {
+        "NTU samples": SampleSource("NTU samples", NTU25, ntu),
+        "NW-UCLA": SampleSource("NW-UCLA", NW_UCLA, ucla, tuple(n for n in UCLA_COMPANIONS if n in ucla)),
+    }
 
 # %% ../../nbs/24_augment.inspector.ipynb #5cf0037e
 @dataclass
 class Entry:
     "An inspectable augmentation: `build(strength, layout, frames)`, and the strength slider `(label, min, max, step, default)` or None."
+
     name: str
     group: str
     build: Callable
     strength: tuple | None = None
 
+
 class GrowingView(Augmentation):
     "View `view` (an index, or 'key') of a `GrowingAugmentation` draw, as one augmentation; params by strategy name."
+
     def __init__(self, growing: GrowingAugmentation, view):
         self.growing, self.view = growing, view
         if view != "key" and not 0 <= view < growing.k:
             raise ValueError(f"{growing.spec!r} has {growing.k} views (v0..v{growing.k - 1}); there is no v{view}")
-    def tokens(self): return self.growing.key_tokens if self.view == "key" else self.growing.view_tokens(self.view)
-    def sample(self, x, generator=None): raise RuntimeError("a growing view draws while it applies; call it")
+
+    def tokens(self):
+        return self.growing.key_tokens if self.view == "key" else self.growing.view_tokens(self.view)
+
+    def sample(self, x, generator=None):
+        raise RuntimeError("a growing view draws while it applies; call it")
+
     def __call__(self, x, generator=None, return_params=False):
-        with torch.no_grad(): v = self.growing(x, generator, return_params=True)
+        with torch.no_grad():
+            v = self.growing(x, generator, return_params=True)
         out, params = (v.key, v.key_params) if self.view == "key" else (v.views[self.view], v.params[self.view])
         return (out, params) if return_params else out
+
     def apply(self, x, params):
-        with torch.no_grad(): return self.growing.replay(x, self.tokens(), params)
-    def __repr__(self): return f"GrowingView({'key' if self.view == 'key' else f'v{self.view}'} = {self.growing.chain(self.tokens())})"
+        with torch.no_grad():
+            return self.growing.replay(x, self.tokens(), params)
+
+    def __repr__(self):
+        return f"GrowingView({'key' if self.view == 'key' else f'v{self.view}'} = {self.growing.chain(self.tokens())})"
+
 
 def _halp_crop(s, layout, frames):
     return halp.TemporalRandomResizeCrop(min_ratio=s, min_frames=max(1, round(64 * frames / 300)), out_frames=frames)
+
 
 def catalogue(spec: str = "BA|NA|Mask") -> dict[str, Entry]:
     "Everything the inspector offers, by name; growing views come from the policy `spec`."
     entries = [
         Entry("Shear", "HiCLR BA", lambda s, L, T: hiclr.Shear(amplitude=s), ("amplitude r", 0.0, 1.0, 0.05, 0.5)),
-        Entry("Temporal crop", "HiCLR BA", lambda s, L, T: hiclr.TemporalCrop(padding_ratio=int(s)), ("padding ratio (p = T // ratio)", 1, 60, 1, 6)),
-        Entry("Spatial flip", "HiCLR NA", lambda s, L, T: hiclr.SpatialFlip(L, p=s), ("probability", 0.0, 1.0, 0.05, 0.5)),
-        Entry("Rotate", "HiCLR NA", lambda s, L, T: hiclr.Rotate(main_max_deg=s), ("main-axis max angle (°)", 0.0, 90.0, 1.0, 30.0)),
-        Entry("Gaussian noise", "HiCLR NA", lambda s, L, T: hiclr.GaussianNoise(std=s), ("std (m)", 0.0, 0.05, 0.001, 0.01)),
-        Entry("Gaussian blur", "HiCLR NA", lambda s, L, T: hiclr.GaussianBlur(sigma_max=max(s, 0.1)), ("σ max (frames)", 0.1, 5.0, 0.1, 2.0)),
+        Entry(
+            "Temporal crop",
+            "HiCLR BA",
+            lambda s, L, T: hiclr.TemporalCrop(padding_ratio=int(s)),
+            ("padding ratio (p = T // ratio)", 1, 60, 1, 6),
+        ),
+        Entry(
+            "Spatial flip", "HiCLR NA", lambda s, L, T: hiclr.SpatialFlip(L, p=s), ("probability", 0.0, 1.0, 0.05, 0.5)
+        ),
+        Entry(
+            "Rotate",
+            "HiCLR NA",
+            lambda s, L, T: hiclr.Rotate(main_max_deg=s),
+            ("main-axis max angle (°)", 0.0, 90.0, 1.0, 30.0),
+        ),
+        Entry(
+            "Gaussian noise",
+            "HiCLR NA",
+            lambda s, L, T: hiclr.GaussianNoise(std=s),
+            ("std (m)", 0.0, 0.05, 0.001, 0.01),
+        ),
+        Entry(
+            "Gaussian blur",
+            "HiCLR NA",
+            lambda s, L, T: hiclr.GaussianBlur(sigma_max=max(s, 0.1)),
+            ("σ max (frames)", 0.1, 5.0, 0.1, 2.0),
+        ),
         Entry("Channel mask", "HiCLR NA", lambda s, L, T: hiclr.ChannelMask(p=s), ("probability", 0.0, 1.0, 0.05, 0.5)),
-        Entry("Random joint mask", "HiCLR strong", lambda s, L, T: hiclr.RandomJointMask(ratio=s), ("joints per frame / V", 0.0, 0.5, 0.02, 0.1)),
-        Entry("SkeleAdaIN", "HiCLR strong", lambda s, L, T: hiclr.SkeleAdaIN(p=s), ("probability", 0.0, 1.0, 0.05, 1.0)),
+        Entry(
+            "Random joint mask",
+            "HiCLR strong",
+            lambda s, L, T: hiclr.RandomJointMask(ratio=s),
+            ("joints per frame / V", 0.0, 0.5, 0.02, 0.1),
+        ),
+        Entry(
+            "SkeleAdaIN", "HiCLR strong", lambda s, L, T: hiclr.SkeleAdaIN(p=s), ("probability", 0.0, 1.0, 0.05, 1.0)
+        ),
         Entry("HaLP crop-resize", "HaLP", _halp_crop, ("min crop ratio", 0.1, 1.0, 0.05, 0.1)),
-        Entry("HaLP joint corruption", "HaLP", lambda s, L, T: halp.JointCorruption(num_joints=min(int(s), L.num_joints)), ("joints", 1, 25, 1, 15)),
-        Entry("HaLP pose shear", "HaLP", lambda s, L, T: halp.PoseShear(amplitude=s), ("amplitude", 0.0, 2.0, 0.05, 1.0)),
-        Entry("HaLP corrupt or shear", "HaLP", lambda s, L, T: halp.CorruptOrShear(p=s), ("probability of corruption", 0.0, 1.0, 0.05, 0.5)),
+        Entry(
+            "HaLP joint corruption",
+            "HaLP",
+            lambda s, L, T: halp.JointCorruption(num_joints=min(int(s), L.num_joints)),
+            ("joints", 1, 25, 1, 15),
+        ),
+        Entry(
+            "HaLP pose shear", "HaLP", lambda s, L, T: halp.PoseShear(amplitude=s), ("amplitude", 0.0, 2.0, 0.05, 1.0)
+        ),
+        Entry(
+            "HaLP corrupt or shear",
+            "HaLP",
+            lambda s, L, T: halp.CorruptOrShear(p=s),
+            ("probability of corruption", 0.0, 1.0, 0.05, 0.5),
+        ),
         Entry("HiCLR BA", "HiCLR set", lambda s, L, T: hiclr.basic_augmentation()),
         Entry("HiCLR NA", "HiCLR set", lambda s, L, T: hiclr.normal_augmentation(L)),
-        Entry("HiCLR BA+NA", "HiCLR set", lambda s, L, T: Compose([hiclr.basic_augmentation(), hiclr.normal_augmentation(L)])),
-        Entry("HaLP view", "HaLP", lambda s, L, T: halp.CropThen(_halp_crop(0.1, L, T), halp.CorruptOrShear(
-            0.5, halp.JointCorruption(halp.scaled_num_joints(L.num_joints)), halp.PoseShear()))),
+        Entry(
+            "HiCLR BA+NA",
+            "HiCLR set",
+            lambda s, L, T: Compose([hiclr.basic_augmentation(), hiclr.normal_augmentation(L)]),
+        ),
+        Entry(
+            "HaLP view",
+            "HaLP",
+            lambda s, L, T: halp.CropThen(
+                _halp_crop(0.1, L, T),
+                halp.CorruptOrShear(0.5, halp.JointCorruption(halp.scaled_num_joints(L.num_joints)), halp.PoseShear()),
+            ),
+        ),
     ]
     for view in ("v0", "v1", "v2", "key"):
         index = "key" if view == "key" else int(view[1:])
-        entries.append(Entry(f"growing: {view}", "growing view",
-                             lambda s, L, T, index=index: GrowingView(GrowingAugmentation(spec, layout=L), index)))
+        entries.append(
+            Entry(
+                f"growing: {view}",
+                "growing view",
+                lambda s, L, T, index=index: GrowingView(GrowingAugmentation(spec, layout=L), index),
+            )
+        )
     return {e.name: e for e in entries}
 
 # %% ../../nbs/24_augment.inspector.ipynb #c5d48d4d
 def _walk(aug, params, n: int, prefix: str, out: dict):
     if isinstance(params, torch.Tensor):
         t = params.detach().cpu()
-        if t.ndim == 0 or t.shape[0] != n: return                          # shared by the batch: not a per-sample draw
+        if t.ndim == 0 or t.shape[0] != n:
+            return  # shared by the batch: not a per-sample draw
         per = t.reshape(n, -1)
-        if t.dtype == torch.bool: per = per.to(torch.int64)
+        if t.dtype == torch.bool:
+            per = per.to(torch.int64)
         name = prefix.rstrip(".")
-        if per.shape[1] == 1: out[name] = per[:, 0].numpy()
+        if per.shape[1] == 1:
+            out[name] = per[:, 0].numpy()
         elif per.shape[1] <= 6:
-            for j in range(per.shape[1]): out[f"{name}[{j}]"] = per[:, j].numpy()
-        elif per.is_floating_point(): out[f"{name} (std)"] = per.double().std(1).numpy()
+            for j in range(per.shape[1]):
+                out[f"{name}[{j}]"] = per[:, j].numpy()
+        elif per.is_floating_point():
+            out[f"{name} (std)"] = per.double().std(1).numpy()
         return
     if isinstance(aug, Compose) and isinstance(params, (list, tuple)):
-        for sub, p in zip(aug.augmentations, params): _walk(sub, p, n, f"{prefix}{type(sub).__name__}.", out)
+        for sub, p in zip(aug.augmentations, params):
+            _walk(sub, p, n, f"{prefix}{type(sub).__name__}.", out)
     elif isinstance(aug, GrowingView) and isinstance(params, dict):
-        for token, p in params.items(): _walk(aug.growing.augmentations[token], p, n, f"{prefix}{token}.", out)
+        for token, p in params.items():
+            _walk(aug.growing.augmentations[token], p, n, f"{prefix}{token}.", out)
     elif isinstance(params, dict):
-        if isinstance(aug, hiclr.GaussianNoise): params = {**params, "noise": aug.full_noise(params)}  # drawn per noised sample
+        if isinstance(aug, hiclr.GaussianNoise):
+            params = {**params, "noise": aug.full_noise(params)}  # drawn per noised sample
         for key, p in params.items():
             sub = getattr(aug, key, None)
             _walk(sub if isinstance(sub, Augmentation) else None, p, n, f"{prefix}{key}.", out)
     elif isinstance(params, (list, tuple)):
-        for j, p in enumerate(params): _walk(None, p, n, f"{prefix}{j}.", out)
+        for j, p in enumerate(params):
+            _walk(None, p, n, f"{prefix}{j}.", out)
+
 
 def flatten_params(aug, params, n: int) -> dict[str, np.ndarray]:
     "One array of n values per scalar parameter drawn for a batch of n (nested params of `aug` walked by name)."
@@ -155,9 +253,11 @@ def flatten_params(aug, params, n: int) -> dict[str, np.ndarray]:
     _walk(aug, params, n, "", out)
     return out
 
+
 def draw_parameters(aug, sample: torch.Tensor, draws: int = 2000, seed: int = 0, chunk: int = 250):
     "A DataFrame of `draws` per-sample parameter draws of `aug` for one `sample` (C, T, V, M)."
     import pandas as pd
+
     g = torch.Generator().manual_seed(seed)
     cols = []
     with torch.no_grad():
@@ -172,58 +272,87 @@ def pick_columns(draws, max_plots: int) -> list[str]:
     "Up to `max_plots` varying columns, taken in turn from each augmentation (the name before the last '.') so all show."
     groups = {}
     for c in draws.columns:
-        if draws[c].nunique() > 1: groups.setdefault(c.rsplit(".", 1)[0] if "." in c else "", []).append(c)
+        if draws[c].nunique() > 1:
+            groups.setdefault(c.rsplit(".", 1)[0] if "." in c else "", []).append(c)
     picked, depth = [], 0
     while len(picked) < max_plots and any(len(g) > depth for g in groups.values()):
-        picked += [g[depth] for g in groups.values() if len(g) > depth][:max_plots - len(picked)]
+        picked += [g[depth] for g in groups.values() if len(g) > depth][: max_plots - len(picked)]
         depth += 1
     return picked
+
 
 def plot_draws(draws, axes, max_plots: int | None = None):
     "Seaborn histograms of varying columns of `draws` (see `pick_columns`), one per axis, discrete ones as probabilities."
     import seaborn as sns
+
     varying = pick_columns(draws, max_plots or len(axes))
     for ax, col in zip(axes, varying):
         values = draws[col]
         discrete = values.dtype.kind in "iub" and values.nunique() <= 60
-        sns.histplot(x=values, ax=ax, discrete=discrete, stat="probability" if discrete else "density",
-                     bins="auto" if discrete else 40, color="C1" if discrete else "C0", edgecolor=None)
-        ax.set_title(col, fontsize=8); ax.set_xlabel(""); ax.set_ylabel(""); ax.tick_params(labelsize=7)
-    for ax in list(axes)[len(varying):]: ax.set_visible(False)
+        sns.histplot(
+            x=values,
+            ax=ax,
+            discrete=discrete,
+            stat="probability" if discrete else "density",
+            bins="auto" if discrete else 40,
+            color="C1" if discrete else "C0",
+            edgecolor=None,
+        )
+        ax.set_title(col, fontsize=8)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.tick_params(labelsize=7)
+    for ax in list(axes)[len(varying) :]:
+        ax.set_visible(False)
     return varying
 
 # %% ../../nbs/24_augment.inspector.ipynb #85500c43
 def skeleton_limits(*arrays, margin: float = 0.05) -> np.ndarray:
     "Common (3, 2) [min, max] limits of x, y, z over arrays (C, T, V, M) of present persons, padded to a cube."
-    pts = [a[:3].transpose(1, 2, 3, 0).reshape(-1, 3)[np.abs(a[:3].transpose(1, 2, 3, 0).reshape(-1, 3)).sum(1) > 0] for a in arrays]
+    pts = [
+        a[:3].transpose(1, 2, 3, 0).reshape(-1, 3)[np.abs(a[:3].transpose(1, 2, 3, 0).reshape(-1, 3)).sum(1) > 0]
+        for a in arrays
+    ]
     pts = np.concatenate([p for p in pts if len(p)] or [np.zeros((1, 3))])
     lo, hi = pts.min(0), pts.max(0)
     centre, half = (lo + hi) / 2, max((hi - lo).max() / 2, 0.1) * (1 + margin)
     return np.stack([centre - half, centre + half], axis=1)
 
+
 def plot_skeleton_3d(ax, frame, layout: Layout | str, limits=None, title: str | None = None, colors=("C0", "C2")):
     "Draw one frame (C, V, M) on a 3-D axis: x right, z depth, y up; absent persons skipped."
     from matplotlib.ticker import MaxNLocator
+
     layout = get_layout(layout)
     frame = np.asarray(frame, dtype=float)
     for m in range(frame.shape[-1]):
         xyz = frame[:3, :, m]
-        if not np.any(xyz): continue
-        for a, b in layout.edges: ax.plot(xyz[0, [a, b]], xyz[2, [a, b]], xyz[1, [a, b]], color=colors[m % len(colors)], lw=1.8)
+        if not np.any(xyz):
+            continue
+        for a, b in layout.edges:
+            ax.plot(xyz[0, [a, b]], xyz[2, [a, b]], xyz[1, [a, b]], color=colors[m % len(colors)], lw=1.8)
         ax.scatter(xyz[0], xyz[2], xyz[1], s=6, color="k", depthshade=False)
     if limits is not None:
-        ax.set_xlim(*limits[0]); ax.set_ylim(*limits[2]); ax.set_zlim(*limits[1])
-    ax.set_box_aspect((1, 1, 1), zoom=1.15); ax.view_init(elev=12, azim=-70)
-    for axis in (ax.xaxis, ax.yaxis, ax.zaxis): axis.set_major_locator(MaxNLocator(4))
-    ax.set_xlabel("x", fontsize=7, labelpad=-8); ax.set_ylabel("z", fontsize=7, labelpad=-8); ax.set_zlabel("y", fontsize=7, labelpad=-8)
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[2])
+        ax.set_zlim(*limits[1])
+    ax.set_box_aspect((1, 1, 1), zoom=1.15)
+    ax.view_init(elev=12, azim=-70)
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(MaxNLocator(4))
+    ax.set_xlabel("x", fontsize=7, labelpad=-8)
+    ax.set_ylabel("z", fontsize=7, labelpad=-8)
+    ax.set_zlabel("y", fontsize=7, labelpad=-8)
     ax.tick_params(labelsize=6, pad=-3)
-    if title: ax.set_title(title, fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=9)
     return ax
 
 # %% ../../nbs/24_augment.inspector.ipynb #6d9a6858
 def figure_png(fig, dpi: int = 72) -> bytes:
     "The PNG bytes of a matplotlib figure."
     import io
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
@@ -231,9 +360,20 @@ def figure_png(fig, dpi: int = 72) -> bytes:
 # %% ../../nbs/24_augment.inspector.ipynb #af20b6a6
 class AugmentationInspector:
     "Widgets to inspect an augmentation on a real sample: 3-D original vs augmented, plus the drawn parameters' distributions."
-    def __init__(self, sources: dict | None = None, augmentation: str = "Rotate", sample: str | None = None,
-                 spec: str = "BA|NA|Mask", draws: int = 2000, seed: int = 0, batch_size: int = 5, max_plots: int = 6):
+
+    def __init__(
+        self,
+        sources: dict | None = None,
+        augmentation: str = "Rotate",
+        sample: str | None = None,
+        spec: str = "BA|NA|Mask",
+        draws: int = 2000,
+        seed: int = 0,
+        batch_size: int = 5,
+        max_plots: int = 6,
+    ):
         import ipywidgets as w
+
         self.sources = sources if sources is not None else default_sources()
         self.draws, self.batch_size, self.max_plots = draws, batch_size, max_plots
         self.catalogue = catalogue(spec)
@@ -255,7 +395,8 @@ class AugmentationInspector:
         self._state, self._draws_cache, self._quiet, self._spec_built = None, {}, True, spec
         self._configure_strength()
         self.dataset.observe(self._on_dataset, "value")
-        for wid in (self.sample, self.strength, self.seed, self.spec): wid.observe(lambda _: self.update(), "value")
+        for wid in (self.sample, self.strength, self.seed, self.spec):
+            wid.observe(lambda _: self.update(), "value")
         self.augmentation.observe(self._on_augmentation, "value")
         self.frame.observe(lambda _: self.update(), "value")
         self.redraw.on_click(lambda _: self.update(force=True))
@@ -267,12 +408,22 @@ class AugmentationInspector:
     def widget(self):
         "The whole inspector as one ipywidgets box."
         import ipywidgets as w
-        controls = w.VBox([self.dataset, w.HBox([self.sample, self.augmentation]), w.HBox([self.strength, self.spec]),
-                           w.HBox([self.seed, self.redraw]), w.HBox([self.play, self.frame]), self.info])
+
+        controls = w.VBox(
+            [
+                self.dataset,
+                w.HBox([self.sample, self.augmentation]),
+                w.HBox([self.strength, self.spec]),
+                w.HBox([self.seed, self.redraw]),
+                w.HBox([self.play, self.frame]),
+                self.info,
+            ]
+        )
         return w.VBox([controls, self.out])
 
     def _ipython_display_(self):
         from IPython.display import display
+
         display(self.widget)
 
     def _configure_strength(self):
@@ -284,14 +435,15 @@ class AugmentationInspector:
         else:
             label, lo, hi, step, default = entry.strength
             self.strength.disabled, self.strength.description = False, "strength"
-            self.strength.min, self.strength.max = -1e9, 1e9                  # widen first: min/max are validated in turn
+            self.strength.min, self.strength.max = -1e9, 1e9  # widen first: min/max are validated in turn
             self.strength.min, self.strength.max, self.strength.step, self.strength.value = lo, hi, step, default
             self.strength.tooltip = label
         self.spec.disabled = entry.group != "growing view"
         self._quiet = quiet
 
     def _on_augmentation(self, _):
-        self._configure_strength(); self.update()
+        self._configure_strength()
+        self.update()
 
     def _on_dataset(self, change):
         quiet, self._quiet = self._quiet, True
@@ -309,9 +461,17 @@ class AugmentationInspector:
 
     def update(self, force: bool = False):
         "Recompute what the widget values changed (everything when `force`) and redraw the figure."
-        if self._quiet: return
+        if self._quiet:
+            return
         source = self.sources[self.dataset.value]
-        state = (self.dataset.value, self.sample.value, self.augmentation.value, self.strength.value, self.spec.value, self.seed.value)
+        state = (
+            self.dataset.value,
+            self.sample.value,
+            self.augmentation.value,
+            self.strength.value,
+            self.spec.value,
+            self.seed.value,
+        )
         try:
             if force or state != self._state:
                 x = source.batch(self.sample.value, self.batch_size)
@@ -322,15 +482,30 @@ class AugmentationInspector:
                 if force or key not in self._draws_cache:
                     self._draws_cache[key] = draw_parameters(aug, x[0], self.draws, self.seed.value)
                 shown = {k: v[0].item() for k, v in flatten_params(aug, params, len(x)).items()}
-                self.current = {"dataset": state[0], "sample": state[1], "augmentation": state[2],
-                                "strength": state[3] if self.catalogue[state[2]].strength else None, "spec": state[4],
-                                "seed": state[5], "layout": source.layout, "augmenter": aug,
-                                "original": x[0].numpy(), "augmented": y[0].detach().numpy().copy(),
-                                "params": shown, "draws": self._draws_cache[key], "error": None}
+                self.current = {
+                    "dataset": state[0],
+                    "sample": state[1],
+                    "augmentation": state[2],
+                    "strength": state[3] if self.catalogue[state[2]].strength else None,
+                    "spec": state[4],
+                    "seed": state[5],
+                    "layout": source.layout,
+                    "augmenter": aug,
+                    "original": x[0].numpy(),
+                    "augmented": y[0].detach().numpy().copy(),
+                    "params": shown,
+                    "draws": self._draws_cache[key],
+                    "error": None,
+                }
                 self._state = state
                 self._set_frames(x.shape[2])
         except (ValueError, KeyError, IndexError, RuntimeError) as e:
-            self.current = {"dataset": state[0], "sample": state[1], "augmentation": state[2], "error": f"{type(e).__name__}: {e}"}
+            self.current = {
+                "dataset": state[0],
+                "sample": state[1],
+                "augmentation": state[2],
+                "error": f"{type(e).__name__}: {e}",
+            }
             self._state = None
             self.info.value = f"<b style='color:#b00'>{self.current['error']}</b>"
             self._show(None)
@@ -338,7 +513,11 @@ class AugmentationInspector:
         T, Ta = self.current["original"].shape[1], self.current["augmented"].shape[1]
         self.current["frame"] = min(self.frame.value, T - 1)
         self.current["augmented_frame"] = min(round(self.current["frame"] * (Ta - 1) / max(T - 1, 1)), Ta - 1)
-        self.info.value = "shown sample's draws: " + ", ".join(f"{k} = {v:.3g}" for k, v in self.current["params"].items()) if self.current["params"] else "no per-sample draws"
+        self.info.value = (
+            "shown sample's draws: " + ", ".join(f"{k} = {v:.3g}" for k, v in self.current["params"].items())
+            if self.current["params"]
+            else "no per-sample draws"
+        )
         self._show(self.render())
 
     def _set_frames(self, frames: int):
@@ -350,18 +529,31 @@ class AugmentationInspector:
     def render(self):
         "The figure of the current state: original and augmented frame in 3-D, and the parameter histograms."
         from matplotlib.figure import Figure
+
         c = self.current
         draws = c["draws"]
-        plots = min(self.max_plots, max(1, sum(draws[k].nunique() > 1 for k in draws.columns))) if len(draws.columns) else 0
+        plots = (
+            min(self.max_plots, max(1, sum(draws[k].nunique() > 1 for k in draws.columns))) if len(draws.columns) else 0
+        )
         fig = Figure(figsize=(11, 6.4 if plots else 4.4))
         gs = fig.add_gridspec(2 if plots else 1, max(plots, 2), height_ratios=[2.6, 1] if plots else None)
-        top = gs[0, :max(plots, 2) // 2], gs[0, max(plots, 2) // 2:]
+        top = gs[0, : max(plots, 2) // 2], gs[0, max(plots, 2) // 2 :]
         lim = skeleton_limits(c["original"], c["augmented"])
-        plot_skeleton_3d(fig.add_subplot(top[0], projection="3d"), c["original"][:, c["frame"]], c["layout"], lim,
-                         f"{c['sample']}, frame {c['frame']}")
+        plot_skeleton_3d(
+            fig.add_subplot(top[0], projection="3d"),
+            c["original"][:, c["frame"]],
+            c["layout"],
+            lim,
+            f"{c['sample']}, frame {c['frame']}",
+        )
         strength = f" ({c['strength']:.3g})" if c["strength"] is not None else ""
-        plot_skeleton_3d(fig.add_subplot(top[1], projection="3d"), c["augmented"][:, c["augmented_frame"]], c["layout"], lim,
-                         f"{c['augmentation']}{strength}, seed {c['seed']}")
+        plot_skeleton_3d(
+            fig.add_subplot(top[1], projection="3d"),
+            c["augmented"][:, c["augmented_frame"]],
+            c["layout"],
+            lim,
+            f"{c['augmentation']}{strength}, seed {c['seed']}",
+        )
         if plots:
             axes = [fig.add_subplot(gs[1, i]) for i in range(plots)]
             plot_draws(draws, axes, plots)
@@ -372,8 +564,12 @@ class AugmentationInspector:
 
     def _show(self, fig):
         from IPython import get_ipython
-        if get_ipython() is None: return                                      # headless: the figure is kept in .figure
+
+        if get_ipython() is None:
+            return  # headless: the figure is kept in .figure
         from IPython.display import Image, clear_output, display
+
         with self.out:
             clear_output(wait=True)
-            if fig is not None: display(Image(figure_png(fig)))              # a PNG shows under any matplotlib backend
+            if fig is not None:
+                display(Image(figure_png(fig)))  # a PNG shows under any matplotlib backend

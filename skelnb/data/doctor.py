@@ -22,7 +22,7 @@ def split_health(split, chunk: int = 512) -> pd.DataFrame:
     "One row per sample of a prepared split: name, label, length, num_frames, bodies, nonfinite, all_zero, empty_frames."
     rows = {k: [] for k in ("bodies", "nonfinite", "all_zero", "empty_frames")}
     for start in range(0, len(split), chunk):
-        x = np.asarray(split.data[start:start + chunk])             # (n, C, T, V, M)
+        x = np.asarray(split.data[start : start + chunk])  # (n, C, T, V, M)
         finite = np.isfinite(x)
         present = (np.where(finite, x, 1) != 0).any(axis=(1, 2, 3))  # (n, M): a person with any non-zero value
         rows["bodies"].append(present.sum(1))
@@ -30,17 +30,21 @@ def split_health(split, chunk: int = 512) -> pd.DataFrame:
         rows["all_zero"].append(~present.any(1))
         rows["empty_frames"].append((np.where(finite, x, 1)[..., 0] == 0).all(axis=(1, 3)).sum(1))
     cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in rows.items()}
-    return pd.DataFrame({"name": split.names, "label": split.labels, "length": split.lengths,
-                         "num_frames": split.num_frames, **cat})
+    return pd.DataFrame(
+        {"name": split.names, "label": split.labels, "length": split.lengths, "num_frames": split.num_frames, **cat}
+    )
 
 # %% ../../nbs/18_data.doctor.ipynb #697cf00c
 def find_splits(path) -> list[Path]:
     "Split folders at or under `path` (a split folder holds meta.json and data.npy)."
     path = Path(path)
-    if (path/"meta.json").exists() and (path/"data.npy").exists(): return [path]
-    found = sorted(p.parent for p in path.rglob("meta.json") if (p.parent/"data.npy").exists())
-    if not found: raise FileNotFoundError(f"no prepared split folder (meta.json + data.npy) at or under {path}")
+    if (path / "meta.json").exists() and (path / "data.npy").exists():
+        return [path]
+    found = sorted(p.parent for p in path.rglob("meta.json") if (p.parent / "data.npy").exists())
+    if not found:
+        raise FileNotFoundError(f"no prepared split folder (meta.json + data.npy) at or under {path}")
     return found
+
 
 def doctor(path, write: bool = True) -> dict:
     "Check every prepared split at or under `path`; returns the report and writes doctor.json / doctor.txt there."
@@ -50,49 +54,73 @@ def doctor(path, write: bool = True) -> dict:
     for folder in find_splits(path):
         key = str(folder.relative_to(path)) if folder != path else folder.name
         sp = load_split(folder)
-        t = split_health(sp); tables[key] = t
+        t = split_health(sp)
+        tables[key] = t
         nc = sp.meta.get("num_classes", int(t.label.max()) + 1 if len(t) else 0)
         counts = np.bincount(t.label, minlength=nc) if len(t) else np.zeros(nc, int)
-        info = {"samples": len(t), "shape": list(sp.data.shape), "num_classes": nc,
-                "class_counts": counts.tolist(), "classes_absent": np.flatnonzero(counts == 0).tolist(),
-                "length": _describe(t.length), "num_frames": _describe(t.num_frames),
-                "length_histogram": _histogram(t.length), "bodies": {str(k): int(v) for k, v in t.bodies.value_counts().sort_index().items()},
-                "nonfinite": t.name[t.nonfinite.astype(bool)].tolist(), "all_zero": t.name[t.all_zero.astype(bool)].tolist(),
-                "with_empty_frames": int((t.empty_frames > 0).sum())}
+        info = {
+            "samples": len(t),
+            "shape": list(sp.data.shape),
+            "num_classes": nc,
+            "class_counts": counts.tolist(),
+            "classes_absent": np.flatnonzero(counts == 0).tolist(),
+            "length": _describe(t.length),
+            "num_frames": _describe(t.num_frames),
+            "length_histogram": _histogram(t.length),
+            "bodies": {str(k): int(v) for k, v in t.bodies.value_counts().sort_index().items()},
+            "nonfinite": t.name[t.nonfinite.astype(bool)].tolist(),
+            "all_zero": t.name[t.all_zero.astype(bool)].tolist(),
+            "with_empty_frames": int((t.empty_frames > 0).sum()),
+        }
         for what in ("nonfinite", "all_zero"):
-            if info[what]: out["problems"].append(f"{key}: {len(info[what])} {what.replace('_', '-')} samples, e.g. {info[what][:3]}")
-        if len(t) and info["classes_absent"]: out["problems"].append(f"{key}: classes without samples {info['classes_absent']}")
+            if info[what]:
+                out["problems"].append(
+                    f"{key}: {len(info[what])} {what.replace('_', '-')} samples, e.g. {info[what][:3]}"
+                )
+        if len(t) and info["classes_absent"]:
+            out["problems"].append(f"{key}: classes without samples {info['classes_absent']}")
         out["splits"][key] = info
-    rep = next((p/"report.json" for p in (path, path.parent, path.parent.parent) if (p/"report.json").exists()), None)
+    rep = next(
+        (p / "report.json" for p in (path, path.parent, path.parent.parent) if (p / "report.json").exists()), None
+    )
     if rep is not None:
         r = json.loads(rep.read_text())
         out["dropped"] = {"skipped": r.get("skipped", []), "excluded": r.get("excluded", [])}
         out["prepare"] = {k: r.get(k) for k in ("dataset", "pipeline", "params", "counts", "seconds")}
     out["_tables"] = tables
     if write:
-        write_json(path/"doctor.json", {k: v for k, v in out.items() if k != "_tables"})
-        with atomic_path(path/"doctor.txt") as tmp: Path(tmp).write_text(format_doctor(out))
+        write_json(path / "doctor.json", {k: v for k, v in out.items() if k != "_tables"})
+        with atomic_path(path / "doctor.txt") as tmp:
+            Path(tmp).write_text(format_doctor(out))
     return out
 
+
 def _describe(s) -> dict:
-    if not len(s): return {}
+    if not len(s):
+        return {}
     return {"min": int(s.min()), "median": float(s.median()), "mean": round(float(s.mean()), 2), "max": int(s.max())}
 
+
 def _histogram(s, bins: int = 10) -> dict:
-    if not len(s): return {"edges": [], "counts": []}
+    if not len(s):
+        return {"edges": [], "counts": []}
     counts, edges = np.histogram(s, bins=bins)
     return {"edges": [round(float(e), 1) for e in edges], "counts": counts.tolist()}
+
 
 def format_doctor(report: dict) -> str:
     "doctor.txt: the report as text."
     lines = [f"skelnb doctor {report['path']}", ""]
     for key, s in report["splits"].items():
-        lines += [f"[{key}] {s['samples']} samples, shape {tuple(s['shape'])}, {s['num_classes']} classes",
-                  f"  per class: min {min(s['class_counts'], default=0)}, max {max(s['class_counts'], default=0)}"
-                  + (f", absent {s['classes_absent']}" if s["classes_absent"] and s["samples"] else ""),
-                  f"  raw length: {s['length']}", f"  stored num_frames: {s['num_frames']}",
-                  f"  bodies per sample: {s['bodies']}",
-                  f"  NaN/inf: {len(s['nonfinite'])}, all-zero: {len(s['all_zero'])}, with empty frames: {s['with_empty_frames']}"]
+        lines += [
+            f"[{key}] {s['samples']} samples, shape {tuple(s['shape'])}, {s['num_classes']} classes",
+            f"  per class: min {min(s['class_counts'], default=0)}, max {max(s['class_counts'], default=0)}"
+            + (f", absent {s['classes_absent']}" if s["classes_absent"] and s["samples"] else ""),
+            f"  raw length: {s['length']}",
+            f"  stored num_frames: {s['num_frames']}",
+            f"  bodies per sample: {s['bodies']}",
+            f"  NaN/inf: {len(s['nonfinite'])}, all-zero: {len(s['all_zero'])}, with empty frames: {s['with_empty_frames']}",
+        ]
     d = report.get("dropped")
     if d is not None:
         lines += ["", f"dropped by prepare: {len(d['skipped'])} skipped, {len(d['excluded'])} excluded"]
@@ -105,12 +133,16 @@ def plot_doctor(report: dict, max_splits: int = 4):
     "Seaborn figure of a doctor report: class counts, length distribution and bodies per sample per split."
     import matplotlib.pyplot as plt
     import seaborn as sns
+
     tables = report["_tables"]
     df = pd.concat([t.assign(split=k) for k, t in list(tables.items())[:max_splits]], ignore_index=True)
     fig, axs = plt.subplots(1, 3, figsize=(15, 3.8))
-    sns.countplot(data=df, x="label", hue="split", ax=axs[0]); axs[0].set_title("samples per class")
+    sns.countplot(data=df, x="label", hue="split", ax=axs[0])
+    axs[0].set_title("samples per class")
     axs[0].tick_params(axis="x", labelsize=6)
-    sns.histplot(data=df, x="length", hue="split", bins=30, element="step", ax=axs[1]); axs[1].set_title("raw sequence length (frames)")
-    sns.countplot(data=df, x="bodies", hue="split", ax=axs[2]); axs[2].set_title("bodies per sample")
+    sns.histplot(data=df, x="length", hue="split", bins=30, element="step", ax=axs[1])
+    axs[1].set_title("raw sequence length (frames)")
+    sns.countplot(data=df, x="bodies", hue="split", ax=axs[2])
+    axs[2].set_title("bodies per sample")
     fig.tight_layout()
     return fig

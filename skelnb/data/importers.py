@@ -24,10 +24,14 @@ __all__ = ['DATASET_CLASSES', 'IMPORT_FORMATS', 'open_npy', 'load_pickle', 'read
 def open_npy(path, what: str = "array") -> np.ndarray:
     "Memory-map a `.npy` file read-only; a truncated, padded or unreadable file is a `SkeletonDataError` naming it."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{what} file not found: {path}")
-    try: arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise SkeletonDataError(f"not a readable .npy {what} ({e or 'empty file'}); is the file truncated?", path=path) from None
+        raise SkeletonDataError(
+            f"not a readable .npy {what} ({e or 'empty file'}); is the file truncated?", path=path
+        ) from None
     expected, size = arr.offset + arr.nbytes, path.stat().st_size
     if size != expected:  # mmap catches short files, never long ones
         raise SkeletonDataError(f"{size - expected} bytes after the {arr.shape} {arr.dtype} array", path=path)
@@ -35,27 +39,42 @@ def open_npy(path, what: str = "array") -> np.ndarray:
 
 # %% ../../nbs/13_data.importers.ipynb #3fe911f1
 _NUMPY_GLOBALS = {("multiarray", "_reconstruct"), ("multiarray", "scalar"), ("numeric", "_frombuffer")}
-_SAFE_GLOBALS = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"), ("collections", "OrderedDict"),
-                 ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "bytearray"), ("builtins", "complex"),
-                 ("__builtin__", "set"), ("__builtin__", "frozenset")}  # Python 2 names, mapped by pickle
+_SAFE_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+    ("collections", "OrderedDict"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "bytearray"),
+    ("builtins", "complex"),
+    ("__builtin__", "set"),
+    ("__builtin__", "frozenset"),
+}  # Python 2 names, mapped by pickle
+
 
 class _DataUnpickler(pickle.Unpickler):
     "Unpickle plain data and numpy arrays only."
+
     def find_class(self, module, name):
         m = re.fullmatch(r"numpy\.(?:_core|core)\.(multiarray|numeric)", module)
         if m and (m[1], name) in _NUMPY_GLOBALS:  # numpy 1 writes numpy.core, numpy 2 numpy._core: load either here
             import importlib
+
             return getattr(importlib.import_module(f"numpy.{'_core' if hasattr(np, '_core') else 'core'}.{m[1]}"), name)
         if (module, name) in _SAFE_GLOBALS or (module == "numpy.dtypes" and name.endswith("DType")):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only plain data and numpy arrays are expected")
 
+
 def load_pickle(path, what: str = "pickle"):
     "Load a pickle of plain data and numpy arrays; anything else, or a truncated/garbled file, is a `SkeletonDataError`."
     path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{what} file not found: {path}")
+    if not path.exists():
+        raise FileNotFoundError(f"{what} file not found: {path}")
     try:
-        with open(path, "rb") as f: return _DataUnpickler(f).load()
+        with open(path, "rb") as f:
+            return _DataUnpickler(f).load()
     except Exception as e:  # a garbled pickle can fail in any way (EOFError, UnpicklingError, OverflowError, ...)
         raise SkeletonDataError(f"unreadable {what} ({type(e).__name__}: {e or 'truncated'})", path=path) from None
 
@@ -66,16 +85,23 @@ def _as_labels(labels, path, names=None) -> np.ndarray:
     if isinstance(labels, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in labels):
         labels = [None if isinstance(v, (bool, np.bool_)) else v for v in labels]  # numpy would read True as 1
     arr = np.asarray(labels)
-    if arr.ndim != 1: raise SkeletonDataError(f"labels must be a flat list, got shape {arr.shape}", path=path, field="labels")
-    if arr.dtype.kind in "iu": return arr.astype(np.int64)
+    if arr.ndim != 1:
+        raise SkeletonDataError(f"labels must be a flat list, got shape {arr.shape}", path=path, field="labels")
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
     if arr.dtype.kind == "f":
-        if (bad := np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))).size == 0: return arr.astype(np.int64)
+        if (bad := np.flatnonzero(~np.isfinite(arr) | (arr != np.round(arr)))).size == 0:
+            return arr.astype(np.int64)
     else:
-        bad = [i for i, v in enumerate(labels) if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))]
-        if not bad: raise SkeletonDataError("labels are integers beyond the int64 range", path=path, field="labels")
+        bad = [
+            i for i, v in enumerate(labels) if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))
+        ]
+        if not bad:
+            raise SkeletonDataError("labels are integers beyond the int64 range", path=path, field="labels")
     i = int(bad[0])
     who = f" ({names[i]})" if names is not None and i < len(names) else ""
     raise SkeletonDataError(f"label {orig[i]!r} is not an integer", path=path, field=f"labels[{i}]{who}")
+
 
 def _check_names(names, path, strip_suffix: str | None) -> list[str]:
     if not isinstance(names, (list, tuple, np.ndarray)):
@@ -89,17 +115,23 @@ def _check_names(names, path, strip_suffix: str | None) -> list[str]:
     if len(set(out)) != len(out):
         seen, dup = set(), None
         for nm in out:
-            if nm in seen: dup = nm; break
+            if nm in seen:
+                dup = nm
+                break
             seen.add(nm)
         raise SkeletonDataError(f"sample name {dup!r} appears {out.count(dup)} times", path=path, field="names")
     return out
+
 
 def read_label_pickle(path, strip_suffix: str | None = ".skeleton") -> tuple[list[str], np.ndarray]:
     "Read a reference `{part}_label.pkl` = `(names, labels)`: names (suffix stripped) and int64 labels."
     obj = load_pickle(path, "label pickle")
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
-        raise SkeletonDataError(f"expected a pickled (names, labels) pair, got {type(obj).__name__}"
-                                + (f" of length {len(obj)}" if isinstance(obj, (tuple, list)) else ""), path=path)
+        raise SkeletonDataError(
+            f"expected a pickled (names, labels) pair, got {type(obj).__name__}"
+            + (f" of length {len(obj)}" if isinstance(obj, (tuple, list)) else ""),
+            path=path,
+        )
     names = _check_names(obj[0], path, strip_suffix)
     labels = _as_labels(obj[1], path, names)
     if len(names) != len(labels):
@@ -111,6 +143,7 @@ DATASET_CLASSES = {"ntu60": 60, "ntu120": 120, "pku1": 51, "pku2": 51, "nw-ucla"
 _LAYOUT_BY_JOINTS = {25: "ntu25", 20: "nw_ucla"}
 _DATASET_LAYOUT = {"ntu60": "ntu25", "ntu120": "ntu25", "pku1": "ntu25", "pku2": "ntu25", "nw-ucla": "nw_ucla"}
 
+
 def _resolve(dataset, num_classes, num_joints, labels, path) -> dict:
     "Number of classes and layout from the dataset name, the arguments, or (recorded as inferred) the data."
     if dataset is not None and dataset in DATASET_CLASSES:
@@ -118,31 +151,44 @@ def _resolve(dataset, num_classes, num_joints, labels, path) -> dict:
             raise ValueError(f"{dataset} has {DATASET_CLASSES[dataset]} classes, not {num_classes}")
         num_classes, layout = DATASET_CLASSES[dataset], _DATASET_LAYOUT[dataset]
         from skelnb.layouts import get_layout
+
         if get_layout(layout).num_joints != num_joints:
-            raise SkeletonDataError(f"{dataset} has {get_layout(layout).num_joints} joints per body, the data {num_joints}",
-                                    path=path, field="shape")
+            raise SkeletonDataError(
+                f"{dataset} has {get_layout(layout).num_joints} joints per body, the data {num_joints}",
+                path=path,
+                field="shape",
+            )
     else:
         layout = _LAYOUT_BY_JOINTS.get(num_joints)
     inferred = num_classes is None
-    if inferred: num_classes = int(labels.max()) + 1 if len(labels) else 0
+    if inferred:
+        num_classes = int(labels.max()) + 1 if len(labels) else 0
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         i = int(np.flatnonzero((labels < 0) | (labels >= num_classes))[0])
-        raise SkeletonDataError(f"label {labels[i]} of sample {i} outside 0..{num_classes - 1}", path=path, field=f"labels[{i}]")
+        raise SkeletonDataError(
+            f"label {labels[i]} of sample {i} outside 0..{num_classes - 1}", path=path, field=f"labels[{i}]"
+        )
     return dict(num_classes=num_classes, num_classes_inferred=inferred, layout=layout)
+
 
 def check_samples(data, path, names=None, num_joints: int | None = None, chunk: int = 256, values: bool = True) -> None:
     "Validate a `(N, 3, T, V, M)` float array: shape, dtype, joint count, and (chunk by chunk) finite values."
     if data.ndim != 5 or data.shape[1] != 3:
-        raise SkeletonDataError(f"expected (N, 3, T, V, M) with 3 coordinates, got {data.shape}", path=path, field="shape")
+        raise SkeletonDataError(
+            f"expected (N, 3, T, V, M) with 3 coordinates, got {data.shape}", path=path, field="shape"
+        )
     if data.dtype.kind != "f":
         raise SkeletonDataError(f"expected floating-point coordinates, got {data.dtype}", path=path, field="dtype")
     if num_joints is not None and data.shape[3] != num_joints:
         raise SkeletonDataError(f"expected {num_joints} joints, got {data.shape[3]}", path=path, field="shape")
-    if min(data.shape[2:]) < 1: raise SkeletonDataError(f"empty frame/joint/person axis in {data.shape}", path=path, field="shape")
-    if len(data) == 0: raise SkeletonDataError("no samples", path=path, field="shape")
+    if min(data.shape[2:]) < 1:
+        raise SkeletonDataError(f"empty frame/joint/person axis in {data.shape}", path=path, field="shape")
+    if len(data) == 0:
+        raise SkeletonDataError("no samples", path=path, field="shape")
     for start in range(0, len(data) if values else 0, chunk):
-        block = np.asarray(data[start:start + chunk])
-        with np.errstate(over="ignore"): finite = np.isfinite(block.astype(np.float32, copy=False)).reshape(len(block), -1).all(1)
+        block = np.asarray(data[start : start + chunk])
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(block.astype(np.float32, copy=False)).reshape(len(block), -1).all(1)
         if not finite.all():
             i = start + int(np.flatnonzero(~finite)[0])
             who = f" ({names[i]})" if names is not None and i < len(names) else ""
@@ -152,29 +198,51 @@ def check_samples(data, path, names=None, num_joints: int | None = None, chunk: 
 _PART = re.compile(r"(train|val|test)_(?:position|data_joint|label|num_frame)")
 _BENCHMARKS = ("xsub", "xview", "xset", "xsetup")
 
+
 def _where(path) -> dict:
     "Benchmark and part from a reference path like `.../xsub/train_position.npy` (None when not recognisable)."
     path = Path(path)
     m = _PART.match(path.stem)
     return dict(benchmark=path.parent.name if path.parent.name in _BENCHMARKS else None, split=m[1] if m else None)
 
+
 def _meta(fmt, files, checksum, resolved, labels, extra, meta) -> dict:
-    out = {"dataset": extra.pop("dataset", None), **extra, "layout": resolved["layout"],
-           "num_classes": resolved["num_classes"], "num_classes_inferred": resolved["num_classes_inferred"],
-           "class_counts": np.bincount(labels, minlength=resolved["num_classes"]).tolist(),
-           "source": {"format": fmt, "files": {k: str(p) for k, p in files.items()},
-                      "sha256": sha256_files(files.values()) if checksum else None},
-           "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    out = {
+        "dataset": extra.pop("dataset", None),
+        **extra,
+        "layout": resolved["layout"],
+        "num_classes": resolved["num_classes"],
+        "num_classes_inferred": resolved["num_classes_inferred"],
+        "class_counts": np.bincount(labels, minlength=resolved["num_classes"]).tolist(),
+        "source": {
+            "format": fmt,
+            "files": {k: str(p) for k, p in files.items()},
+            "sha256": sha256_files(files.values()) if checksum else None,
+        },
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     return {**out, **(meta or {})}
 
-def import_aimclr(data, labels, out, dataset: str | None = None, num_classes: int | None = None,
-                  strip_suffix: str | None = ".skeleton", checksum: bool = True, meta: dict | None = None) -> Path:
+
+def import_aimclr(
+    data,
+    labels,
+    out,
+    dataset: str | None = None,
+    num_classes: int | None = None,
+    strip_suffix: str | None = ".skeleton",
+    checksum: bool = True,
+    meta: dict | None = None,
+) -> Path:
     "Import AimCLR/CrosSCLR/HiCLR `{part}_position.npy` (N, 3, T, V, M) + `{part}_label.pkl` into the split folder `out`."
     arr = open_npy(data, "data")
     check_samples(arr, data, values=False)  # shape and dtype first: cheap
     names, labs = read_label_pickle(labels, strip_suffix)
     if len(arr) != len(names):
-        raise SkeletonDataError(f"{len(arr)} samples in {Path(data).name} but {len(names)} names and labels", path=labels, field="names")
+        raise SkeletonDataError(
+            f"{len(arr)} samples in {Path(data).name} but {len(names)} names and labels", path=labels, field="names"
+        )
     check_samples(arr, data, names)
     res = _resolve(dataset, num_classes, arr.shape[3], labs, labels)
     info = dict(dataset=dataset, **_where(data), pipeline="hiclr", frames=int(arr.shape[2]))
@@ -184,28 +252,47 @@ def import_aimclr(data, labels, out, dataset: str | None = None, num_classes: in
 # %% ../../nbs/13_data.importers.ipynb #f0f97a77
 def _as_counts(x, path, names) -> np.ndarray:
     x = np.asarray(x)
-    if x.ndim != 1: raise SkeletonDataError(f"expected a 1-D frame-count array, got shape {x.shape}", path=path, field="shape")
-    if x.dtype.kind == "f" and np.isfinite(x).all() and (x == np.round(x)).all(): x = x.astype(np.int64)
-    if x.dtype.kind not in "iu": raise SkeletonDataError(f"frame counts must be integers, got {x.dtype}", path=path, field="dtype")
+    if x.ndim != 1:
+        raise SkeletonDataError(f"expected a 1-D frame-count array, got shape {x.shape}", path=path, field="shape")
+    if x.dtype.kind == "f" and np.isfinite(x).all() and (x == np.round(x)).all():
+        x = x.astype(np.int64)
+    if x.dtype.kind not in "iu":
+        raise SkeletonDataError(f"frame counts must be integers, got {x.dtype}", path=path, field="dtype")
     if len(x) and x.min() < 1:
         i = int(np.argmin(x))
         who = f" ({names[i]})" if i < len(names) else ""
         raise SkeletonDataError(f"frame count {x[i]} < 1 for sample {i}{who}", path=path, field=f"num_frame[{i}]")
     return x.astype(np.int64)
 
-def import_cmd(data, labels, num_frame, out, dataset: str | None = None, num_classes: int | None = None,
-               strip_suffix: str | None = ".skeleton", checksum: bool = True, meta: dict | None = None) -> Path:
+
+def import_cmd(
+    data,
+    labels,
+    num_frame,
+    out,
+    dataset: str | None = None,
+    num_classes: int | None = None,
+    strip_suffix: str | None = ".skeleton",
+    checksum: bool = True,
+    meta: dict | None = None,
+) -> Path:
     "Import CMD/HaLP `{part}_data_joint.npy` + `{part}_label.pkl` + `{part}_num_frame.npy` into the split folder `out`."
     arr = open_npy(data, "data")
     check_samples(arr, data, values=False)  # shape and dtype first: cheap
     names, labs = read_label_pickle(labels, strip_suffix)
     nf = _as_counts(open_npy(num_frame, "num_frame"), num_frame, names)
     for what, n, p in (("names and labels", len(names), labels), ("frame counts", len(nf), num_frame)):
-        if n != len(arr): raise SkeletonDataError(f"{len(arr)} samples in {Path(data).name} but {n} {what}", path=p, field="count")
+        if n != len(arr):
+            raise SkeletonDataError(f"{len(arr)} samples in {Path(data).name} but {n} {what}", path=p, field="count")
     check_samples(arr, data, names)
     res = _resolve(dataset, num_classes, arr.shape[3], labs, labels)
-    info = dict(dataset=dataset, **_where(data), pipeline="halp", frames=int(arr.shape[2]),
-                num_frame_above_frames=int((nf > arr.shape[2]).sum()))
+    info = dict(
+        dataset=dataset,
+        **_where(data),
+        pipeline="halp",
+        frames=int(arr.shape[2]),
+        num_frame_above_frames=int((nf > arr.shape[2]).sum()),
+    )
     files = {"data": Path(data), "labels": Path(labels), "num_frame": Path(num_frame)}
     m = _meta("cmd", files, checksum, res, labs, info, meta)
     return write_split(out, arr, labs, names, num_frames=nf, lengths=nf, meta=m)
@@ -214,105 +301,178 @@ def import_cmd(data, labels, num_frame, out, dataset: str | None = None, num_cla
 def _annotation(ann, i, path, num_joints, max_persons) -> tuple[str, int, np.ndarray]:
     "Check one annotation dict; returns (frame_dir, label, keypoint (M, T, V, 3))."
     where = f"annotations[{i}]"
-    if not isinstance(ann, dict): raise SkeletonDataError(f"expected a dict, got {type(ann).__name__}", path=path, field=where)
+    if not isinstance(ann, dict):
+        raise SkeletonDataError(f"expected a dict, got {type(ann).__name__}", path=path, field=where)
     name = ann.get("frame_dir")
-    if not isinstance(name, str) or not name: raise SkeletonDataError(f"missing or invalid frame_dir {name!r}", path=path, field=where)
+    if not isinstance(name, str) or not name:
+        raise SkeletonDataError(f"missing or invalid frame_dir {name!r}", path=path, field=where)
     where = f"{where} ({name})"
     if "keypoint" not in ann:
-        hint = " (Kinetics-style annotations keep keypoints in separate kpfiles: not supported)" if "raw_file" in ann else ""
+        hint = (
+            " (Kinetics-style annotations keep keypoints in separate kpfiles: not supported)"
+            if "raw_file" in ann
+            else ""
+        )
         raise SkeletonDataError("no keypoint array" + hint, path=path, field=where)
     kp = ann["keypoint"]
     if not isinstance(kp, np.ndarray) or kp.ndim != 4:
-        raise SkeletonDataError(f"keypoint must be an (M, T, V, C) array, got {getattr(kp, 'shape', type(kp).__name__)}", path=path, field=where)
+        raise SkeletonDataError(
+            f"keypoint must be an (M, T, V, C) array, got {getattr(kp, 'shape', type(kp).__name__)}",
+            path=path,
+            field=where,
+        )
     m, t, v, c = kp.shape
-    if c != 3: raise SkeletonDataError(f"keypoint has C={c}; only 3D (x, y, z) skeletons can be imported"
-                                       + (" (this is a 2D pose file)" if c == 2 or "keypoint_score" in ann else ""), path=path, field=where)
-    if kp.dtype.kind != "f": raise SkeletonDataError(f"keypoint dtype {kp.dtype} is not floating-point", path=path, field=where)
-    if v != num_joints: raise SkeletonDataError(f"expected {num_joints} joints, got {v}", path=path, field=where)
-    if not 1 <= m <= max_persons: raise SkeletonDataError(f"{m} persons; expected 1..{max_persons}", path=path, field=where)
-    if t < 1: raise SkeletonDataError("zero frames", path=path, field=where)
+    if c != 3:
+        raise SkeletonDataError(
+            f"keypoint has C={c}; only 3D (x, y, z) skeletons can be imported"
+            + (" (this is a 2D pose file)" if c == 2 or "keypoint_score" in ann else ""),
+            path=path,
+            field=where,
+        )
+    if kp.dtype.kind != "f":
+        raise SkeletonDataError(f"keypoint dtype {kp.dtype} is not floating-point", path=path, field=where)
+    if v != num_joints:
+        raise SkeletonDataError(f"expected {num_joints} joints, got {v}", path=path, field=where)
+    if not 1 <= m <= max_persons:
+        raise SkeletonDataError(f"{m} persons; expected 1..{max_persons}", path=path, field=where)
+    if t < 1:
+        raise SkeletonDataError("zero frames", path=path, field=where)
     if "total_frames" in ann and ann["total_frames"] != t:
-        raise SkeletonDataError(f"total_frames {ann['total_frames']!r} but the keypoint array has {t} frames", path=path, field=where)
+        raise SkeletonDataError(
+            f"total_frames {ann['total_frames']!r} but the keypoint array has {t} frames", path=path, field=where
+        )
     with np.errstate(over="ignore"):
-        if not np.isfinite(kp.astype(np.float32)).all(): raise SkeletonDataError("NaN or inf in keypoint", path=path, field=where)
+        if not np.isfinite(kp.astype(np.float32)).all():
+            raise SkeletonDataError("NaN or inf in keypoint", path=path, field=where)
     label = _as_labels([ann.get("label")], path, [name])[0]
     return name, int(label), kp
 
-def import_pyskl(pkl, split: str | None, out, dataset: str | None = None, num_classes: int | None = None,
-                 max_frames: int | None = None, on_long: str = "error", max_persons: int = 2, num_joints: int = 25,
-                 checksum: bool = True, meta: dict | None = None) -> Path:
+
+def import_pyskl(
+    pkl,
+    split: str | None,
+    out,
+    dataset: str | None = None,
+    num_classes: int | None = None,
+    max_frames: int | None = None,
+    on_long: str = "error",
+    max_persons: int = 2,
+    num_joints: int = 25,
+    checksum: bool = True,
+    meta: dict | None = None,
+) -> Path:
     "Import one split of a pyskl/mmaction2 3D annotation pickle (or a 0.x plain list with `split=None`) into `out`."
-    if on_long not in ("error", "truncate"): raise ValueError(f"on_long must be 'error' or 'truncate', not {on_long!r}")
+    if on_long not in ("error", "truncate"):
+        raise ValueError(f"on_long must be 'error' or 'truncate', not {on_long!r}")
     obj = load_pickle(pkl, "annotation pickle")
     if isinstance(obj, dict):
         if not isinstance(obj.get("annotations"), list) or not isinstance(obj.get("split"), dict):
-            raise SkeletonDataError(f"expected a dict with 'split' (dict) and 'annotations' (list), got keys {sorted(obj)[:10]}", path=pkl)
+            raise SkeletonDataError(
+                f"expected a dict with 'split' (dict) and 'annotations' (list), got keys {sorted(obj)[:10]}", path=pkl
+            )
         splits, anns, variant = obj["split"], obj["annotations"], "pyskl"
         if split not in splits:
             raise SkeletonDataError(f"no split {split!r}; the file has {sorted(splits)}", path=pkl, field="split")
     elif isinstance(obj, list):
         if split is not None:
-            raise SkeletonDataError(f"this is a plain list of annotations (one mmaction2 0.x file per split) without "
-                                    f"split names; pass split=None instead of {split!r}", path=pkl, field="split")
+            raise SkeletonDataError(
+                f"this is a plain list of annotations (one mmaction2 0.x file per split) without "
+                f"split names; pass split=None instead of {split!r}",
+                path=pkl,
+                field="split",
+            )
         anns, variant = obj, "mmaction2-0.x"
     else:
-        raise SkeletonDataError(f"expected a dict (split, annotations) or a list of annotations, got {type(obj).__name__}", path=pkl)
+        raise SkeletonDataError(
+            f"expected a dict (split, annotations) or a list of annotations, got {type(obj).__name__}", path=pkl
+        )
     by_name = {}
     for i, ann in enumerate(anns):
         name, label, kp = _annotation(ann, i, pkl, num_joints, max_persons)
-        if name in by_name: raise SkeletonDataError(f"frame_dir {name!r} annotated twice", path=pkl, field=f"annotations[{i}]")
+        if name in by_name:
+            raise SkeletonDataError(f"frame_dir {name!r} annotated twice", path=pkl, field=f"annotations[{i}]")
         by_name[name] = (label, kp)
     names = list(by_name) if variant != "pyskl" else [str(n) for n in splits[split]]
     missing = [n for n in names if n not in by_name]
     if missing:
-        raise SkeletonDataError(f"{len(missing)} of {len(names)} samples of split {split!r} have no annotation: {missing[:5]}", path=pkl, field="split")
-    if len(set(names)) != len(names): raise SkeletonDataError(f"split {split!r} lists a sample twice", path=pkl, field="split")
-    if not names: raise SkeletonDataError(f"split {split!r} is empty", path=pkl, field="split")
+        raise SkeletonDataError(
+            f"{len(missing)} of {len(names)} samples of split {split!r} have no annotation: {missing[:5]}",
+            path=pkl,
+            field="split",
+        )
+    if len(set(names)) != len(names):
+        raise SkeletonDataError(f"split {split!r} lists a sample twice", path=pkl, field="split")
+    if not names:
+        raise SkeletonDataError(f"split {split!r} is empty", path=pkl, field="split")
     labels = np.array([by_name[n][0] for n in names], np.int64)
     lengths = np.array([by_name[n][1].shape[1] for n in names], np.int64)
     frames = int(max_frames or lengths.max())
     if on_long == "error" and (lengths > frames).any():
         i = int(np.argmax(lengths > frames))
-        raise SkeletonDataError(f"{names[i]} has {lengths[i]} frames > max_frames={frames} (on_long='truncate' keeps the first {frames})", path=pkl, field="max_frames")
+        raise SkeletonDataError(
+            f"{names[i]} has {lengths[i]} frames > max_frames={frames} (on_long='truncate' keeps the first {frames})",
+            path=pkl,
+            field="max_frames",
+        )
     res = _resolve(dataset, num_classes, num_joints, labels, pkl)
-    bench, part = (split.rsplit("_", 1) if split and "_" in split else (None, split))
-    info = dict(dataset=dataset, benchmark=bench, split=part, pipeline=None, frames=frames, pyskl_split=split,
-                pyskl_variant=variant, truncated=int((lengths > frames).sum()))
+    bench, part = split.rsplit("_", 1) if split and "_" in split else (None, split)
+    info = dict(
+        dataset=dataset,
+        benchmark=bench,
+        split=part,
+        pipeline=None,
+        frames=frames,
+        pyskl_split=split,
+        pyskl_variant=variant,
+        truncated=int((lengths > frames).sum()),
+    )
     m = _meta("pyskl", {"pkl": Path(pkl)}, checksum, res, labels, info, meta)
     w = SplitWriter(out, len(names), (3, frames, num_joints, max_persons))
     try:
         for i, n in enumerate(names):
             kp = by_name[n][1][:, :frames].astype(np.float32).transpose(3, 1, 2, 0)  # (M, T, V, C) -> (C, T, V, M)
             sample = np.zeros((3, frames, num_joints, max_persons), np.float32)
-            sample[:, :kp.shape[1], :, :kp.shape[3]] = kp
+            sample[:, : kp.shape[1], :, : kp.shape[3]] = kp
             w[i] = sample
         w.finish(labels, names, num_frames=np.minimum(lengths, frames), lengths=lengths, meta=m)
     except BaseException:
-        w.abort(); raise
+        w.abort()
+        raise
     return Path(out)
 
 # %% ../../nbs/13_data.importers.ipynb #e36cb52c
 IMPORT_FORMATS = ("aimclr", "cmd", "pyskl")
-_FILE_NAMES = {"aimclr": {"data": "{part}_position.npy", "labels": "{part}_label.pkl"},
-               "cmd": {"data": "{part}_data_joint.npy", "labels": "{part}_label.pkl", "num_frame": "{part}_num_frame.npy"}}
+_FILE_NAMES = {
+    "aimclr": {"data": "{part}_position.npy", "labels": "{part}_label.pkl"},
+    "cmd": {"data": "{part}_data_joint.npy", "labels": "{part}_label.pkl", "num_frame": "{part}_num_frame.npy"},
+}
+
 
 def reference_files(folder, part: str, fmt: str) -> dict:
     "The standard file paths of `part` ('train'/'val') in a reference output folder, for `fmt` 'aimclr' or 'cmd'."
-    if fmt not in _FILE_NAMES: raise ValueError(f"reference_files knows {sorted(_FILE_NAMES)}, not {fmt!r}")
-    paths = {k: Path(folder)/v.format(part=part) for k, v in _FILE_NAMES[fmt].items()}
+    if fmt not in _FILE_NAMES:
+        raise ValueError(f"reference_files knows {sorted(_FILE_NAMES)}, not {fmt!r}")
+    paths = {k: Path(folder) / v.format(part=part) for k, v in _FILE_NAMES[fmt].items()}
     missing = [str(p) for p in paths.values() if not p.exists()]
-    if missing: raise FileNotFoundError(f"{fmt} files not found: {', '.join(missing)}")
+    if missing:
+        raise FileNotFoundError(f"{fmt} files not found: {', '.join(missing)}")
     return paths
 
-def import_files(fmt: str, out, data=None, labels=None, num_frame=None, pkl=None, split=None, dataset=None, **kwargs) -> Path:
+
+def import_files(
+    fmt: str, out, data=None, labels=None, num_frame=None, pkl=None, split=None, dataset=None, **kwargs
+) -> Path:
     "Import `fmt` ('aimclr', 'cmd' or 'pyskl') files into the split folder `out` (the `skelnb import` command)."
     need = {"aimclr": ("data", "labels"), "cmd": ("data", "labels", "num_frame"), "pyskl": ("pkl",)}
-    if fmt not in need: raise ValueError(f"unknown import format {fmt!r}; known: {', '.join(IMPORT_FORMATS)}")
+    if fmt not in need:
+        raise ValueError(f"unknown import format {fmt!r}; known: {', '.join(IMPORT_FORMATS)}")
     given = dict(data=data, labels=labels, num_frame=num_frame, pkl=pkl)
     if missing := [k for k in need[fmt] if given[k] is None]:
         raise ValueError(f"{fmt} import needs {', '.join('--' + k.replace('_', '-') for k in missing)}")
     if extra := [k for k, v in given.items() if v is not None and k not in need[fmt]]:
         raise ValueError(f"{fmt} import does not use {', '.join('--' + k.replace('_', '-') for k in extra)}")
-    if fmt == "aimclr": return import_aimclr(data, labels, out, dataset=dataset, **kwargs)
-    if fmt == "cmd": return import_cmd(data, labels, num_frame, out, dataset=dataset, **kwargs)
+    if fmt == "aimclr":
+        return import_aimclr(data, labels, out, dataset=dataset, **kwargs)
+    if fmt == "cmd":
+        return import_cmd(data, labels, num_frame, out, dataset=dataset, **kwargs)
     return import_pyskl(pkl, split, out, dataset=dataset, **kwargs)

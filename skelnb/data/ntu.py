@@ -25,50 +25,87 @@ __all__ = ['NUM_JOINTS', 'BODY_INFO_FIELDS', 'JOINT_FIELDS', 'NTU60_NUM_CLASSES'
 
 # %% ../../nbs/10_data.ntu.ipynb #44cd3b71
 NUM_JOINTS = 25
-BODY_INFO_FIELDS = ("clippedEdges", "handLeftConfidence", "handLeftState", "handRightConfidence", "handRightState",
-                    "isRestricted", "leanX", "leanY", "trackingState")
-JOINT_FIELDS = ("x", "y", "z", "depthX", "depthY", "colorX", "colorY",
-                "orientationW", "orientationX", "orientationY", "orientationZ", "trackingState")
+BODY_INFO_FIELDS = (
+    "clippedEdges",
+    "handLeftConfidence",
+    "handLeftState",
+    "handRightConfidence",
+    "handRightState",
+    "isRestricted",
+    "leanX",
+    "leanY",
+    "trackingState",
+)
+JOINT_FIELDS = (
+    "x",
+    "y",
+    "z",
+    "depthX",
+    "depthY",
+    "colorX",
+    "colorY",
+    "orientationW",
+    "orientationX",
+    "orientationY",
+    "orientationZ",
+    "trackingState",
+)
+
 
 @dataclass(eq=False)
 class NTUSkeleton:
     "One NTU `.skeleton` file; T frames, B distinct bodies in order of first appearance, 25 joints."
+
     path: Path
-    xyz: np.ndarray             # (T, B, 25, 3) float32, metres, camera space; zeros where the body is absent
-    body_ids: list[str]         # (B,) exact 17-digit IDs
-    tracked: np.ndarray         # (T, B) bool: body listed in the frame
-    frame_slot: np.ndarray      # (T, B) int16: position in the frame's body listing, -1 if absent
-    body_info: np.ndarray       # (T, B, 9) float32, `BODY_INFO_FIELDS`
-    depth_xy: np.ndarray        # (T, B, 25, 2) float32, depth-image pixels
-    color_xy: np.ndarray        # (T, B, 25, 2) float32, colour-image pixels
-    orientation: np.ndarray     # (T, B, 25, 4) float32 quaternion (w, x, y, z)
+    xyz: np.ndarray  # (T, B, 25, 3) float32, metres, camera space; zeros where the body is absent
+    body_ids: list[str]  # (B,) exact 17-digit IDs
+    tracked: np.ndarray  # (T, B) bool: body listed in the frame
+    frame_slot: np.ndarray  # (T, B) int16: position in the frame's body listing, -1 if absent
+    body_info: np.ndarray  # (T, B, 9) float32, `BODY_INFO_FIELDS`
+    depth_xy: np.ndarray  # (T, B, 25, 2) float32, depth-image pixels
+    color_xy: np.ndarray  # (T, B, 25, 2) float32, colour-image pixels
+    orientation: np.ndarray  # (T, B, 25, 4) float32 quaternion (w, x, y, z)
     joint_tracking: np.ndarray  # (T, B, 25) int8: 0 not tracked, 1 inferred, 2 tracked
 
     @property
-    def name(self) -> str: return Path(self.path).stem
+    def name(self) -> str:
+        return Path(self.path).stem
+
     @property
-    def num_frames(self) -> int: return self.xyz.shape[0]
+    def num_frames(self) -> int:
+        return self.xyz.shape[0]
+
     @property
-    def num_bodies(self) -> int: return self.xyz.shape[1]
+    def num_bodies(self) -> int:
+        return self.xyz.shape[1]
+
     @property
-    def bodies_per_frame(self) -> np.ndarray: return self.tracked.sum(1)
+    def bodies_per_frame(self) -> np.ndarray:
+        return self.tracked.sum(1)
 
     def __repr__(self):
-        return (f"NTUSkeleton({self.name!r}, {self.num_frames} frames, {self.num_bodies} bod{'y' if self.num_bodies == 1 else 'ies'} {self.body_ids}, "
-                f"bodies per frame {sorted(set(self.bodies_per_frame.tolist()))})")
+        return (
+            f"NTUSkeleton({self.name!r}, {self.num_frames} frames, {self.num_bodies} bod{'y' if self.num_bodies == 1 else 'ies'} {self.body_ids}, "
+            f"bodies per frame {sorted(set(self.bodies_per_frame.tolist()))})"
+        )
 
 # %% ../../nbs/10_data.ntu.ipynb #d1a573ff
-def _err(msg, path, i, field): return SkeletonDataError(msg, path=path, line=i + 1, field=field)
+def _err(msg, path, i, field):
+    return SkeletonDataError(msg, path=path, line=i + 1, field=field)
+
 
 def _int_line(lines, i, path, field: str) -> int:
     "The single integer on 0-based line `i`."
-    if i >= len(lines): raise _err(f"unexpected end of file, expected the {field}", path, i, field)
+    if i >= len(lines):
+        raise _err(f"unexpected end of file, expected the {field}", path, i, field)
     toks = lines[i].split()
-    if len(toks) != 1: raise _err(f"expected one integer, got {len(toks)} values", path, i, field)
+    if len(toks) != 1:
+        raise _err(f"expected one integer, got {len(toks)} values", path, i, field)
     tok = toks[0]
     if not (tok[1:] if tok[:1] == b"-" else tok).isdigit():
         raise _err(f"not an integer: {tok.decode(errors='replace')!r}", path, i, field)
     return int(tok)
+
 
 def _walk_frames(lines, start: int, num_frames: int | None, path):
     "Walk the frame structure from line `start`: `num_frames` frames, or (None) until the end. Returns the body records."
@@ -77,25 +114,40 @@ def _walk_frames(lines, start: int, num_frames: int | None, path):
     i, t, n = start, 0, len(lines)
     while (t < num_frames) if num_frames is not None else (i < n):
         if i >= n:
-            raise _err(f"line 1 says {num_frames} frames but the file ends after {t} (truncated file or wrong frame count)",
-                       path, 0, "frame count")
+            raise _err(
+                f"line 1 says {num_frames} frames but the file ends after {t} (truncated file or wrong frame count)",
+                path,
+                0,
+                "frame count",
+            )
         nb = _int_line(lines, i, path, "body count")
-        if nb < 0: raise _err(f"negative body count {nb}", path, i, "body count")
+        if nb < 0:
+            raise _err(f"negative body count {nb}", path, i, "body count")
         i += 1
         in_frame = set()
         for k in range(nb):
-            if i >= n: raise _err(f"unexpected end of file in frame {t + 1}, expected body {k + 1} of {nb}", path, i, "body info")
+            if i >= n:
+                raise _err(
+                    f"unexpected end of file in frame {t + 1}, expected body {k + 1} of {nb}", path, i, "body info"
+                )
             toks = lines[i].split()
             if len(toks) != 1 + len(BODY_INFO_FIELDS):
                 raise _err(f"expected 10 values (bodyID and 9 body fields), got {len(toks)}", path, i, "body info")
-            if not toks[0].isdigit(): raise _err(f"body ID is not an integer: {toks[0].decode(errors='replace')!r}", path, i, "bodyID")
+            if not toks[0].isdigit():
+                raise _err(f"body ID is not an integer: {toks[0].decode(errors='replace')!r}", path, i, "bodyID")
             nj = _int_line(lines, i + 1, path, "joint count")
-            if nj != NUM_JOINTS: raise _err(f"expected {NUM_JOINTS} joints, got {nj}", path, i + 1, "joint count")
+            if nj != NUM_JOINTS:
+                raise _err(f"expected {NUM_JOINTS} joints, got {nj}", path, i + 1, "joint count")
             if i + 2 + NUM_JOINTS > n:
-                raise _err(f"unexpected end of file in frame {t + 1}, body {k + 1}: joint {n - i - 1} of {NUM_JOINTS} missing",
-                           path, n, "joint")
+                raise _err(
+                    f"unexpected end of file in frame {t + 1}, body {k + 1}: joint {n - i - 1} of {NUM_JOINTS} missing",
+                    path,
+                    n,
+                    "joint",
+                )
             slot = slots.setdefault(toks[0], len(slots))
-            if slot in in_frame: raise _err(f"body {toks[0].decode()} is listed twice in frame {t + 1}", path, i, "bodyID")
+            if slot in in_frame:
+                raise _err(f"body {toks[0].decode()} is listed twice in frame {t + 1}", path, i, "bodyID")
             in_frame.add(slot)
             recs.append((t, slot, k, i))
             i += 2 + NUM_JOINTS
@@ -107,19 +159,28 @@ def _locate_bad_line(lines, line_idx, ncols: int, path, field: str, detail: str 
     "Raise for the first line among `line_idx` without `ncols` numeric values."
     for i in line_idx:
         toks = lines[i].split()
-        if len(toks) != ncols: raise _err(f"expected {ncols} values, got {len(toks)}", path, i, field)
+        if len(toks) != ncols:
+            raise _err(f"expected {ncols} values, got {len(toks)}", path, i, field)
         for c, tok in enumerate(toks):
-            try: float(tok)
-            except ValueError: raise _err(f"not a number in column {c + 1}: {tok.decode(errors='replace')!r}", path, i, field) from None
+            try:
+                float(tok)
+            except ValueError:
+                raise _err(
+                    f"not a number in column {c + 1}: {tok.decode(errors='replace')!r}", path, i, field
+                ) from None
     raise SkeletonDataError(f"could not parse the {field} lines: {detail}", path=path, field=field)
+
 
 def _parse_joint_lines(lines, first_joint_line: np.ndarray, path) -> np.ndarray:
     "Parse the 25 joint lines after each index in `first_joint_line`; returns (n_bodies, 25, 12) float64."
-    if first_joint_line.size == 0: return np.zeros((0, NUM_JOINTS, len(JOINT_FIELDS)))
-    rows = list(chain.from_iterable(lines[s:s + NUM_JOINTS] for s in first_joint_line.tolist()))
+    if first_joint_line.size == 0:
+        return np.zeros((0, NUM_JOINTS, len(JOINT_FIELDS)))
+    rows = list(chain.from_iterable(lines[s : s + NUM_JOINTS] for s in first_joint_line.tolist()))
     line_idx = lambda: (first_joint_line[:, None] + np.arange(NUM_JOINTS)).ravel().tolist()
-    try: vals = np.loadtxt(rows, dtype=np.float64, comments=None, ndmin=2)
-    except ValueError as e: _locate_bad_line(lines, line_idx(), len(JOINT_FIELDS), path, "joint", str(e))
+    try:
+        vals = np.loadtxt(rows, dtype=np.float64, comments=None, ndmin=2)
+    except ValueError as e:
+        _locate_bad_line(lines, line_idx(), len(JOINT_FIELDS), path, "joint", str(e))
     if vals.shape != (len(rows), len(JOINT_FIELDS)):
         _locate_bad_line(lines, line_idx(), len(JOINT_FIELDS), path, "joint", f"got shape {vals.shape}")
     return vals.reshape(-1, NUM_JOINTS, len(JOINT_FIELDS))
@@ -129,19 +190,28 @@ def read_ntu_skeleton(path) -> NTUSkeleton:
     "Read one NTU RGB+D `.skeleton` file, every field kept, bodies in slots by ID (see `NTUSkeleton`)."
     path = Path(path)
     lines = path.read_bytes().splitlines()  # CRLF, LF or CR
-    while lines and not lines[-1].strip(): lines.pop()  # blank lines at the end are harmless
-    if not lines: raise SkeletonDataError("empty file", path=path, field="frame count")
+    while lines and not lines[-1].strip():
+        lines.pop()  # blank lines at the end are harmless
+    if not lines:
+        raise SkeletonDataError("empty file", path=path, field="frame count")
     num_frames = _int_line(lines, 0, path, "frame count")
-    if num_frames <= 0: raise _err(f"the file declares {num_frames} frames", path, 0, "frame count")
+    if num_frames <= 0:
+        raise _err(f"the file declares {num_frames} frames", path, 0, "frame count")
     recs, slots, _, end = _walk_frames(lines, 1, num_frames, path)
     if end < len(lines):  # content after the declared frames: more frames, or garbage?
-        try: extra = _walk_frames(lines, end, None, path)[2]
-        except SkeletonDataError: raise _err("trailing data after the last frame", path, end, "trailing data") from None
+        try:
+            extra = _walk_frames(lines, end, None, path)[2]
+        except SkeletonDataError:
+            raise _err("trailing data after the last frame", path, end, "trailing data") from None
         raise _err(f"line 1 says {num_frames} frames but the file holds {num_frames + extra}", path, 0, "frame count")
     rec = np.array(recs, dtype=np.int64).reshape(-1, 4)
     t, b, k, info_line = rec.T
-    try: info = np.array([lines[i].split()[1:] for i in info_line.tolist()], dtype=np.float64).reshape(-1, len(BODY_INFO_FIELDS))
-    except ValueError as e: _locate_bad_line(lines, info_line.tolist(), 1 + len(BODY_INFO_FIELDS), path, "body info", str(e))
+    try:
+        info = np.array([lines[i].split()[1:] for i in info_line.tolist()], dtype=np.float64).reshape(
+            -1, len(BODY_INFO_FIELDS)
+        )
+    except ValueError as e:
+        _locate_bad_line(lines, info_line.tolist(), 1 + len(BODY_INFO_FIELDS), path, "body info", str(e))
     vals = _parse_joint_lines(lines, info_line + 2, path)
     bad = ~np.isfinite(vals[..., :3]).all(-1)
     if bad.any():
@@ -151,23 +221,44 @@ def read_ntu_skeleton(path) -> NTUSkeleton:
     bad = ~np.isin(state, (0, 1, 2))
     if bad.any():
         blk, j = np.argwhere(bad)[0]
-        raise _err(f"joint tracking state {state[blk, j]!r} not in {{0, 1, 2}}", path, info_line[blk] + 2 + j, "joint trackingState")
+        raise _err(
+            f"joint tracking state {state[blk, j]!r} not in {{0, 1, 2}}",
+            path,
+            info_line[blk] + 2 + j,
+            "joint trackingState",
+        )
     T, B = num_frames, len(slots)
+
     def scatter(v, dtype):
-        out = np.zeros((T, B) + v.shape[1:], dtype=dtype); out[t, b] = v; return out
-    tracked = np.zeros((T, B), dtype=bool); tracked[t, b] = True
-    frame_slot = np.full((T, B), -1, dtype=np.int16); frame_slot[t, b] = k
-    return NTUSkeleton(path=path, xyz=scatter(vals[..., 0:3], np.float32), body_ids=[s.decode() for s in slots],
-                       tracked=tracked, frame_slot=frame_slot, body_info=scatter(info, np.float32),
-                       depth_xy=scatter(vals[..., 3:5], np.float32), color_xy=scatter(vals[..., 5:7], np.float32),
-                       orientation=scatter(vals[..., 7:11], np.float32), joint_tracking=scatter(state, np.int8))
+        out = np.zeros((T, B) + v.shape[1:], dtype=dtype)
+        out[t, b] = v
+        return out
+
+    tracked = np.zeros((T, B), dtype=bool)
+    tracked[t, b] = True
+    frame_slot = np.full((T, B), -1, dtype=np.int16)
+    frame_slot[t, b] = k
+    return NTUSkeleton(
+        path=path,
+        xyz=scatter(vals[..., 0:3], np.float32),
+        body_ids=[s.decode() for s in slots],
+        tracked=tracked,
+        frame_slot=frame_slot,
+        body_info=scatter(info, np.float32),
+        depth_xy=scatter(vals[..., 3:5], np.float32),
+        color_xy=scatter(vals[..., 5:7], np.float32),
+        orientation=scatter(vals[..., 7:11], np.float32),
+        joint_tracking=scatter(state, np.int8),
+    )
 
 # %% ../../nbs/10_data.ntu.ipynb #241f4d1d
 _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 _NAME_RANGES = {"setup": 32, "camera": 3, "performer": 106, "replication": 2, "action": 120}
 
+
 class NTUName(NamedTuple):
     "The fields of an NTU sample name (all 1-based, as in the name)."
+
     setup: int
     camera: int
     performer: int
@@ -175,15 +266,21 @@ class NTUName(NamedTuple):
     action: int
 
     @property
-    def label(self) -> int: return self.action - 1
-    def __str__(self): return "S{:03d}C{:03d}P{:03d}R{:03d}A{:03d}".format(*self)
+    def label(self) -> int:
+        return self.action - 1
+
+    def __str__(self):
+        return "S{:03d}C{:03d}P{:03d}R{:03d}A{:03d}".format(*self)
+
 
 def parse_ntu_name(name_or_path) -> NTUName:
     "Parse `S###C###P###R###A###` from a sample name or a path to it (any extension)."
     name = Path(str(name_or_path)).name.split(".", 1)[0]
     m = _NAME.fullmatch(name)
     if m is None:
-        raise SkeletonDataError(f"{name!r} is not an NTU sample name S###C###P###R###A###", path=name_or_path, field="name")
+        raise SkeletonDataError(
+            f"{name!r} is not an NTU sample name S###C###P###R###A###", path=name_or_path, field="name"
+        )
     out = NTUName(*map(int, m.groups()))
     for fld, hi in _NAME_RANGES.items():
         if not 1 <= getattr(out, fld) <= hi:
@@ -194,25 +291,62 @@ def parse_ntu_name(name_or_path) -> NTUName:
 NTU60_NUM_CLASSES, NTU120_NUM_CLASSES = 60, 120
 NTU60_XSUB_TRAIN_PERFORMERS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
 NTU120_XSUB_TRAIN_PERFORMERS = NTU60_XSUB_TRAIN_PERFORMERS + (
-    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93, 94, 95,
-    97, 98, 100, 103)
+    45,
+    46,
+    47,
+    49,
+    50,
+    52,
+    53,
+    54,
+    55,
+    56,
+    57,
+    58,
+    59,
+    70,
+    74,
+    78,
+    80,
+    81,
+    82,
+    83,
+    84,
+    85,
+    86,
+    89,
+    91,
+    92,
+    93,
+    94,
+    95,
+    97,
+    98,
+    100,
+    103,
+)
 NTU_XVIEW_TRAIN_CAMERAS = (2, 3)
 NTU120_XSET_TRAIN_SETUPS = tuple(range(2, 33, 2))
 NTU_BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
 
+
 def ntu_split(name, dataset: str, benchmark: str) -> str:
     "'train' or 'val' for an NTU sample name under `dataset` ('ntu60', 'ntu120') and its `benchmark`."
-    if dataset not in NTU_BENCHMARKS: raise ValueError(f"unknown dataset {dataset!r}; expected 'ntu60' or 'ntu120'")
+    if dataset not in NTU_BENCHMARKS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected 'ntu60' or 'ntu120'")
     if benchmark not in NTU_BENCHMARKS[dataset]:
         raise ValueError(f"{dataset} has no benchmark {benchmark!r}; expected one of {NTU_BENCHMARKS[dataset]}")
     n = name if isinstance(name, NTUName) else parse_ntu_name(name)
     if dataset == "ntu60" and (n.setup > 17 or n.action > 60):
-        raise SkeletonDataError(f"{n} is an NTU120-only sample (setup > 17 or action > 60), not part of NTU60",
-                                path=str(n), field="name")
+        raise SkeletonDataError(
+            f"{n} is an NTU120-only sample (setup > 17 or action > 60), not part of NTU60", path=str(n), field="name"
+        )
     if benchmark == "xsub":
         train = n.performer in (NTU60_XSUB_TRAIN_PERFORMERS if dataset == "ntu60" else NTU120_XSUB_TRAIN_PERFORMERS)
-    elif benchmark == "xview": train = n.camera in NTU_XVIEW_TRAIN_CAMERAS
-    else: train = n.setup in NTU120_XSET_TRAIN_SETUPS
+    elif benchmark == "xview":
+        train = n.camera in NTU_XVIEW_TRAIN_CAMERAS
+    else:
+        train = n.setup in NTU120_XSET_TRAIN_SETUPS
     return "train" if train else "val"
 
 # %% ../../nbs/10_data.ntu.ipynb #4d17e7c4
@@ -221,7 +355,8 @@ def read_name_list(path) -> list[str]:
     out = []
     for i, line in enumerate(Path(path).read_text().splitlines()):
         name = line.strip()
-        if not name: continue
+        if not name:
+            continue
         if _NAME.fullmatch(name) is None:
             raise SkeletonDataError(f"not an NTU sample name: {name!r}", path=path, line=i + 1, field="name")
         out.append(name)
@@ -229,32 +364,127 @@ def read_name_list(path) -> list[str]:
 
 # %% ../../nbs/10_data.ntu.ipynb #c5d6db93
 NTU_ACTIONS = (
-    "drink water", "eat meal/snack", "brushing teeth", "brushing hair", "drop", "pickup", "throw", "sitting down",
-    "standing up (from sitting position)", "clapping", "reading", "writing", "tear up paper", "wear jacket",
-    "take off jacket", "wear a shoe", "take off a shoe", "wear on glasses", "take off glasses", "put on a hat/cap",
-    "take off a hat/cap", "cheer up", "hand waving", "kicking something", "reach into pocket",
-    "hopping (one foot jumping)", "jump up", "make a phone call/answer phone", "playing with phone/tablet",
-    "typing on a keyboard", "pointing to something with finger", "taking a selfie", "check time (from watch)",
-    "rub two hands together", "nod head/bow", "shake head", "wipe face", "salute", "put the palms together",
-    "cross hands in front (say stop)", "sneeze/cough", "staggering", "falling", "touch head (headache)",
-    "touch chest (stomachache/heart pain)", "touch back (backache)", "touch neck (neckache)",
-    "nausea or vomiting condition", "use a fan (with hand or paper)/feeling warm", "punching/slapping other person",
-    "kicking other person", "pushing other person", "pat on back of other person", "point finger at the other person",
-    "hugging other person", "giving something to other person", "touch other person's pocket", "handshaking",
-    "walking towards each other", "walking apart from each other",
-    "put on headphone", "take off headphone", "shoot at the basket", "bounce ball", "tennis bat swing",
-    "juggling table tennis balls", "hush (quite)", "flick hair", "thumb up", "thumb down", "make ok sign",
-    "make victory sign", "staple book", "counting money", "cutting nails", "cutting paper (using scissors)",
-    "snapping fingers", "open bottle", "sniff (smell)", "squat down", "toss a coin", "fold paper", "ball up paper",
-    "play magic cube", "apply cream on face", "apply cream on hand back", "put on bag", "take off bag",
-    "put something into a bag", "take something out of a bag", "open a box", "move heavy objects", "shake fist",
-    "throw up cap/hat", "hands up (both hands)", "cross arms", "arm circles", "arm swings", "running on the spot",
-    "butt kicks (kick backward)", "cross toe touch", "side kick", "yawn", "stretch oneself", "blow nose",
-    "hit other person with something", "wield knife towards other person", "knock over other person (hit with body)",
-    "grab other person's stuff", "shoot at other person with a gun", "step on foot", "high-five", "cheers and drink",
-    "carry something with other person", "take a photo of other person", "follow other person",
-    "whisper in other person's ear", "exchange things with other person", "support somebody with hand",
-    "finger-guessing game (playing rock-paper-scissors)")
+    "drink water",
+    "eat meal/snack",
+    "brushing teeth",
+    "brushing hair",
+    "drop",
+    "pickup",
+    "throw",
+    "sitting down",
+    "standing up (from sitting position)",
+    "clapping",
+    "reading",
+    "writing",
+    "tear up paper",
+    "wear jacket",
+    "take off jacket",
+    "wear a shoe",
+    "take off a shoe",
+    "wear on glasses",
+    "take off glasses",
+    "put on a hat/cap",
+    "take off a hat/cap",
+    "cheer up",
+    "hand waving",
+    "kicking something",
+    "reach into pocket",
+    "hopping (one foot jumping)",
+    "jump up",
+    "make a phone call/answer phone",
+    "playing with phone/tablet",
+    "typing on a keyboard",
+    "pointing to something with finger",
+    "taking a selfie",
+    "check time (from watch)",
+    "rub two hands together",
+    "nod head/bow",
+    "shake head",
+    "wipe face",
+    "salute",
+    "put the palms together",
+    "cross hands in front (say stop)",
+    "sneeze/cough",
+    "staggering",
+    "falling",
+    "touch head (headache)",
+    "touch chest (stomachache/heart pain)",
+    "touch back (backache)",
+    "touch neck (neckache)",
+    "nausea or vomiting condition",
+    "use a fan (with hand or paper)/feeling warm",
+    "punching/slapping other person",
+    "kicking other person",
+    "pushing other person",
+    "pat on back of other person",
+    "point finger at the other person",
+    "hugging other person",
+    "giving something to other person",
+    "touch other person's pocket",
+    "handshaking",
+    "walking towards each other",
+    "walking apart from each other",
+    "put on headphone",
+    "take off headphone",
+    "shoot at the basket",
+    "bounce ball",
+    "tennis bat swing",
+    "juggling table tennis balls",
+    "hush (quite)",
+    "flick hair",
+    "thumb up",
+    "thumb down",
+    "make ok sign",
+    "make victory sign",
+    "staple book",
+    "counting money",
+    "cutting nails",
+    "cutting paper (using scissors)",
+    "snapping fingers",
+    "open bottle",
+    "sniff (smell)",
+    "squat down",
+    "toss a coin",
+    "fold paper",
+    "ball up paper",
+    "play magic cube",
+    "apply cream on face",
+    "apply cream on hand back",
+    "put on bag",
+    "take off bag",
+    "put something into a bag",
+    "take something out of a bag",
+    "open a box",
+    "move heavy objects",
+    "shake fist",
+    "throw up cap/hat",
+    "hands up (both hands)",
+    "cross arms",
+    "arm circles",
+    "arm swings",
+    "running on the spot",
+    "butt kicks (kick backward)",
+    "cross toe touch",
+    "side kick",
+    "yawn",
+    "stretch oneself",
+    "blow nose",
+    "hit other person with something",
+    "wield knife towards other person",
+    "knock over other person (hit with body)",
+    "grab other person's stuff",
+    "shoot at other person with a gun",
+    "step on foot",
+    "high-five",
+    "cheers and drink",
+    "carry something with other person",
+    "take a photo of other person",
+    "follow other person",
+    "whisper in other person's ear",
+    "exchange things with other person",
+    "support somebody with hand",
+    "finger-guessing game (playing rock-paper-scissors)",
+)
 
 # %% ../../nbs/10_data.ntu.ipynb #e2129fc4
 def bodies_by_frame_order(skel: NTUSkeleton, max_bodies: int = 2) -> np.ndarray:
@@ -271,12 +501,15 @@ def body_energy(bodies: np.ndarray) -> np.ndarray:
     out = np.zeros(x.shape[1])
     for m in range(x.shape[1]):  # a handful of channels
         s = x[:, m][x[:, m].sum(-1).sum(-1) != 0]
-        if len(s): out[m] = sum(s[..., c].std() for c in range(3))
+        if len(s):
+            out[m] = sum(s[..., c].std() for c in range(3))
     return out
+
 
 def bodies_by_energy(skel: NTUSkeleton, max_bodies: int = 2, candidates: int = 4) -> np.ndarray:
     "HaLP/CMD `read_xyz`: the `max_bodies` of the first `candidates` per-frame channels with the largest energy."
-    if max_bodies > candidates: raise ValueError(f"max_bodies {max_bodies} > candidates {candidates}")
+    if max_bodies > candidates:
+        raise ValueError(f"max_bodies {max_bodies} > candidates {candidates}")
     cand = bodies_by_frame_order(skel, candidates)
     keep = np.argsort(body_energy(cand), kind="stable")[::-1][:max_bodies]
     return cand[:, keep]
@@ -285,17 +518,21 @@ def bodies_by_energy(skel: NTUSkeleton, max_bodies: int = 2, candidates: int = 4
 @dataclass(frozen=True)
 class RemovedBody:
     "A body dropped by `bodies_denoised`: reason 'length' (value: frames), 'spread' (noisy-frame fraction) or 'overlap'."
+
     body_id: str
     reason: str
     value: float
 
+
 @dataclass
 class DenoiseRecord:
     "What `bodies_denoised` did."
-    frames: np.ndarray                      # file frame index of each output row
-    actors: tuple[list[str], list[str]]     # body IDs that make up actor 1 and actor 2, in the order they joined
+
+    frames: np.ndarray  # file frame index of each output row
+    actors: tuple[list[str], list[str]]  # body IDs that make up actor 1 and actor 2, in the order they joined
     removed: list[RemovedBody] = field(default_factory=list)
     motion: dict[str, float] = field(default_factory=dict)  # final motion per body (empty for one-body files)
+
 
 def _spread_noisy(joints: np.ndarray, spread_threshold: float) -> np.ndarray:
     "Noisy frames of one body's (n, 25, 3) joints: x-spread > threshold × y-spread (ranges in float32, compared in float64 as SGN did)."
@@ -303,57 +540,78 @@ def _spread_noisy(joints: np.ndarray, spread_threshold: float) -> np.ndarray:
     yr = (joints[..., 1].max(1) - joints[..., 1].min(1)).astype(np.float64)
     return ~(xr <= spread_threshold * yr)
 
+
 def _motion(joints: np.ndarray) -> float:
     return float(np.sum(np.var(joints.reshape(-1, 3), axis=0)))  # float32 arithmetic, as the reference
 
 # %% ../../nbs/10_data.ntu.ipynb #8c7a5096
-def bodies_denoised(skel: NTUSkeleton, max_bodies: int = 2, length_threshold: int = 11, spread_threshold: float = 0.8,
-                    noisy_fraction: float = 0.69754, contiguous_intervals: bool = True,
-                    drop_missing_frames: bool = True) -> tuple[np.ndarray, DenoiseRecord]:
+def bodies_denoised(
+    skel: NTUSkeleton,
+    max_bodies: int = 2,
+    length_threshold: int = 11,
+    spread_threshold: float = 0.8,
+    noisy_fraction: float = 0.69754,
+    contiguous_intervals: bool = True,
+    drop_missing_frames: bool = True,
+) -> tuple[np.ndarray, DenoiseRecord]:
     "SGN/CTR-GCN denoising: drop short and flat-spread bodies, then build actor 1 (most motion) and actor 2 by ID."
-    if max_bodies not in (1, 2): raise ValueError(f"the SGN denoising builds 2 actors; max_bodies {max_bodies} not in (1, 2)")
+    if max_bodies not in (1, 2):
+        raise ValueError(f"the SGN denoising builds 2 actors; max_bodies {max_bodies} not in (1, 2)")
     T, B = skel.num_frames, skel.num_bodies
-    if B == 0: raise SkeletonDataError("no body in any frame", path=skel.path, field="bodies")
-    kept_frames = np.flatnonzero(skel.tracked.any(1))           # step 1: frames with at least one body
-    compact = np.full(T, -1); compact[kept_frames] = np.arange(len(kept_frames))
+    if B == 0:
+        raise SkeletonDataError("no body in any frame", path=skel.path, field="bodies")
+    kept_frames = np.flatnonzero(skel.tracked.any(1))  # step 1: frames with at least one body
+    compact = np.full(T, -1)
+    compact[kept_frames] = np.arange(len(kept_frames))
     frames = [np.flatnonzero(skel.tracked[:, b]) for b in range(B)]
     pos = [compact[f][0] + np.arange(len(f)) if contiguous_intervals else compact[f] for f in frames]
     joints = [skel.xyz[f, b] for b, f in enumerate(frames)]
     ids, removed, alive = skel.body_ids, [], list(range(B))
     motion = {b: _motion(joints[b]) for b in alive} if B > 1 else {}
     if B > 1:
-        for b in list(alive):                                     # step 3: length
+        for b in list(alive):  # step 3: length
             if len(frames[b]) <= length_threshold:
-                alive.remove(b); removed.append(RemovedBody(ids[b], "length", len(frames[b])))
+                alive.remove(b)
+                removed.append(RemovedBody(ids[b], "length", len(frames[b])))
         if not alive:
-            raise SkeletonDataError(f"denoising removed every body (all listed in at most {length_threshold} frames)",
-                                    path=skel.path, field="bodies")
-        for b in list(alive) if len(alive) > 1 else []:           # step 4: spread
-            if len(alive) == 1: break
+            raise SkeletonDataError(
+                f"denoising removed every body (all listed in at most {length_threshold} frames)",
+                path=skel.path,
+                field="bodies",
+            )
+        for b in list(alive) if len(alive) > 1 else []:  # step 4: spread
+            if len(alive) == 1:
+                break
             noisy = _spread_noisy(joints[b], spread_threshold)
-            if not noisy.any(): continue
+            if not noisy.any():
+                continue
             fraction = noisy.sum() / len(noisy)
             if fraction >= noisy_fraction:
-                alive.remove(b); removed.append(RemovedBody(ids[b], "spread", float(fraction)))
-            else: motion[b] = min(motion[b], _motion(joints[b][~noisy]))
+                alive.remove(b)
+                removed.append(RemovedBody(ids[b], "spread", float(fraction)))
+            else:
+                motion[b] = min(motion[b], _motion(joints[b][~noisy]))
     order = sorted(alive, key=lambda b: motion[b], reverse=True) if len(alive) > 1 else alive
     out = np.zeros((len(kept_frames), 2, NUM_JOINTS, 3), dtype=np.float32)
     actors, spans = ([], []), [None, [0, 0]]
-    for b in order:                                               # step 5: actors
+    for b in order:  # step 5: actors
         start, end = int(pos[b][0]), int(pos[b][-1])
         for a in (0, 1):
             s = spans[a]
             if s is None or min(s[1], end) - max(s[0], start) <= 0:
-                out[pos[b], a] = joints[b]; actors[a].append(ids[b])
+                out[pos[b], a] = joints[b]
+                actors[a].append(ids[b])
                 spans[a] = [start, end] if s is None else [min(s[0], start), max(s[1], end)]
                 break
-        else: removed.append(RemovedBody(ids[b], "overlap", math.nan))
-    if drop_missing_frames:                                       # step 6
+        else:
+            removed.append(RemovedBody(ids[b], "overlap", math.nan))
+    if drop_missing_frames:  # step 6
         if B > 1:
             keep = out.reshape(len(out), -1).sum(1) != 0
             out, kept_frames = out[keep], kept_frames[keep]
     else:
-        full = np.zeros((T, 2, NUM_JOINTS, 3), dtype=np.float32); full[kept_frames] = out
+        full = np.zeros((T, 2, NUM_JOINTS, 3), dtype=np.float32)
+        full[kept_frames] = out
         out, kept_frames = full, np.arange(T)
     record = DenoiseRecord(kept_frames, actors, removed, {ids[b]: m for b, m in motion.items()})
     return out[:, :max_bodies], record

@@ -24,9 +24,13 @@ def check_bodies(x, layout: Layout | str) -> np.ndarray:
     if x.ndim != 4 or x.shape[-1] != 3:
         raise SkeletonDataError(f"expected raw bodies of shape (T, M, V, 3), got {x.shape}", field="shape")
     if x.shape[2] != layout.num_joints:
-        raise SkeletonDataError(f"expected {layout.num_joints} joints ({layout.name}), got {x.shape[2]}", field="joints")
-    if x.shape[0] == 0: raise SkeletonDataError("no frames", field="frames")
-    if x.shape[1] == 0: raise SkeletonDataError("no bodies", field="bodies")
+        raise SkeletonDataError(
+            f"expected {layout.num_joints} joints ({layout.name}), got {x.shape[2]}", field="joints"
+        )
+    if x.shape[0] == 0:
+        raise SkeletonDataError("no frames", field="frames")
+    if x.shape[1] == 0:
+        raise SkeletonDataError("no bodies", field="bodies")
     bad = ~np.isfinite(x)
     if bad.any():
         t, m, v, _ = np.argwhere(bad)[0]
@@ -37,8 +41,10 @@ def check_bodies(x, layout: Layout | str) -> np.ndarray:
 def resize_frames(x, length: int) -> np.ndarray:
     "Resample `x` linearly along axis 0 (time) to `length` frames, as `cv2.resize(..., interpolation=cv2.INTER_LINEAR)`."
     x = np.asarray(x)
-    if x.ndim == 0 or x.shape[0] == 0: raise SkeletonDataError("cannot resize a sequence of 0 frames", field="frames")
-    if int(length) != length or length < 1: raise ValueError(f"length must be a positive integer, got {length!r}")
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise SkeletonDataError("cannot resize a sequence of 0 frames", field="frames")
+    if int(length) != length or length < 1:
+        raise ValueError(f"length must be a positive integer, got {length!r}")
     n, length = x.shape[0], int(length)
     # source position of each output frame's centre; OpenCV's scale is the inverse of the size ratio, in double
     pos = (np.arange(length) + 0.5) * (1.0 / (length / n)) - 0.5
@@ -61,13 +67,15 @@ def parallel_skeleton(x, layout: Layout | str, per_frame_sign: bool = False, eps
     layout = get_layout(layout)
     x = np.asarray(x, dtype=np.float32)
     v = x[:, :, layout.index("right_shoulder")] - x[:, :, layout.index("left_shoulder")]  # (T, M, 3)
-    v[..., 1] = 0                                          # only the horizontal direction matters for a yaw
+    v[..., 1] = 0  # only the horizontal direction matters for a yaw
     norm = np.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1] + v[..., 2] * v[..., 2])
     denom = norm + np.float32(eps)
     cos = np.divide(v[..., 0], denom, out=np.ones_like(denom), where=denom > 0)
-    degrees = np.arccos(cos) * np.float32(180 / np.pi)   # the reference goes through degrees; kept for its rounding
-    if per_frame_sign: flip = v[..., 2] >= 0
-    else: flip = np.broadcast_to(np.ascontiguousarray(v[..., 2].T).sum(-1) >= 0, degrees.shape)  # one sign per person
+    degrees = np.arccos(cos) * np.float32(180 / np.pi)  # the reference goes through degrees; kept for its rounding
+    if per_frame_sign:
+        flip = v[..., 2] >= 0
+    else:
+        flip = np.broadcast_to(np.ascontiguousarray(v[..., 2].T).sum(-1) >= 0, degrees.shape)  # one sign per person
     theta = (np.where(flip, -degrees, degrees) * np.float32(np.pi) / np.float32(180)).astype(np.float32)
     c, s = np.cos(theta).astype(np.float64)[..., None], np.sin(theta).astype(np.float64)[..., None]  # (T, M, 1)
     x64 = x.astype(np.float64)
@@ -78,16 +86,18 @@ def parallel_skeleton(x, layout: Layout | str, per_frame_sign: bool = False, eps
     return out
 
 # %% ../../nbs/14_data.pipelines.ipynb #c4429bb0
-def hiclr_pipeline(x, layout: Layout | str, frames: int = 50, per_frame_sign: bool = False,
-                   eps: float = 1e-4) -> np.ndarray:
+def hiclr_pipeline(
+    x, layout: Layout | str, frames: int = 50, per_frame_sign: bool = False, eps: float = 1e-4
+) -> np.ndarray:
     "HiCLR's per-sample conversion of raw bodies `x` (T, M, V, 3) to `(3, frames, V, M)` float32."
     layout = get_layout(layout)
     x = check_bodies(x, layout)
     length = valid_frame_count(x, layout)  # counted before centring, as the reference does
     if length == 0:
-        raise SkeletonDataError("person 0's spine_base (joint 0) is zero in every frame: no frames to resize",
-                                field="frames")
-    x = x - x[:, :, layout.center:layout.center + 1]     # each person on its own spine_shoulder, per frame
+        raise SkeletonDataError(
+            "person 0's spine_base (joint 0) is zero in every frame: no frames to resize", field="frames"
+        )
+    x = x - x[:, :, layout.center : layout.center + 1]  # each person on its own spine_shoulder, per frame
     x = resize_frames(x[:length], frames)
     x = parallel_skeleton(x, layout, per_frame_sign=per_frame_sign, eps=eps)
     return np.ascontiguousarray(x.transpose(3, 0, 2, 1))
@@ -96,19 +106,26 @@ def hiclr_pipeline(x, layout: Layout | str, frames: int = 50, per_frame_sign: bo
 def rotation_matrix(axis, theta: float) -> np.ndarray:
     "The (3, 3) rotation by `theta` radians about `axis` (Euler–Rodrigues); the identity for a tiny axis or angle."
     axis = np.asarray(axis)
-    if np.abs(axis).sum() < 1e-6 or abs(theta) < 1e-6: return np.eye(3)
+    if np.abs(axis).sum() < 1e-6 or abs(theta) < 1e-6:
+        return np.eye(3)
     axis = axis / math.sqrt(np.dot(axis, axis))
     a = math.cos(theta / 2.0)
     b, c, d = -axis * math.sin(theta / 2.0)
     aa, bb, cc, dd = a * a, b * b, c * c, d * d
-    return np.array([[aa + bb - cc - dd, 2 * (b * c + a * d), 2 * (b * d - a * c)],
-                     [2 * (b * c - a * d), aa + cc - bb - dd, 2 * (c * d + a * b)],
-                     [2 * (b * d + a * c), 2 * (c * d - a * b), aa + dd - bb - cc]])
+    return np.array(
+        [
+            [aa + bb - cc - dd, 2 * (b * c + a * d), 2 * (b * d - a * c)],
+            [2 * (b * c - a * d), aa + cc - bb - dd, 2 * (c * d + a * b)],
+            [2 * (b * d + a * c), 2 * (c * d - a * b), aa + dd - bb - cc],
+        ]
+    )
+
 
 def angle_between(v1, v2) -> float:
     "Angle in radians between vectors `v1` and `v2`; 0 when either is (nearly) zero."
     v1, v2 = np.asarray(v1), np.asarray(v2)
-    if np.abs(v1).sum() < 1e-6 or np.abs(v2).sum() < 1e-6: return 0
+    if np.abs(v1).sum() < 1e-6 or np.abs(v2).sum() < 1e-6:
+        return 0
     return np.arccos(np.clip(np.dot(v1 / np.linalg.norm(v1), v2 / np.linalg.norm(v2)), -1.0, 1.0))
 
 # %% ../../nbs/14_data.pipelines.ipynb #3221d9c3
@@ -116,30 +133,34 @@ def _frame_sums(s: np.ndarray) -> np.ndarray:
     "Sum of every frame of every person of `s` (M, T, V, 3): the reference's emptiness test is `sum == 0`."
     return s.reshape(*s.shape[:2], -1).sum(-1)
 
+
 def pad_null_frames(x) -> np.ndarray:
     "AGCN step 1 on `x` (T, M, V, 3): move each person's frames to the front if frame 0 is empty, loop-pad the trailing empty block."
     s = np.array(np.asarray(x).transpose(1, 0, 2, 3))  # persons first, a copy
     T = s.shape[1]
     for person in s:
-        if person.sum() == 0: continue
+        if person.sum() == 0:
+            continue
         sums = person.reshape(T, -1).sum(-1)
-        if sums[0] == 0:                                 # starts empty: shift the non-empty frames to the front
+        if sums[0] == 0:  # starts empty: shift the non-empty frames to the front
             kept = person[sums != 0]
-            person[:] = 0; person[:len(kept)] = kept
+            person[:] = 0
+            person[: len(kept)] = kept
             sums = person.reshape(T, -1).sum(-1)
         trailing = np.logical_and.accumulate((sums == 0)[::-1])[::-1]  # empty from this frame to the end
         if trailing.any() and (start := int(np.argmax(trailing))) > 0:
-            person[start:] = person[np.arange(T - start) % start]       # repeat frames 0..start-1
+            person[start:] = person[np.arange(T - start) % start]  # repeat frames 0..start-1
     return s.transpose(1, 0, 2, 3)
 
 # %% ../../nbs/14_data.pipelines.ipynb #3079d2a5
 def center_on_first_person(x, joint: int) -> np.ndarray:
     "AGCN step 2 on `x` (T, M, V, 3): subtract person 0's `joint` of each frame from every person, zero joints kept zero."
     s = np.array(np.asarray(x).transpose(1, 0, 2, 3))
-    if s.sum() == 0: return s.transpose(1, 0, 2, 3)
-    center = s[0, :, joint:joint + 1].copy()                  # (T, 1, 3)
-    present = s.reshape(len(s), -1).sum(-1) != 0             # persons the reference does not skip
-    nonzero = s.sum(-1, keepdims=True) != 0                  # joints that are not zero
+    if s.sum() == 0:
+        return s.transpose(1, 0, 2, 3)
+    center = s[0, :, joint : joint + 1].copy()  # (T, 1, 3)
+    present = s.reshape(len(s), -1).sum(-1) != 0  # persons the reference does not skip
+    nonzero = s.sum(-1, keepdims=True) != 0  # joints that are not zero
     s = np.where(present[:, None, None, None], (s - center) * nonzero, s)
     return s.transpose(1, 0, 2, 3)
 
@@ -147,7 +168,8 @@ def center_on_first_person(x, joint: int) -> np.ndarray:
 def align_first_frame(x, joint_from: int, joint_to: int, target=(0, 0, 1)) -> np.ndarray:
     "AGCN steps 3/4 on `x` (T, M, V, 3): rotate so person 0's `joint_from -> joint_to` in frame 0 points along `target`."
     s = np.array(np.asarray(x).transpose(1, 0, 2, 3))
-    if s.sum() == 0: return s.transpose(1, 0, 2, 3)
+    if s.sum() == 0:
+        return s.transpose(1, 0, 2, 3)
     v = s[0, 0, joint_to] - s[0, 0, joint_from]
     R = rotation_matrix(np.cross(v, target), angle_between(v, target))
     rotate = (s.reshape(len(s), -1).sum(-1) != 0)[:, None] & (_frame_sums(s) != 0)  # (M, T)
@@ -159,11 +181,13 @@ def halp_pipeline(x, layout: Layout | str, max_frames: int = 300) -> tuple[np.nd
     "HaLP/CMD's per-sample AGCN normalisation of raw bodies `x` (T, M, V, 3): `(data (3, max_frames, V, M), num_frames)`."
     layout = get_layout(layout)
     x = check_bodies(x, layout)
-    if int(max_frames) != max_frames or max_frames < 1: raise ValueError(f"max_frames must be a positive integer, got {max_frames!r}")
-    if not x.any(): raise SkeletonDataError("no body in any frame", field="frames")
+    if int(max_frames) != max_frames or max_frames < 1:
+        raise ValueError(f"max_frames must be a positive integer, got {max_frames!r}")
+    if not x.any():
+        raise SkeletonDataError("no body in any frame", field="frames")
     num_frames = len(x)
     s = np.zeros((int(max_frames), *x.shape[1:]), np.float32)
-    s[:min(num_frames, len(s))] = x[:len(s)]
+    s[: min(num_frames, len(s))] = x[: len(s)]
     s = pad_null_frames(s)
     s = center_on_first_person(s, layout.index("spine_mid"))
     s = align_first_frame(s, layout.index("spine_base"), layout.index("spine_mid"), (0, 0, 1))

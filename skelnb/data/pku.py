@@ -26,81 +26,152 @@ PKU_VALUES_PER_FRAME = PKU_NUM_BODIES * PKU_NUM_JOINTS * 3  # 150
 PKU_VIEWS = ("L", "M", "R")
 
 PKU_ACTIONS = (  # 1-based label i is PKU_ACTIONS[i - 1], as in split/Actions.xlsx
-    "bow", "brushing hair", "brushing teeth", "check time (from watch)", "cheer up", "clapping",
-    "cross hands in front (say stop)", "drink water", "drop", "eat meal/snack", "falling",
-    "giving something to other person", "hand waving", "handshaking", "hopping (one foot jumping)",
-    "hugging other person", "jump up", "kicking other person", "kicking something", "make a phone call/answer phone",
-    "pat on back of other person", "pickup", "playing with phone/tablet", "point finger at the other person",
-    "pointing to something with finger", "punching/slapping other person", "pushing other person", "put on a hat/cap",
-    "put something inside pocket", "reading", "rub two hands together", "salute", "sitting down", "standing up",
-    "take off a hat/cap", "take off glasses", "take off jacket", "take out something from pocket", "taking a selfie",
-    "tear up paper", "throw", "touch back (backache)", "touch chest (stomachache/heart pain)", "touch head (headache)",
-    "touch neck (neckache)", "typing on a keyboard", "use a fan (with hand or paper)/feeling warm", "wear jacket",
-    "wear on glasses", "wipe face", "writing")
+    "bow",
+    "brushing hair",
+    "brushing teeth",
+    "check time (from watch)",
+    "cheer up",
+    "clapping",
+    "cross hands in front (say stop)",
+    "drink water",
+    "drop",
+    "eat meal/snack",
+    "falling",
+    "giving something to other person",
+    "hand waving",
+    "handshaking",
+    "hopping (one foot jumping)",
+    "hugging other person",
+    "jump up",
+    "kicking other person",
+    "kicking something",
+    "make a phone call/answer phone",
+    "pat on back of other person",
+    "pickup",
+    "playing with phone/tablet",
+    "point finger at the other person",
+    "pointing to something with finger",
+    "punching/slapping other person",
+    "pushing other person",
+    "put on a hat/cap",
+    "put something inside pocket",
+    "reading",
+    "rub two hands together",
+    "salute",
+    "sitting down",
+    "standing up",
+    "take off a hat/cap",
+    "take off glasses",
+    "take off jacket",
+    "take out something from pocket",
+    "taking a selfie",
+    "tear up paper",
+    "throw",
+    "touch back (backache)",
+    "touch chest (stomachache/heart pain)",
+    "touch head (headache)",
+    "touch neck (neckache)",
+    "typing on a keyboard",
+    "use a fan (with hand or paper)/feeling warm",
+    "wear jacket",
+    "wear on glasses",
+    "wipe face",
+    "writing",
+)
 
 # %% ../../nbs/11_data.pku.ipynb #8c78684b
 _PART1_NAME = re.compile(r"(\d{4})-([LMR])")
 _PART2_NAME = re.compile(r"A(\d{2})N(\d{2})-([LMR])")
 
+
 @dataclass(frozen=True)
 class PKUVideo:
     "A parsed PKU-MMD video name: Part I `NNNN-V` (`number`) or Part II `AxxNyy-V` (`a`, `n`)."
+
     name: str
-    part: int                # 1 or 2
-    view: str                # 'L', 'M' or 'R'
+    part: int  # 1 or 2
+    view: str  # 'L', 'M' or 'R'
     number: int | None = None
     a: int | None = None
     n: int | None = None
 
     @property
-    def view_id(self) -> int: return PKU_VIEWS.index(self.view) + 1  # HiCLR's L=1, M=2, R=3
+    def view_id(self) -> int:
+        return PKU_VIEWS.index(self.view) + 1  # HiCLR's L=1, M=2, R=3
+
 
 def parse_pku_video_name(name: str, path=None, line: int | None = None) -> PKUVideo:
     "Parse `0105-M` (Part I) or `A01N01-L` (Part II); `path`/`line` only locate the error."
     if not isinstance(name, str):
-        raise SkeletonDataError(f"video name must be a string, got {type(name).__name__}", path=path, line=line, field="video name")
-    if m := _PART1_NAME.fullmatch(name): return PKUVideo(name, 1, m[2], number=int(m[1]))
-    if m := _PART2_NAME.fullmatch(name): return PKUVideo(name, 2, m[3], a=int(m[1]), n=int(m[2]))
-    raise SkeletonDataError(f"not a PKU-MMD video name: {name!r}; expected NNNN-L/M/R (Part I, e.g. 0105-M) "
-                            f"or AxxNyy-L/M/R (Part II, e.g. A01N01-L)", path=path, line=line, field="video name")
+        raise SkeletonDataError(
+            f"video name must be a string, got {type(name).__name__}", path=path, line=line, field="video name"
+        )
+    if m := _PART1_NAME.fullmatch(name):
+        return PKUVideo(name, 1, m[2], number=int(m[1]))
+    if m := _PART2_NAME.fullmatch(name):
+        return PKUVideo(name, 2, m[3], a=int(m[1]), n=int(m[2]))
+    raise SkeletonDataError(
+        f"not a PKU-MMD video name: {name!r}; expected NNNN-L/M/R (Part I, e.g. 0105-M) "
+        f"or AxxNyy-L/M/R (Part II, e.g. A01N01-L)",
+        path=path,
+        line=line,
+        field="video name",
+    )
 
 # %% ../../nbs/11_data.pku.ipynb #0fe53ea2
 _XYZ = "xyz"
+
 
 def _value_field(k: int) -> str:
     "Name of value `k` (0-based) of a 150-value PKU frame."
     body, rest = divmod(k, PKU_NUM_JOINTS * 3)
     return f"value {k + 1} (body {body + 1}, joint {rest // 3 + 1}, {_XYZ[rest % 3]})"
 
+
 def _read_lines(path) -> list[str]:
     "Lines of a text file without trailing blank lines (a final newline is not a frame)."
-    try: text = Path(path).read_bytes().decode("utf-8-sig")  # tolerate a byte-order mark
-    except UnicodeDecodeError as e: raise SkeletonDataError(f"not a UTF-8 text file ({e.reason} at byte {e.start})", path=path) from None
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")  # tolerate a byte-order mark
+    except UnicodeDecodeError as e:
+        raise SkeletonDataError(f"not a UTF-8 text file ({e.reason} at byte {e.start})", path=path) from None
     lines = text.splitlines()
-    while lines and not lines[-1].strip(): lines.pop()
+    while lines and not lines[-1].strip():
+        lines.pop()
     return lines
+
 
 def read_pku_skeleton(path) -> np.ndarray:
     "Read a PKU-MMD skeleton file as float32 `(T, 2, 25, 3)` (frame, body, joint, xyz)."
     lines = _read_lines(path)
-    if not lines: raise SkeletonDataError("empty file: no frames", path=path)
+    if not lines:
+        raise SkeletonDataError("empty file: no frames", path=path)
     rows = [line.split() for line in lines]
     counts = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     if (bad := np.flatnonzero(counts != PKU_VALUES_PER_FRAME)).size:
         i = int(bad[0])
-        raise SkeletonDataError(f"expected {PKU_VALUES_PER_FRAME} values (2 bodies x 25 joints x xyz), got {counts[i]}",
-                                path=path, line=i + 1, field="value count")
+        raise SkeletonDataError(
+            f"expected {PKU_VALUES_PER_FRAME} values (2 bodies x 25 joints x xyz), got {counts[i]}",
+            path=path,
+            line=i + 1,
+            field="value count",
+        )
     tokens = [t for row in rows for t in row]
     try:
-        if any("_" in t for t in tokens): raise ValueError  # Python's float() would accept '1_0'
+        if any("_" in t for t in tokens):
+            raise ValueError  # Python's float() would accept '1_0'
         values = np.array(tokens, dtype=np.float64)
     except ValueError:
         for i, row in enumerate(rows):  # slow path, only to locate the bad token
             for k, t in enumerate(row):
-                try: float(t.replace("_", "x"))
-                except ValueError: raise SkeletonDataError(f"not a number: {t!r}", path=path, line=i + 1, field=_value_field(k)) from None
+                try:
+                    float(t.replace("_", "x"))
+                except ValueError:
+                    raise SkeletonDataError(
+                        f"not a number: {t!r}", path=path, line=i + 1, field=_value_field(k)
+                    ) from None
         raise
-    with np.errstate(over="ignore"): xyz = values.astype(np.float32)  # overflow to inf is caught just below
+    with np.errstate(over="ignore"):
+        xyz = values.astype(np.float32)  # overflow to inf is caught just below
     if (bad := np.flatnonzero(~np.isfinite(xyz))).size:
         i, k = divmod(int(bad[0]), PKU_VALUES_PER_FRAME)
         raise SkeletonDataError(f"not a finite float32: {rows[i][k]!r}", path=path, line=i + 1, field=_value_field(k))
@@ -110,41 +181,61 @@ def read_pku_skeleton(path) -> np.ndarray:
 _LABEL_FIELDS = ("label", "start", "end", "confidence")
 _INT = re.compile(r"[+-]?\d+")
 
+
 def read_pku_labels(path, num_classes: int = PKU_NUM_CLASSES, num_frames: int | None = None) -> np.ndarray:
     "Read a PKU-MMD label file as int64 `(n, 4)`: label (1-based, as in the file), start, end, confidence."
     lines = _read_lines(path)
-    if not lines: raise SkeletonDataError("empty label file: no segments", path=path)
+    if not lines:
+        raise SkeletonDataError("empty label file: no segments", path=path)
     out = np.zeros((len(lines), 4), dtype=np.int64)
     for i, line in enumerate(lines):  # a few dozen lines: per-line checks give exact locations
         fields = [f.strip() for f in line.split(",")]
         if len(fields) != 4:
-            raise SkeletonDataError(f"expected 4 comma-separated fields (label,start,end,confidence), got {len(fields)}",
-                                    path=path, line=i + 1, field="field count")
+            raise SkeletonDataError(
+                f"expected 4 comma-separated fields (label,start,end,confidence), got {len(fields)}",
+                path=path,
+                line=i + 1,
+                field="field count",
+            )
         for k, (name, f) in enumerate(zip(_LABEL_FIELDS, fields)):
-            if not _INT.fullmatch(f): raise SkeletonDataError(f"not an integer: {f!r}", path=path, line=i + 1, field=name)
+            if not _INT.fullmatch(f):
+                raise SkeletonDataError(f"not an integer: {f!r}", path=path, line=i + 1, field=name)
             out[i, k] = int(f)
         label, start, end, _ = out[i]
         if not 1 <= label <= num_classes:
-            raise SkeletonDataError(f"label {label} out of range 1..{num_classes}", path=path, line=i + 1, field="label")
-        if start < 0: raise SkeletonDataError(f"negative start frame {start}", path=path, line=i + 1, field="start")
-        if start > end: raise SkeletonDataError(f"start {start} > end {end}", path=path, line=i + 1, field="end")
+            raise SkeletonDataError(
+                f"label {label} out of range 1..{num_classes}", path=path, line=i + 1, field="label"
+            )
+        if start < 0:
+            raise SkeletonDataError(f"negative start frame {start}", path=path, line=i + 1, field="start")
+        if start > end:
+            raise SkeletonDataError(f"start {start} > end {end}", path=path, line=i + 1, field="end")
         if num_frames is not None and end > num_frames:
-            raise SkeletonDataError(f"segment {start}..{end} ends beyond the video's {num_frames} frames",
-                                    path=path, line=i + 1, field="end")
+            raise SkeletonDataError(
+                f"segment {start}..{end} ends beyond the video's {num_frames} frames",
+                path=path,
+                line=i + 1,
+                field="end",
+            )
     return out
 
 # %% ../../nbs/11_data.pku.ipynb #e403985c
 _TRAIN_HEADER = re.compile(r"\s*training\s+videos\s*:\s*", re.I)
 _VAL_HEADER = re.compile(r"\s*valid(?:ation|ataion)\s+videos\s*:\s*", re.I)  # 'Validataion' is the official spelling
 
-PKU_SPLIT_FILES = {1: {"xsub": "cross-subject.txt", "xview": "cross-view.txt"},
-                   2: {"xsub": "cross_subject_v2.txt", "xview": "cross_view_v2.txt"}}
+PKU_SPLIT_FILES = {
+    1: {"xsub": "cross-subject.txt", "xview": "cross-view.txt"},
+    2: {"xsub": "cross_subject_v2.txt", "xview": "cross_view_v2.txt"},
+}
+
 
 class PKUSplit(dict):
     "`dict(train=[...], val=[...])` of video names read from the split file `path`."
+
     def __init__(self, train, val, path=None):
         super().__init__(train=list(train), val=list(val))
         self.path = Path(path) if path is not None else None
+
 
 def read_pku_split(path) -> PKUSplit:
     "Read an official PKU-MMD split file (Part I or II) into `dict(train=[...], val=[...])`."
@@ -152,84 +243,123 @@ def read_pku_split(path) -> PKUSplit:
     for i, line in enumerate(lines):
         header = "train" if _TRAIN_HEADER.fullmatch(line) else "val" if _VAL_HEADER.fullmatch(line) else None
         if header:
-            if header in lists: raise SkeletonDataError(f"second {header!r} header", path=path, line=i + 1, field="header")
+            if header in lists:
+                raise SkeletonDataError(f"second {header!r} header", path=path, line=i + 1, field="header")
             lists[header], current = [], header
             continue
         names = [s.strip() for s in line.split(",")]
         names = [s for s in names if s]  # the official lines end with ', ' or ','
         if names and current is None:
-            raise SkeletonDataError("video names before the 'Training videos:' header", path=path, line=i + 1, field="header")
+            raise SkeletonDataError(
+                "video names before the 'Training videos:' header", path=path, line=i + 1, field="header"
+            )
         for s in names:
             v = parse_pku_video_name(s, path=path, line=i + 1)
             parts.setdefault(v.part, (s, i + 1))
             lists[current].append((s, i + 1))
     for header, text in (("train", "Training videos:"), ("val", "Validataion videos:")):
-        if header not in lists: raise SkeletonDataError(f"no {text!r} header", path=path, field="header")
-        if not lists[header]: raise SkeletonDataError(f"the {text!r} list is empty", path=path, field=header)
+        if header not in lists:
+            raise SkeletonDataError(f"no {text!r} header", path=path, field="header")
+        if not lists[header]:
+            raise SkeletonDataError(f"the {text!r} list is empty", path=path, field=header)
     if len(parts) > 1:
-        raise SkeletonDataError(f"mixes Part I and Part II names ({parts[1][0]!r} and {parts[2][0]!r})",
-                                path=path, line=parts[2][1], field="video name")
+        raise SkeletonDataError(
+            f"mixes Part I and Part II names ({parts[1][0]!r} and {parts[2][0]!r})",
+            path=path,
+            line=parts[2][1],
+            field="video name",
+        )
     seen = {}
     for header in ("train", "val"):
         for s, ln in lists[header]:
             if s in seen:
-                where = "twice in the training list" if seen[s][0] == header == "train" else \
-                        "twice in the validation list" if seen[s][0] == header else "in both lists"
-                raise SkeletonDataError(f"video {s} is listed {where} (first on line {seen[s][1]})", path=path, line=ln, field=header)
+                where = (
+                    "twice in the training list"
+                    if seen[s][0] == header == "train"
+                    else "twice in the validation list"
+                    if seen[s][0] == header
+                    else "in both lists"
+                )
+                raise SkeletonDataError(
+                    f"video {s} is listed {where} (first on line {seen[s][1]})", path=path, line=ln, field=header
+                )
             seen[s] = (header, ln)
     return PKUSplit([s for s, _ in lists["train"]], [s for s, _ in lists["val"]], path=path)
 
+
 def assign_pku_split(video: str, split: dict, unlisted: str = "error") -> str:
     "'train' or 'val' for `video`; a video in neither list raises, or goes to `unlisted` ('val' = reference behaviour)."
-    if video in split["train"]: return "train"
-    if video in split["val"]: return "val"
-    if unlisted in ("train", "val"): return unlisted
-    raise SkeletonDataError(f"video {video} is in neither list of the split", path=getattr(split, "path", None), field="video name")
+    if video in split["train"]:
+        return "train"
+    if video in split["val"]:
+        return "val"
+    if unlisted in ("train", "val"):
+        return unlisted
+    raise SkeletonDataError(
+        f"video {video} is in neither list of the split", path=getattr(split, "path", None), field="video name"
+    )
 
 # %% ../../nbs/11_data.pku.ipynb #05fa30a5
 def _video_name(x) -> str:
     "A video name from a name or a path like `skeleton/0105-M.txt`."
     return Path(str(x)).stem if str(x).endswith(".txt") else Path(str(x)).name
 
+
 def check_split_videos(split: dict, available, on_missing: str = "raise", show: int = 20) -> dict:
     "Compare a split with the `available` videos (names or paths); raise on missing ones unless `on_missing='report'`."
-    if on_missing not in ("raise", "report"): raise ValueError(f"on_missing must be 'raise' or 'report', not {on_missing!r}")
+    if on_missing not in ("raise", "report"):
+        raise ValueError(f"on_missing must be 'raise' or 'report', not {on_missing!r}")
     have = {_video_name(x) for x in available}
     listed = set(split["train"]) | set(split["val"])
-    report = dict(missing_train=[v for v in split["train"] if v not in have],
-                  missing_val=[v for v in split["val"] if v not in have],
-                  unlisted=sorted(have - listed))
+    report = dict(
+        missing_train=[v for v in split["train"] if v not in have],
+        missing_val=[v for v in split["val"] if v not in have],
+        unlisted=sorted(have - listed),
+    )
     missing = report["missing_train"] + report["missing_val"]
     if missing and on_missing == "raise":
         shown = ", ".join(missing[:show]) + (f" ... and {len(missing) - show} more" if len(missing) > show else "")
-        raise SkeletonDataError(f"{len(report['missing_train'])} of {len(split['train'])} training and "
-                                f"{len(report['missing_val'])} of {len(split['val'])} validation videos are not available: {shown}",
-                                path=getattr(split, "path", None), field="videos")
+        raise SkeletonDataError(
+            f"{len(report['missing_train'])} of {len(split['train'])} training and "
+            f"{len(report['missing_val'])} of {len(split['val'])} validation videos are not available: {shown}",
+            path=getattr(split, "path", None),
+            field="videos",
+        )
     return report
 
 # %% ../../nbs/11_data.pku.ipynb #e428f4d8
 PKU_CONVENTIONS = ("hiclr", "halp")
 
+
 def cut_pku_segments(video: np.ndarray, labels: np.ndarray, convention: str = "hiclr", path=None) -> list[np.ndarray]:
     "Cut a long video `(T, ...)` into one array per label row: `[start-1, end)` ('hiclr') or `[start, end)` ('halp')."
-    if convention not in PKU_CONVENTIONS: raise ValueError(f"convention must be one of {PKU_CONVENTIONS}, not {convention!r}")
+    if convention not in PKU_CONVENTIONS:
+        raise ValueError(f"convention must be one of {PKU_CONVENTIONS}, not {convention!r}")
     labels = np.asarray(labels)
-    if labels.ndim != 2 or labels.shape[1] < 3: raise ValueError(f"labels must be (n, >=3) rows of label,start,end; got {labels.shape}")
+    if labels.ndim != 2 or labels.shape[1] < 3:
+        raise ValueError(f"labels must be (n, >=3) rows of label,start,end; got {labels.shape}")
     n_frames, out = len(video), []
     for i, (start, end) in enumerate(labels[:, 1:3].tolist()):
         lo, hi = (start - 1, end) if convention == "hiclr" else (start, end)
         if lo < 0 or hi > n_frames or hi <= lo:
-            raise SkeletonDataError(f"{convention} cut [{lo}, {hi}) of segment {start}..{end} is empty or outside the "
-                                    f"video's {n_frames} frames", path=path, line=i + 1, field="segment")
+            raise SkeletonDataError(
+                f"{convention} cut [{lo}, {hi}) of segment {start}..{end} is empty or outside the "
+                f"video's {n_frames} frames",
+                path=path,
+                line=i + 1,
+                field="segment",
+            )
         out.append(video[lo:hi].copy())  # a copy: the long video can be freed
     return out
 
 # %% ../../nbs/11_data.pku.ipynb #f5238cb3
 def center_crop_frames(x: np.ndarray, max_frames: int = 300, axis: int = 0) -> np.ndarray:
     "Keep the centre `max_frames` frames along `axis` as HiCLR's PKU reader does: start at `(T - max_frames) // 2`."
-    if max_frames < 1: raise ValueError(f"max_frames must be >= 1, got {max_frames}")
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1, got {max_frames}")
     n = x.shape[axis]
-    if n <= max_frames: return x
+    if n <= max_frames:
+        return x
     start = (n - max_frames) // 2
     return np.take(x, np.arange(start, start + max_frames), axis=axis)
 
@@ -237,10 +367,15 @@ def center_crop_frames(x: np.ndarray, max_frames: int = 300, axis: int = 0) -> n
 def pku_segment_name(video: str, index: int, label: int | None = None, style: str = "skelnb") -> str:
     "Name of segment `index` (0-based row of the label file) of `video`: `0105-M_03`, or the 'hiclr'/'halp' reference name."
     v = parse_pku_video_name(video)
-    if not (isinstance(index, (int, np.integer)) and index >= 0): raise ValueError(f"index must be an int >= 0, got {index!r}")
-    if style == "skelnb": return f"{video}_{index:02d}"
-    if style == "halp": return f"{video}.txt_{index}"
-    if style != "hiclr": raise ValueError(f"style must be 'skelnb', 'hiclr' or 'halp', not {style!r}")
-    if label is None or not 1 <= label <= 999: raise ValueError(f"style 'hiclr' needs the 1-based label, got {label!r}")
+    if not (isinstance(index, (int, np.integer)) and index >= 0):
+        raise ValueError(f"index must be an int >= 0, got {index!r}")
+    if style == "skelnb":
+        return f"{video}_{index:02d}"
+    if style == "halp":
+        return f"{video}.txt_{index}"
+    if style != "hiclr":
+        raise ValueError(f"style must be 'skelnb', 'hiclr' or 'halp', not {style!r}")
+    if label is None or not 1 <= label <= 999:
+        raise ValueError(f"style 'hiclr' needs the 1-based label, got {label!r}")
     prefix = f"F{v.number % 1000:03d}" if v.part == 1 else f"A{v.a:03d}N{v.n:03d}"
     return f"{prefix}V{v.view_id:03d}C{label:03d}L{index + 1:03d}"

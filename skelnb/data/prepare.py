@@ -31,18 +31,22 @@ __all__ = ['REFERENCE_BODIES', 'DATASETS', 'PIPELINES', 'RawSample', 'Unit', 'Da
 @dataclass
 class RawSample:
     "One action sample before the pipeline."
+
     name: str
-    label: int                 # 0-based
-    bodies: np.ndarray         # (T, M, V, 3) float32, zeros where a body is absent
-    splits: dict               # benchmark -> 'train' | 'val'
+    label: int  # 0-based
+    bodies: np.ndarray  # (T, M, V, 3) float32, zeros where a body is absent
+    splits: dict  # benchmark -> 'train' | 'val'
     num_frames: int | None = None  # overrides the pipeline's valid frame count where the reference stores another
+
 
 @dataclass
 class Unit:
     "A raw file (or video with its labels) that yields one or more samples."
+
     name: str
     paths: tuple
     info: dict = field(default_factory=dict)
+
 
 @dataclass
 class DatasetSpec:
@@ -51,75 +55,113 @@ class DatasetSpec:
     num_classes: int
     benchmarks: tuple
     max_bodies: int
-    list_units: Callable     # (raw_paths, options) -> (units, excluded [(name, reason)], notes {str: ...})
-    read_unit: Callable      # (unit, pipeline, options) -> list[RawSample]
+    list_units: Callable  # (raw_paths, options) -> (units, excluded [(name, reason)], notes {str: ...})
+    read_unit: Callable  # (unit, pipeline, options) -> list[RawSample]
 
 # %% ../../nbs/17_data.prepare.ipynb #57b54f9b
 REFERENCE_BODIES = {"hiclr": "order", "halp": "energy"}  # NTU body selection of each reference pipeline
-_MISSING_LIST_NAMES = {"ntu60": ("NTU_RGBD_samples_with_missing_skeletons.txt", "samples_with_missing_skeletons.txt"),
-                       "ntu120": ("NTU_RGBD120_samples_with_missing_skeletons.txt",)}
+_MISSING_LIST_NAMES = {
+    "ntu60": ("NTU_RGBD_samples_with_missing_skeletons.txt", "samples_with_missing_skeletons.txt"),
+    "ntu120": ("NTU_RGBD120_samples_with_missing_skeletons.txt",),
+}
+
 
 def find_missing_list(dataset: str, raw_paths) -> Path | None:
     "The NTU missing-sample list beside the raw folders or in the shared statistics, if any."
     for root in [*map(Path, raw_paths), *[Path(p).parent for p in raw_paths]]:
         for nm in _MISSING_LIST_NAMES[dataset]:
-            if (root/nm).exists(): return root/nm
+            if (root / nm).exists():
+                return root / nm
     for nm in _MISSING_LIST_NAMES[dataset]:
         p = shared_data("ntu_statistics", dataset, nm)
-        if p is not None: return p
+        if p is not None:
+            return p
     return None
+
 
 def _ntu_units(dataset, raw_paths, options):
     files = sorted({p for r in raw_paths for p in Path(r).rglob("*.skeleton")}, key=lambda p: p.name)
-    if not files: raise FileNotFoundError(f"no .skeleton files under {', '.join(map(str, raw_paths))}")
+    if not files:
+        raise FileNotFoundError(f"no .skeleton files under {', '.join(map(str, raw_paths))}")
     missing_path = options.get("missing_list") or find_missing_list(dataset, raw_paths)
     if missing_path is None and not options.get("no_missing_list"):
-        raise FileNotFoundError(f"{dataset}: missing-sample list not found beside the raw files; give missing_list= "
-                                f"(--missing-list) or no_missing_list=True (--no-missing-list)")
+        raise FileNotFoundError(
+            f"{dataset}: missing-sample list not found beside the raw files; give missing_list= "
+            f"(--missing-list) or no_missing_list=True (--no-missing-list)"
+        )
     missing = set() if options.get("no_missing_list") else set(ntu.read_name_list(missing_path))
     units, excluded, seen = [], [], {}
     for f in files:
-        try: info = ntu.parse_ntu_name(f.stem)
-        except SkeletonDataError as e: excluded.append((str(f), str(e))); continue
-        if dataset == "ntu60" and (info.setup > 17 or info.action > 60): continue  # NTU120-only sample
-        if f.stem in seen: excluded.append((str(f), f"duplicate of {seen[f.stem]}")); continue
+        try:
+            info = ntu.parse_ntu_name(f.stem)
+        except SkeletonDataError as e:
+            excluded.append((str(f), str(e)))
+            continue
+        if dataset == "ntu60" and (info.setup > 17 or info.action > 60):
+            continue  # NTU120-only sample
+        if f.stem in seen:
+            excluded.append((str(f), f"duplicate of {seen[f.stem]}"))
+            continue
         seen[f.stem] = f
-        if f.stem in missing: excluded.append((str(f), "in the missing-sample list")); continue
+        if f.stem in missing:
+            excluded.append((str(f), "in the missing-sample list"))
+            continue
         units.append(Unit(f.stem, (str(f),)))
-    return units, excluded, {"missing_list": str(missing_path) if missing_path else None, "missing_list_size": len(missing)}
+    return (
+        units,
+        excluded,
+        {"missing_list": str(missing_path) if missing_path else None, "missing_list_size": len(missing)},
+    )
+
 
 def _ntu_read(dataset, unit, pipeline, options):
     skel = ntu.read_ntu_skeleton(unit.paths[0])
     info = ntu.parse_ntu_name(unit.name)
     method = options.get("bodies") or REFERENCE_BODIES[pipeline]
-    if method == "order": bodies = ntu.bodies_by_frame_order(skel, max_bodies=2)
-    elif method == "energy": bodies = ntu.bodies_by_energy(skel, max_bodies=2)
+    if method == "order":
+        bodies = ntu.bodies_by_frame_order(skel, max_bodies=2)
+    elif method == "energy":
+        bodies = ntu.bodies_by_energy(skel, max_bodies=2)
     elif method == "denoise":
         bodies = ntu.bodies_denoised(skel)
-        if isinstance(bodies, tuple): bodies = bodies[0]
-    else: raise ValueError(f"unknown body selection {method!r}: order, energy or denoise")
-    if not np.any(bodies): raise SkeletonDataError("no body in any frame", path=unit.paths[0])
+        if isinstance(bodies, tuple):
+            bodies = bodies[0]
+    else:
+        raise ValueError(f"unknown body selection {method!r}: order, energy or denoise")
+    if not np.any(bodies):
+        raise SkeletonDataError("no body in any frame", path=unit.paths[0])
     splits = {b: ntu.ntu_split(unit.name, dataset, b) for b in DATASETS[dataset].benchmarks}
     return [RawSample(unit.name, info.action - 1, bodies[:300], splits, num_frames=min(len(bodies), 300))]
 
 # %% ../../nbs/17_data.prepare.ipynb #f910a227
-_PKU_FOLDERS = {"skeleton": ("skeleton", "PKU_Skeleton_Renew", "skeletons", "Skeleton"),
-                "label": ("label", "Train_Label_PKU_final", "labels", "Label")}
-_PKU_SPLIT_FILES = {"pku1": {"xsub": "cross-subject.txt", "xview": "cross-view.txt"},
-                    "pku2": {"xsub": "cross_subject_v2.txt", "xview": "cross_view_v2.txt"}}
+_PKU_FOLDERS = {
+    "skeleton": ("skeleton", "PKU_Skeleton_Renew", "skeletons", "Skeleton"),
+    "label": ("label", "Train_Label_PKU_final", "labels", "Label"),
+}
+_PKU_SPLIT_FILES = {
+    "pku1": {"xsub": "cross-subject.txt", "xview": "cross-view.txt"},
+    "pku2": {"xsub": "cross_subject_v2.txt", "xview": "cross_view_v2.txt"},
+}
+
 
 def _find_one(roots, names, what, dataset):
     for r in roots:
         for nm in names:
-            hits = sorted(Path(r).rglob(nm)) if not (Path(r)/nm).exists() else [Path(r)/nm]
-            if hits: return hits[0]
+            hits = sorted(Path(r).rglob(nm)) if not (Path(r) / nm).exists() else [Path(r) / nm]
+            if hits:
+                return hits[0]
     raise FileNotFoundError(f"{dataset}: no {what} ({' or '.join(names)}) under {', '.join(map(str, roots))}")
+
 
 def _pku_units(dataset, raw_paths, options):
     skel_dir = _find_one(raw_paths, _PKU_FOLDERS["skeleton"], "skeleton folder", dataset)
     label_dir = _find_one(raw_paths, _PKU_FOLDERS["label"], "label folder", dataset)
-    split_files = {b: Path(options[f"{b}_split"]) if options.get(f"{b}_split") else _find_one(raw_paths, (nm,), f"{b} split file", dataset)
-                   for b, nm in _PKU_SPLIT_FILES[dataset].items()}
+    split_files = {
+        b: Path(options[f"{b}_split"])
+        if options.get(f"{b}_split")
+        else _find_one(raw_paths, (nm,), f"{b} split file", dataset)
+        for b, nm in _PKU_SPLIT_FILES[dataset].items()
+    }
     splits = {b: pku.read_pku_split(p) for b, p in split_files.items()}
     videos = {p.stem: p for p in sorted(skel_dir.glob("*.txt"))}
     units, excluded, notes = [], [], {"split_files": {b: str(p) for b, p in split_files.items()}, "videos_missing": {}}
@@ -127,16 +169,21 @@ def _pku_units(dataset, raw_paths, options):
         absent = sorted(v for part in ("train", "val") for v in sp[part] if v not in videos)
         notes["videos_missing"][b] = {"split_file": str(split_files[b]), "count": len(absent), "videos": absent}
         if absent and options.get("strict"):
-            raise SkeletonDataError(f"{len(absent)} videos named here are not in {skel_dir} (first: {absent[:5]})",
-                                    path=split_files[b])
+            raise SkeletonDataError(
+                f"{len(absent)} videos named here are not in {skel_dir} (first: {absent[:5]})", path=split_files[b]
+            )
     for v, path in videos.items():
         where = {b: ("train" if v in sp["train"] else "val" if v in sp["val"] else None) for b, sp in splits.items()}
         if None in where.values():
-            excluded.append((str(path), f"video in no split of {[b for b, w in where.items() if w is None]}")); continue
-        label_path = label_dir/f"{v}.txt"
-        if not label_path.exists(): excluded.append((str(path), f"no label file {label_path}")); continue
+            excluded.append((str(path), f"video in no split of {[b for b, w in where.items() if w is None]}"))
+            continue
+        label_path = label_dir / f"{v}.txt"
+        if not label_path.exists():
+            excluded.append((str(path), f"no label file {label_path}"))
+            continue
         units.append(Unit(v, (str(path), str(label_path)), {"splits": where}))
     return units, excluded, notes
+
 
 def _pku_read(dataset, unit, pipeline, options):
     video = pku.read_pku_skeleton(unit.paths[0])
@@ -145,24 +192,33 @@ def _pku_read(dataset, unit, pipeline, options):
     out = []
     for i, (seg, row) in enumerate(zip(segments, labels)):
         name = pku.pku_segment_name(unit.name, i)
-        if len(seg) == 0: raise SkeletonDataError(f"segment {i} ({name}) is empty", path=unit.paths[1], line=i + 1)
-        if pipeline == "hiclr": bodies, nf = pku.center_crop_frames(seg, 300), None
-        else: bodies, nf = seg[:300], len(seg)  # HaLP stores 300 frames but the full length as num_frame
+        if len(seg) == 0:
+            raise SkeletonDataError(f"segment {i} ({name}) is empty", path=unit.paths[1], line=i + 1)
+        if pipeline == "hiclr":
+            bodies, nf = pku.center_crop_frames(seg, 300), None
+        else:
+            bodies, nf = seg[:300], len(seg)  # HaLP stores 300 frames but the full length as num_frame
         out.append(RawSample(name, int(row[0]) - 1, bodies, dict(unit.info["splits"]), num_frames=nf))
     return out
 
 # %% ../../nbs/17_data.prepare.ipynb #4e0dbd40
 def _ucla_units(dataset, raw_paths, options):
     files = sorted({p for r in raw_paths for p in Path(r).rglob("*.json")}, key=lambda p: p.name)
-    if not files: raise FileNotFoundError(f"no NW-UCLA .json files under {', '.join(map(str, raw_paths))}")
+    if not files:
+        raise FileNotFoundError(f"no NW-UCLA .json files under {', '.join(map(str, raw_paths))}")
     notes = {}
     val_pkl = next((p for r in raw_paths for p in Path(r).rglob("val_label.pkl")), None)
     if val_pkl is not None:
         val_names = {d["file_name"] for d in ucla.read_ucla_val_labels(val_pkl)}
         view3 = {f.stem for f in files if f.stem.endswith("_v03")}
-        notes["val_label_pkl"] = {"path": str(val_pkl), "agrees_with_view_3": val_names == view3,
-                                  "only_in_pkl": sorted(val_names - view3)[:20], "only_in_files": sorted(view3 - val_names)[:20]}
+        notes["val_label_pkl"] = {
+            "path": str(val_pkl),
+            "agrees_with_view_3": val_names == view3,
+            "only_in_pkl": sorted(val_names - view3)[:20],
+            "only_in_files": sorted(view3 - val_names)[:20],
+        }
     return [Unit(f.stem, (str(f),)) for f in files], [], notes
+
 
 def _ucla_read(dataset, unit, pipeline, options):
     seq = ucla.read_ucla_json(unit.paths[0])
@@ -170,8 +226,16 @@ def _ucla_read(dataset, unit, pipeline, options):
 
 # %% ../../nbs/17_data.prepare.ipynb #4e95e9ac
 def _spec(name, layout, num_classes, benchmarks, max_bodies, units, read):
-    return DatasetSpec(name, layout, num_classes, benchmarks, max_bodies,
-                       lambda raw, opt: units(name, raw, opt), lambda u, p, opt: read(name, u, p, opt))
+    return DatasetSpec(
+        name,
+        layout,
+        num_classes,
+        benchmarks,
+        max_bodies,
+        lambda raw, opt: units(name, raw, opt),
+        lambda u, p, opt: read(name, u, p, opt),
+    )
+
 
 DATASETS = {
     "ntu60": _spec("ntu60", NTU25, 60, ("xsub", "xview"), 2, _ntu_units, _ntu_read),
@@ -191,9 +255,12 @@ def process_sample(sample: RawSample, pipeline: str, layout: Layout, frames: int
         num_frames = data.shape[1]
     elif pipeline == "halp":
         data, num_frames = pipelines.halp_pipeline(sample.bodies, layout, max_frames=frames or 300)
-    else: raise ValueError(f"unknown pipeline {pipeline!r}: {' or '.join(PIPELINES)}")
-    if sample.num_frames is not None and pipeline == "halp": num_frames = sample.num_frames
-    if not np.isfinite(data).all(): raise SkeletonDataError(f"{sample.name}: the {pipeline} pipeline produced NaN/inf")
+    else:
+        raise ValueError(f"unknown pipeline {pipeline!r}: {' or '.join(PIPELINES)}")
+    if sample.num_frames is not None and pipeline == "halp":
+        num_frames = sample.num_frames
+    if not np.isfinite(data).all():
+        raise SkeletonDataError(f"{sample.name}: the {pipeline} pipeline produced NaN/inf")
     return data.astype(np.float32, copy=False), int(num_frames), length
 
 # %% ../../nbs/17_data.prepare.ipynb #a7d4e143
@@ -201,8 +268,10 @@ def _fingerprint(units, params) -> str:
     h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
     for u in units:
         for p in u.paths:
-            st = os.stat(p); h.update(f"{u.name}|{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            st = os.stat(p)
+            h.update(f"{u.name}|{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
 
 def _process_chunk(dataset: str, pipeline: str, options: dict, units: list, cache_file: str) -> dict:
     "Worker: read and process `units`, write the chunk's samples to `cache_file`; returns a summary."
@@ -210,82 +279,140 @@ def _process_chunk(dataset: str, pipeline: str, options: dict, units: list, cach
     names, labels, datas, num_frames, lengths, splits, skipped, digests = [], [], [], [], [], [], [], {}
     for u in units:
         try:
-            for p in u.paths: digests[p] = sha256_file(p)
+            for p in u.paths:
+                digests[p] = sha256_file(p)
             for s in spec.read_unit(u, pipeline, options):
                 if not 0 <= s.label < spec.num_classes:
-                    raise SkeletonDataError(f"{s.name}: label {s.label} outside 0..{spec.num_classes - 1}", path=u.paths[-1], field="label")
+                    raise SkeletonDataError(
+                        f"{s.name}: label {s.label} outside 0..{spec.num_classes - 1}", path=u.paths[-1], field="label"
+                    )
                 d, nf, ln = process_sample(s, pipeline, spec.layout, options.get("frames"))
-                names.append(s.name); labels.append(s.label); datas.append(d); num_frames.append(nf); lengths.append(ln)
+                names.append(s.name)
+                labels.append(s.label)
+                datas.append(d)
+                num_frames.append(nf)
+                lengths.append(ln)
                 splits.append([s.splits[b] for b in spec.benchmarks])
         except SkeletonDataError as e:
             skipped.append((u.paths[0], str(e)))
     with atomic_path(cache_file) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, names=np.array(names, dtype=str), labels=np.array(labels, np.int64),
-                     data=np.stack(datas) if datas else np.zeros((0,), np.float32),
-                     num_frames=np.array(num_frames, np.int64), lengths=np.array(lengths, np.int64),
-                     splits=np.array(splits, dtype=str).reshape(len(names), len(spec.benchmarks)),
-                     skipped=np.array([json.dumps(s) for s in skipped], dtype=str),
-                     digests=np.array([json.dumps(digests)], dtype=str))
+            np.savez(
+                f,
+                names=np.array(names, dtype=str),
+                labels=np.array(labels, np.int64),
+                data=np.stack(datas) if datas else np.zeros((0,), np.float32),
+                num_frames=np.array(num_frames, np.int64),
+                lengths=np.array(lengths, np.int64),
+                splits=np.array(splits, dtype=str).reshape(len(names), len(spec.benchmarks)),
+                skipped=np.array([json.dumps(s) for s in skipped], dtype=str),
+                digests=np.array([json.dumps(digests)], dtype=str),
+            )
     return {"samples": len(names), "skipped": len(skipped)}
 
 # %% ../../nbs/17_data.prepare.ipynb #2c3c0268
-def prepare(dataset: str, raw, out, pipeline: str = "hiclr", workers: int | None = None, chunk_size: int = 64,
-            strict: bool = False, keep_cache: bool = False, progress: bool = True, **options) -> dict:
+def prepare(
+    dataset: str,
+    raw,
+    out,
+    pipeline: str = "hiclr",
+    workers: int | None = None,
+    chunk_size: int = 64,
+    strict: bool = False,
+    keep_cache: bool = False,
+    progress: bool = True,
+    **options,
+) -> dict:
     "Prepare `dataset` from the raw path(s) `raw` into `out`; returns the report (also written as report.json)."
-    if dataset not in DATASETS: raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    if pipeline not in PIPELINES: raise ValueError(f"unknown pipeline {pipeline!r}: {' or '.join(PIPELINES)}")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    if pipeline not in PIPELINES:
+        raise ValueError(f"unknown pipeline {pipeline!r}: {' or '.join(PIPELINES)}")
     spec, t0 = DATASETS[dataset], time.time()
     raw_paths = [Path(r) for r in ([raw] if isinstance(raw, (str, Path)) else raw)]
     for r in raw_paths:
-        if not r.exists(): raise FileNotFoundError(f"raw path does not exist: {r}")
+        if not r.exists():
+            raise FileNotFoundError(f"raw path does not exist: {r}")
     options = {k: v for k, v in options.items() if v is not None}
     options["strict"] = strict
-    root = Path(out)/f"{dataset}-{pipeline}"
+    root = Path(out) / f"{dataset}-{pipeline}"
     units, excluded, notes = spec.list_units(raw_paths, options)
     frames = options.get("frames") or {"hiclr": 50, "halp": 300}[pipeline]
-    params = {"dataset": dataset, "pipeline": pipeline, "frames": frames, "layout": spec.layout.name,
-              "bodies": (options.get("bodies") or REFERENCE_BODIES[pipeline]) if dataset.startswith("ntu") else None,
-              "pku_cut": ({"hiclr": "[start-1, end)", "halp": "[start, end)"}[pipeline] if dataset.startswith("pku") else None),
-              "max_bodies": spec.max_bodies}
+    params = {
+        "dataset": dataset,
+        "pipeline": pipeline,
+        "frames": frames,
+        "layout": spec.layout.name,
+        "bodies": (options.get("bodies") or REFERENCE_BODIES[pipeline]) if dataset.startswith("ntu") else None,
+        "pku_cut": (
+            {"hiclr": "[start-1, end)", "halp": "[start, end)"}[pipeline] if dataset.startswith("pku") else None
+        ),
+        "max_bodies": spec.max_bodies,
+    }
     params_hash = _fingerprint(units, params)
-    chunks = [units[i:i + chunk_size] for i in range(0, len(units), chunk_size)]
-    cache = root/".cache"; cache.mkdir(parents=True, exist_ok=True)
-    chunk_files = [cache/f"chunk_{k:05d}_{_fingerprint(c, params)[:16]}.npz" for k, c in enumerate(chunks)]
+    chunks = [units[i : i + chunk_size] for i in range(0, len(units), chunk_size)]
+    cache = root / ".cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    chunk_files = [cache / f"chunk_{k:05d}_{_fingerprint(c, params)[:16]}.npz" for k, c in enumerate(chunks)]
     targets = [(b, part) for b in spec.benchmarks for part in ("train", "val")]
-    all_done = all(is_complete(root/b/part, params_hash) for b, part in targets)
+    all_done = all(is_complete(root / b / part, params_hash) for b, part in targets)
     todo = [k for k, f in enumerate(chunk_files) if not f.exists()] if not all_done else []
     workers = workers or os.cpu_count() or 1
     bar = tqdm(total=len(todo), desc=f"prepare {dataset} ({pipeline})", unit="chunk", disable=not progress)
     if workers == 1 or len(todo) <= 1:
-        for k in todo: _process_chunk(dataset, pipeline, options, chunks[k], str(chunk_files[k])); bar.update()
+        for k in todo:
+            _process_chunk(dataset, pipeline, options, chunks[k], str(chunk_files[k]))
+            bar.update()
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as ex:
-            futures = [ex.submit(_process_chunk, dataset, pipeline, options, chunks[k], str(chunk_files[k])) for k in todo]
-            for fut in futures: fut.result(); bar.update()
+            futures = [
+                ex.submit(_process_chunk, dataset, pipeline, options, chunks[k], str(chunk_files[k])) for k in todo
+            ]
+            for fut in futures:
+                fut.result()
+                bar.update()
     bar.close()
     report = _assemble(root, spec, params, params_hash, chunk_files, targets, all_done, raw_paths)
-    report.update(dataset=dataset, pipeline=pipeline, raw=[str(r) for r in raw_paths], out=str(root), params=params,
-                  options={k: v for k, v in options.items() if k not in ("strict",)}, strict=strict,
-                  units=len(units), excluded=[{"file": f, "reason": r} for f, r in excluded], notes=notes,
-                  seconds=round(time.time() - t0, 2), versions=versions())
+    report.update(
+        dataset=dataset,
+        pipeline=pipeline,
+        raw=[str(r) for r in raw_paths],
+        out=str(root),
+        params=params,
+        options={k: v for k, v in options.items() if k not in ("strict",)},
+        strict=strict,
+        units=len(units),
+        excluded=[{"file": f, "reason": r} for f, r in excluded],
+        notes=notes,
+        seconds=round(time.time() - t0, 2),
+        versions=versions(),
+    )
     report["skipped"] = report.pop("_skipped")
-    write_json(root/"report.json", report)
-    with atomic_path(root/"report.txt") as tmp: Path(tmp).write_text(format_report(report))
-    if not keep_cache: shutil.rmtree(cache, ignore_errors=True)
+    write_json(root / "report.json", report)
+    with atomic_path(root / "report.txt") as tmp:
+        Path(tmp).write_text(format_report(report))
+    if not keep_cache:
+        shutil.rmtree(cache, ignore_errors=True)
     total = sum(c for b in report["counts"].values() for c in b.values())
-    if total == 0: raise SkeletonDataError(f"no valid sample remains; see {root/'report.txt'}", path=raw_paths[0])
+    if total == 0:
+        raise SkeletonDataError(f"no valid sample remains; see {root / 'report.txt'}", path=raw_paths[0])
     if strict and (report["skipped"] or report["excluded"]):
         first = (report["skipped"] or report["excluded"])[0]
-        raise SkeletonDataError(f"--strict: {len(report['skipped'])} skipped and {len(report['excluded'])} excluded files; "
-                                f"first: {first['reason']}", path=first["file"])
+        raise SkeletonDataError(
+            f"--strict: {len(report['skipped'])} skipped and {len(report['excluded'])} excluded files; "
+            f"first: {first['reason']}",
+            path=first["file"],
+        )
     return report
 
 # %% ../../nbs/17_data.prepare.ipynb #60dd4116
 def _assemble(root, spec, params, params_hash, chunk_files, targets, all_done, raw_paths) -> dict:
     if all_done:  # nothing to write: report from the finished folders
-        prev = json.loads((root/"report.json").read_text()) if (root/"report.json").exists() else {}
-        counts = {b: {part: load_split(root/b/part).meta["num_samples"] for part in ("train", "val")} for b in spec.benchmarks}
+        prev = json.loads((root / "report.json").read_text()) if (root / "report.json").exists() else {}
+        counts = {
+            b: {part: load_split(root / b / part).meta["num_samples"] for part in ("train", "val")}
+            for b in spec.benchmarks
+        }
         return {"counts": counts, "_skipped": prev.get("skipped", []), "resumed": True}
     index = []  # (chunk file, names, labels, splits, num_frames, lengths)
     skipped, digests = [], {}
@@ -297,44 +424,71 @@ def _assemble(root, spec, params, params_hash, chunk_files, targets, all_done, r
     sample_shape = next((np.load(f, mmap_mode="r")["data"].shape[1:] for f, names, *_ in index if len(names)), None)
     counts = {b: {} for b in spec.benchmarks}
     if sample_shape is None:
-        for b, part in targets: counts[b][part] = 0
+        for b, part in targets:
+            counts[b][part] = 0
         return {"counts": counts, "_skipped": skipped, "resumed": False}
-    source_sha = hashlib.sha256("".join(f"{Path(p).name}\t{d}\n" for p, d in sorted(digests.items())).encode()).hexdigest()
+    source_sha = hashlib.sha256(
+        "".join(f"{Path(p).name}\t{d}\n" for p, d in sorted(digests.items())).encode()
+    ).hexdigest()
     writers, sel = {}, {}
     for bi, (b, part) in enumerate(targets):
         col = spec.benchmarks.index(b)
         masks = [s[:, col] == part if len(s) else np.zeros(0, bool) for _, _, _, s, _, _ in index]
         sel[(b, part)] = masks
-        writers[(b, part)] = SplitWriter(root/b/part, int(sum(m.sum() for m in masks)), sample_shape)
+        writers[(b, part)] = SplitWriter(root / b / part, int(sum(m.sum() for m in masks)), sample_shape)
     fill = {t: 0 for t in targets}
     try:
         for ci, (f, names, labels, splits, nf, ln) in enumerate(index):
-            if not len(names): continue
-            with np.load(f) as z: data = z["data"]
+            if not len(names):
+                continue
+            with np.load(f) as z:
+                data = z["data"]
             for t in targets:
-                m = sel[t][ci]; n = int(m.sum())
-                writers[t][fill[t]:fill[t] + n] = data[m]; fill[t] += n
+                m = sel[t][ci]
+                n = int(m.sum())
+                writers[t][fill[t] : fill[t] + n] = data[m]
+                fill[t] += n
         for b, part in targets:
-            cat = lambda i: np.concatenate([row[i][sel[(b, part)][ci]] for ci, row in enumerate(index)]) if index else np.zeros(0)
+            cat = lambda i: (
+                np.concatenate([row[i][sel[(b, part)][ci]] for ci, row in enumerate(index)]) if index else np.zeros(0)
+            )
             names, labels, nf, ln = cat(1), cat(2), cat(4), cat(5)
-            meta = {"dataset": params["dataset"], "benchmark": b, "split": part, "pipeline": params["pipeline"],
-                    "params": params, "params_hash": params_hash, "layout": spec.layout.name,
-                    "num_classes": spec.num_classes, "class_counts": np.bincount(labels.astype(np.int64), minlength=spec.num_classes).tolist(),
-                    "source": {"raw": [str(r) for r in raw_paths], "files": len(digests), "sha256": source_sha},
-                    "versions": versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            meta = {
+                "dataset": params["dataset"],
+                "benchmark": b,
+                "split": part,
+                "pipeline": params["pipeline"],
+                "params": params,
+                "params_hash": params_hash,
+                "layout": spec.layout.name,
+                "num_classes": spec.num_classes,
+                "class_counts": np.bincount(labels.astype(np.int64), minlength=spec.num_classes).tolist(),
+                "source": {"raw": [str(r) for r in raw_paths], "files": len(digests), "sha256": source_sha},
+                "versions": versions(),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
             writers[(b, part)].finish(labels, [str(n) for n in names], nf, ln, meta)
             counts[b][part] = len(names)
     except BaseException:
-        for w in writers.values(): w.abort()
+        for w in writers.values():
+            w.abort()
         raise
     return {"counts": counts, "_skipped": skipped, "resumed": False, "source_sha256": source_sha}
 
+
 def format_report(report: dict) -> str:
     "The human-readable report.txt."
-    lines = [f"skelnb prepare {report['dataset']} --pipeline {report['pipeline']}",
-             f"raw: {', '.join(report['raw'])}", f"out: {report['out']}", f"parameters: {json.dumps(report['params'])}",
-             f"units read: {report['units']} in {report['seconds']} s" + (" (finished folders reused)" if report.get("resumed") else ""), ""]
-    for b, parts in report["counts"].items(): lines.append(f"{b}: " + ", ".join(f"{p} {n}" for p, n in parts.items()))
+    lines = [
+        f"skelnb prepare {report['dataset']} --pipeline {report['pipeline']}",
+        f"raw: {', '.join(report['raw'])}",
+        f"out: {report['out']}",
+        f"parameters: {json.dumps(report['params'])}",
+        f"units read: {report['units']} in {report['seconds']} s"
+        + (" (finished folders reused)" if report.get("resumed") else ""),
+        "",
+    ]
+    for b, parts in report["counts"].items():
+        lines.append(f"{b}: " + ", ".join(f"{p} {n}" for p, n in parts.items()))
     lines += ["", f"skipped (unreadable or invalid): {len(report['skipped'])}"]
     lines += [f"  {s['file']}: {s['reason']}" for s in report["skipped"]]
     lines += [f"excluded (by rule): {len(report['excluded'])}"]

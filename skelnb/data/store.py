@@ -21,39 +21,51 @@ __all__ = ['SPLIT_FILES', 'SplitWriter', 'write_split', 'PreparedSplit', 'is_com
 # %% ../../nbs/16_data.store.ipynb #71e09a3f
 SPLIT_FILES = ("data.npy", "labels.npy", "names.txt", "num_frames.npy", "lengths.npy", "meta.json")
 
+
 class SplitWriter:
     "Fill a split's `data.npy` sample by sample through a memory map, then `finish` it; nothing is visible before."
+
     def __init__(self, folder, num_samples: int, sample_shape: tuple):
-        self.folder = Path(folder); self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder/"meta.json").unlink(missing_ok=True)  # the folder is incomplete from now on
-        self.tmp = self.folder/f".data.npy.{os.getpid()}.tmp"
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "meta.json").unlink(missing_ok=True)  # the folder is incomplete from now on
+        self.tmp = self.folder / f".data.npy.{os.getpid()}.tmp"
         self.shape = (num_samples, *sample_shape)
         self.data = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32, shape=self.shape)
 
-    def __setitem__(self, i, sample): self.data[i] = sample
+    def __setitem__(self, i, sample):
+        self.data[i] = sample
 
     def finish(self, labels, names, num_frames=None, lengths=None, meta=None) -> Path:
         n = len(self.data)
         labels = np.asarray(labels, dtype=np.int64)
-        num_frames = np.full(n, self.data.shape[2], np.int64) if num_frames is None else np.asarray(num_frames, np.int64)
+        num_frames = (
+            np.full(n, self.data.shape[2], np.int64) if num_frames is None else np.asarray(num_frames, np.int64)
+        )
         lengths = num_frames if lengths is None else np.asarray(lengths, np.int64)
         for what, arr in (("labels", labels), ("names", names), ("num_frames", num_frames), ("lengths", lengths)):
-            if len(arr) != n: raise ValueError(f"{self.folder}: {what} has {len(arr)} entries for {n} samples")
+            if len(arr) != n:
+                raise ValueError(f"{self.folder}: {what} has {len(arr)} entries for {n} samples")
         bad = [nm for nm in names if not nm or "\n" in nm]
-        if bad: raise ValueError(f"{self.folder}: invalid sample names {bad[:3]}")
-        self.data.flush(); del self.data
-        os.replace(self.tmp, self.folder/"data.npy")
-        write_npy(self.folder/"labels.npy", labels)
-        write_npy(self.folder/"num_frames.npy", num_frames)
-        write_npy(self.folder/"lengths.npy", lengths)
-        with atomic_path(self.folder/"names.txt") as tmp: Path(tmp).write_text("".join(f"{nm}\n" for nm in names))
+        if bad:
+            raise ValueError(f"{self.folder}: invalid sample names {bad[:3]}")
+        self.data.flush()
+        del self.data
+        os.replace(self.tmp, self.folder / "data.npy")
+        write_npy(self.folder / "labels.npy", labels)
+        write_npy(self.folder / "num_frames.npy", num_frames)
+        write_npy(self.folder / "lengths.npy", lengths)
+        with atomic_path(self.folder / "names.txt") as tmp:
+            Path(tmp).write_text("".join(f"{nm}\n" for nm in names))
         meta = {**(meta or {}), "num_samples": n, "shape": list(self.shape)}
-        return write_json(self.folder/"meta.json", meta)
+        return write_json(self.folder / "meta.json", meta)
 
     def abort(self):
         "Remove the temporary array (after an error)."
-        if hasattr(self, "data"): del self.data
+        if hasattr(self, "data"):
+            del self.data
         self.tmp.unlink(missing_ok=True)
+
 
 def write_split(folder, data, labels, names, num_frames=None, lengths=None, meta=None) -> Path:
     "Write a whole split from in-memory (or memory-mapped) arrays; returns the folder."
@@ -62,16 +74,19 @@ def write_split(folder, data, labels, names, num_frames=None, lengths=None, meta
         raise ValueError(f"{folder}: data must be (N, 3, T, V, M), got {data.shape}")
     w = SplitWriter(folder, len(data), data.shape[1:])
     try:
-        for start in range(0, len(data), 1024): w[start:start + 1024] = data[start:start + 1024]
+        for start in range(0, len(data), 1024):
+            w[start : start + 1024] = data[start : start + 1024]
         w.finish(labels, list(names), num_frames, lengths, meta)
     except BaseException:
-        w.abort(); raise
+        w.abort()
+        raise
     return Path(folder)
 
 # %% ../../nbs/16_data.store.ipynb #f66d3271
 @dataclass
 class PreparedSplit:
     "A prepared split folder, with `data` memory-mapped."
+
     folder: Path
     data: np.ndarray
     labels: np.ndarray
@@ -80,77 +95,114 @@ class PreparedSplit:
     lengths: np.ndarray
     meta: dict = field(repr=False)
 
-    def __len__(self): return len(self.labels)
+    def __len__(self):
+        return len(self.labels)
+
     def __repr__(self):
-        return (f"PreparedSplit({str(self.folder)!r}, {len(self)} samples, data {tuple(self.data.shape)}, "
-                f"{len(np.unique(self.labels))} classes)")
+        return (
+            f"PreparedSplit({str(self.folder)!r}, {len(self)} samples, data {tuple(self.data.shape)}, "
+            f"{len(np.unique(self.labels))} classes)"
+        )
+
 
 def is_complete(folder, params_hash: str | None = None) -> bool:
     "True when the folder holds a finished split (and, if given, one made with the same parameters)."
     folder = Path(folder)
-    if not all((folder/f).exists() for f in SPLIT_FILES): return False
-    if params_hash is None: return True
-    try: return json.loads((folder/"meta.json").read_text()).get("params_hash") == params_hash
-    except (json.JSONDecodeError, OSError): return False
+    if not all((folder / f).exists() for f in SPLIT_FILES):
+        return False
+    if params_hash is None:
+        return True
+    try:
+        return json.loads((folder / "meta.json").read_text()).get("params_hash") == params_hash
+    except (json.JSONDecodeError, OSError):
+        return False
+
 
 def load_split(folder, mmap: bool = True) -> PreparedSplit:
     "Open a prepared split folder (data memory-mapped unless `mmap=False`)."
     folder = Path(folder)
     for f in SPLIT_FILES:
-        if not (folder/f).exists():
-            raise SkeletonDataError("missing; the folder is not a complete prepared split", path=folder/f)
-    try: meta = json.loads((folder/"meta.json").read_text())
-    except json.JSONDecodeError as e: raise SkeletonDataError(f"invalid JSON ({e.msg})", path=folder/"meta.json", line=e.lineno) from None
+        if not (folder / f).exists():
+            raise SkeletonDataError("missing; the folder is not a complete prepared split", path=folder / f)
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except json.JSONDecodeError as e:
+        raise SkeletonDataError(f"invalid JSON ({e.msg})", path=folder / "meta.json", line=e.lineno) from None
+
     def _npy(name, **kw):
-        try: return np.load(folder/name, **kw)
-        except (ValueError, OSError, EOFError) as e: raise SkeletonDataError(f"unreadable .npy ({e})", path=folder/name) from None
+        try:
+            return np.load(folder / name, **kw)
+        except (ValueError, OSError, EOFError) as e:
+            raise SkeletonDataError(f"unreadable .npy ({e})", path=folder / name) from None
+
     data = _npy("data.npy", mmap_mode="r" if mmap else None)
     labels, num_frames, lengths = _npy("labels.npy"), _npy("num_frames.npy"), _npy("lengths.npy")
-    names = (folder/"names.txt").read_text().splitlines()
+    names = (folder / "names.txt").read_text().splitlines()
     if data.ndim != 5 or data.shape[1] != 3:
-        raise SkeletonDataError(f"expected (N, 3, T, V, M), got {data.shape}", path=folder/"data.npy", field="shape")
+        raise SkeletonDataError(f"expected (N, 3, T, V, M), got {data.shape}", path=folder / "data.npy", field="shape")
     n = len(data)
-    for what, arr, fname in (("labels", labels, "labels.npy"), ("names", names, "names.txt"),
-                             ("num_frames", num_frames, "num_frames.npy"), ("lengths", lengths, "lengths.npy")):
-        if len(arr) != n: raise SkeletonDataError(f"{len(arr)} entries for {n} samples in data.npy", path=folder/fname, field=what)
+    for what, arr, fname in (
+        ("labels", labels, "labels.npy"),
+        ("names", names, "names.txt"),
+        ("num_frames", num_frames, "num_frames.npy"),
+        ("lengths", lengths, "lengths.npy"),
+    ):
+        if len(arr) != n:
+            raise SkeletonDataError(f"{len(arr)} entries for {n} samples in data.npy", path=folder / fname, field=what)
     if meta.get("num_samples", n) != n:
-        raise SkeletonDataError(f"num_samples is {meta['num_samples']} but data.npy has {n}", path=folder/"meta.json", field="num_samples")
+        raise SkeletonDataError(
+            f"num_samples is {meta['num_samples']} but data.npy has {n}", path=folder / "meta.json", field="num_samples"
+        )
     if "num_classes" in meta and n and (labels.min() < 0 or labels.max() >= meta["num_classes"]):
         bad = int(np.flatnonzero((labels < 0) | (labels >= meta["num_classes"]))[0])
-        raise SkeletonDataError(f"label {labels[bad]} of {names[bad]} outside 0..{meta['num_classes'] - 1}",
-                                path=folder/"labels.npy", field=f"labels[{bad}]")
+        raise SkeletonDataError(
+            f"label {labels[bad]} of {names[bad]} outside 0..{meta['num_classes'] - 1}",
+            path=folder / "labels.npy",
+            field=f"labels[{bad}]",
+        )
     return PreparedSplit(folder, data, labels, names, num_frames, lengths, meta)
 
 # %% ../../nbs/16_data.store.ipynb #0a392388
 class SkeletonDataset(torch.utils.data.Dataset):
     "Samples `(x (C, T, V, M) float32 tensor, label)` of a prepared split, memory-mapped."
+
     def __init__(self, folder, stream: str = "joint", layout=None, transform=None, indices=None):
         split = load_split(folder)  # validates the folder once; only the small arrays are kept
         self.folder, self.stream, self.transform = Path(folder), stream, transform
         self.meta, self.all_labels, self.all_names = split.meta, split.labels, split.names
         self.layout = layout or self.meta.get("layout")
-        if stream not in ("joint", "bone", "motion"): raise ValueError(f"unknown stream {stream!r}: joint, bone or motion")
-        if stream == "bone" and self.layout is None: raise ValueError("the bone stream needs a layout (none in meta.json)")
+        if stream not in ("joint", "bone", "motion"):
+            raise ValueError(f"unknown stream {stream!r}: joint, bone or motion")
+        if stream == "bone" and self.layout is None:
+            raise ValueError("the bone stream needs a layout (none in meta.json)")
         self.indices = np.arange(len(split)) if indices is None else np.asarray(indices, dtype=np.int64)
         self._data = None
 
-    def __len__(self): return len(self.indices)
+    def __len__(self):
+        return len(self.indices)
+
     @property
-    def labels(self) -> np.ndarray: return self.all_labels[self.indices]
+    def labels(self) -> np.ndarray:
+        return self.all_labels[self.indices]
+
     @property
-    def names(self) -> list[str]: return [self.all_names[i] for i in self.indices]
+    def names(self) -> list[str]:
+        return [self.all_names[i] for i in self.indices]
 
     def __getstate__(self):  # workers reopen the memory map themselves rather than receive a pickled copy
         return {**self.__dict__, "_data": None}
 
     def __getitem__(self, i):
-        if self._data is None: self._data = np.load(self.folder/"data.npy", mmap_mode="r")
+        if self._data is None:
+            self._data = np.load(self.folder / "data.npy", mmap_mode="r")
         j = self.indices[i]
         x = torch.from_numpy(np.array(self._data[j], dtype=np.float32))
         if self.stream != "joint":
             from skelnb.streams import to_stream
+
             x = to_stream(x, self.stream, self.layout)
-        if self.transform is not None: x = self.transform(x)
+        if self.transform is not None:
+            x = self.transform(x)
         return x, int(self.all_labels[j])
 
     def __repr__(self):

@@ -24,39 +24,61 @@ __all__ = ['UCLA_ACTION_IDS', 'UCLA_NUM_CLASSES', 'UCLA_NUM_JOINTS', 'UCLA_ACTIO
 UCLA_ACTION_IDS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)
 UCLA_NUM_CLASSES = 10
 UCLA_NUM_JOINTS = 20
-UCLA_ACTIONS = ("pick up with one hand", "pick up with two hands", "drop trash", "walk around", "sit down",
-                "stand up", "donning", "doffing", "throw", "carry")  # class i (0-based) = action id UCLA_ACTION_IDS[i]
+UCLA_ACTIONS = (
+    "pick up with one hand",
+    "pick up with two hands",
+    "drop trash",
+    "walk around",
+    "sit down",
+    "stand up",
+    "donning",
+    "doffing",
+    "throw",
+    "carry",
+)  # class i (0-based) = action id UCLA_ACTION_IDS[i]
 UCLA_TRAIN_VIEWS, UCLA_VAL_VIEWS = (1, 2), (3,)
 UCLA_NUM_SUBJECTS = 10
 
 _UCLA_NAME = re.compile(r"a(\d{2})_s(\d{2})_e(\d{2})_v(\d{2})")
 
+
 def ucla_class_index(action_id: int) -> int:
     "0-based class of an NW-UCLA action id (1, 2, 3, 4, 5, 6, 8, 9, 11, 12 -> 0..9)."
-    if action_id not in UCLA_ACTION_IDS: raise ValueError(f"NW-UCLA has no action id {action_id}; ids are {UCLA_ACTION_IDS}")
+    if action_id not in UCLA_ACTION_IDS:
+        raise ValueError(f"NW-UCLA has no action id {action_id}; ids are {UCLA_ACTION_IDS}")
     return UCLA_ACTION_IDS.index(action_id)
+
 
 def ucla_split(view: int) -> str:
     "Cross-view split of a sequence: 'train' for views 1 and 2, 'val' for view 3."
-    if view in UCLA_TRAIN_VIEWS: return "train"
-    if view in UCLA_VAL_VIEWS: return "val"
+    if view in UCLA_TRAIN_VIEWS:
+        return "train"
+    if view in UCLA_VAL_VIEWS:
+        return "val"
     raise ValueError(f"NW-UCLA has views 1, 2 and 3, not {view!r}")
+
 
 def parse_ucla_name(name: str, path=None, field: str = "file name") -> dict:
     "`aAA_sSS_eEE_vVV` -> dict(action_id, subject, episode, view), checked against the dataset's ids."
     m = _UCLA_NAME.fullmatch(name) if isinstance(name, str) else None
-    if m is None: raise SkeletonDataError(f"not an NW-UCLA name: {name!r}; expected aAA_sSS_eEE_vVV, e.g. a01_s01_e00_v01",
-                                          path=path, field=field)
+    if m is None:
+        raise SkeletonDataError(
+            f"not an NW-UCLA name: {name!r}; expected aAA_sSS_eEE_vVV, e.g. a01_s01_e00_v01", path=path, field=field
+        )
     a, s, e, v = map(int, m.groups())
-    if a not in UCLA_ACTION_IDS: raise SkeletonDataError(f"{name}: action id {a} is not one of {UCLA_ACTION_IDS}", path=path, field=field)
-    if not 1 <= s <= UCLA_NUM_SUBJECTS: raise SkeletonDataError(f"{name}: subject {s} outside 1..{UCLA_NUM_SUBJECTS}", path=path, field=field)
-    if v not in UCLA_TRAIN_VIEWS + UCLA_VAL_VIEWS: raise SkeletonDataError(f"{name}: view {v} outside 1..3", path=path, field=field)
+    if a not in UCLA_ACTION_IDS:
+        raise SkeletonDataError(f"{name}: action id {a} is not one of {UCLA_ACTION_IDS}", path=path, field=field)
+    if not 1 <= s <= UCLA_NUM_SUBJECTS:
+        raise SkeletonDataError(f"{name}: subject {s} outside 1..{UCLA_NUM_SUBJECTS}", path=path, field=field)
+    if v not in UCLA_TRAIN_VIEWS + UCLA_VAL_VIEWS:
+        raise SkeletonDataError(f"{name}: view {v} outside 1..3", path=path, field=field)
     return dict(action_id=a, subject=s, episode=e, view=v)
 
 # %% ../../nbs/12_data.ucla.ipynb #26367523
 @dataclass
 class UCLASequence:
     "One NW-UCLA sequence: joints `xyz` float32 (T, 20, 3), 0-based class `label`, and the name's parts."
+
     file_name: str
     xyz: np.ndarray
     label: int
@@ -66,11 +88,16 @@ class UCLASequence:
     view: int
 
     @property
-    def num_frames(self) -> int: return len(self.xyz)
+    def num_frames(self) -> int:
+        return len(self.xyz)
+
     @property
-    def split(self) -> str: return ucla_split(self.view)
+    def split(self) -> str:
+        return ucla_split(self.view)
+
     def __repr__(self):
         return f"UCLASequence({self.file_name!r}, {self.num_frames} frames, label {self.label} ({UCLA_ACTIONS[self.label]}), view {self.view})"
+
 
 def _check_nesting(skeletons, path):
     "Raise at the first frame or joint that is not 20 x 3 numbers (a slow loop, run only when the fast path fails)."
@@ -86,37 +113,63 @@ def _check_nesting(skeletons, path):
                 if isinstance(v, bool) or not isinstance(v, (int, float)):
                     raise SkeletonDataError(f"not a number: {v!r}", path=path, field=f"skeletons[{t}][{j}][{c}]")
 
+
 def read_ucla_json(path) -> UCLASequence:
     "Read one NW-UCLA `aAA_sSS_eEE_vVV.json` and check it against its file name and the class mapping."
     path = Path(path)
     raw = path.read_bytes()
-    try: d = json.loads(raw)
-    except json.JSONDecodeError as e: raise SkeletonDataError(f"invalid JSON ({e.msg}, column {e.colno})", path=path, line=e.lineno) from None
-    except UnicodeDecodeError as e: raise SkeletonDataError(f"not a UTF-8 text file ({e.reason})", path=path) from None
-    if not isinstance(d, dict): raise SkeletonDataError(f"expected a JSON object, got {type(d).__name__}", path=path)
+    try:
+        d = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise SkeletonDataError(f"invalid JSON ({e.msg}, column {e.colno})", path=path, line=e.lineno) from None
+    except UnicodeDecodeError as e:
+        raise SkeletonDataError(f"not a UTF-8 text file ({e.reason})", path=path) from None
+    if not isinstance(d, dict):
+        raise SkeletonDataError(f"expected a JSON object, got {type(d).__name__}", path=path)
     missing = [k for k in ("file_name", "skeletons", "label") if k not in d]
-    if missing: raise SkeletonDataError(f"missing key(s) {missing}", path=path, field=missing[0])
+    if missing:
+        raise SkeletonDataError(f"missing key(s) {missing}", path=path, field=missing[0])
     name = d["file_name"]
-    if name != path.stem: raise SkeletonDataError(f"file_name {name!r} disagrees with the file's name {path.stem!r}", path=path, field="file_name")
+    if name != path.stem:
+        raise SkeletonDataError(
+            f"file_name {name!r} disagrees with the file's name {path.stem!r}", path=path, field="file_name"
+        )
     info = parse_ucla_name(name, path=path)
     label = d["label"]
     if isinstance(label, bool) or not isinstance(label, int):
         raise SkeletonDataError(f"label must be an integer, got {label!r}", path=path, field="label")
     cls = ucla_class_index(info["action_id"])
     if label != cls + 1:
-        raise SkeletonDataError(f"label {label} disagrees with the name's action id {info['action_id']} "
-                                f"(class {cls}, stored 1-based as {cls + 1})", path=path, field="label")
+        raise SkeletonDataError(
+            f"label {label} disagrees with the name's action id {info['action_id']} "
+            f"(class {cls}, stored 1-based as {cls + 1})",
+            path=path,
+            field="label",
+        )
     sk = d["skeletons"]
-    if not isinstance(sk, list): raise SkeletonDataError(f"skeletons must be a list of frames, got {type(sk).__name__}", path=path, field="skeletons")
-    if not sk: raise SkeletonDataError("zero frames", path=path, field="skeletons")
-    try: arr = np.asarray(sk)
-    except ValueError: arr = None  # numpy refuses ragged nesting
+    if not isinstance(sk, list):
+        raise SkeletonDataError(
+            f"skeletons must be a list of frames, got {type(sk).__name__}", path=path, field="skeletons"
+        )
+    if not sk:
+        raise SkeletonDataError("zero frames", path=path, field="skeletons")
+    try:
+        arr = np.asarray(sk)
+    except ValueError:
+        arr = None  # numpy refuses ragged nesting
     # numpy would turn true/false into 1/0 silently: look closer whenever the file has such a token
-    if arr is None or arr.dtype.kind not in "fi" or arr.shape[1:] != (UCLA_NUM_JOINTS, 3) or b"true" in raw or b"false" in raw:
+    if (
+        arr is None
+        or arr.dtype.kind not in "fi"
+        or arr.shape[1:] != (UCLA_NUM_JOINTS, 3)
+        or b"true" in raw
+        or b"false" in raw
+    ):
         _check_nesting(sk, path)
         if arr is None or arr.shape[1:] != (UCLA_NUM_JOINTS, 3):  # not reached for JSON input; kept as a guard
             raise SkeletonDataError("skeletons is not a (T, 20, 3) array of numbers", path=path, field="skeletons")
-    with np.errstate(over="ignore"): xyz = arr.astype(np.float32)  # overflow to inf is caught just below
+    with np.errstate(over="ignore"):
+        xyz = arr.astype(np.float32)  # overflow to inf is caught just below
     if (bad := np.argwhere(~np.isfinite(xyz))).size:
         t, j, c = bad[0]
         raise SkeletonDataError(f"not a finite float32: {sk[t][j][c]!r}", path=path, field=f"skeletons[{t}][{j}][{c}]")
@@ -126,40 +179,58 @@ def read_ucla_json(path) -> UCLASequence:
 def read_ucla_folder(folder, views=None) -> list[UCLASequence]:
     "Read every NW-UCLA `*.json` in `folder`, sorted by name; `views` keeps only those views (file names decide)."
     files = sorted(Path(folder).glob("*.json"))
-    if views is not None: files = [f for f in files if f.stem[-2:].isdigit() and int(f.stem[-2:]) in set(views)]
-    if not files: raise FileNotFoundError(f"no NW-UCLA .json files in {folder}" + (f" for views {views}" if views else ""))
+    if views is not None:
+        files = [f for f in files if f.stem[-2:].isdigit() and int(f.stem[-2:]) in set(views)]
+    if not files:
+        raise FileNotFoundError(f"no NW-UCLA .json files in {folder}" + (f" for views {views}" if views else ""))
     return [read_ucla_json(f) for f in files]
 
 # %% ../../nbs/12_data.ucla.ipynb #f87b982c
 class _PlainUnpickler(pickle.Unpickler):
     "An unpickler for plain data: it refuses to import anything."
+
     def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only plain lists, dicts, strings and numbers are expected")
+        raise pickle.UnpicklingError(
+            f"refusing to load {module}.{name}: only plain lists, dicts, strings and numbers are expected"
+        )
+
 
 def _load_plain_pickle(path):
     try:
-        with open(path, "rb") as f: return _PlainUnpickler(f).load()
+        with open(path, "rb") as f:
+            return _PlainUnpickler(f).load()
     except Exception as e:  # a garbled pickle can fail in any way (EOFError, UnpicklingError, OverflowError, ...)
         raise SkeletonDataError(f"unreadable pickle ({type(e).__name__}: {e or 'truncated'})", path=path) from None
+
 
 def read_ucla_val_labels(path) -> list[dict]:
     "Read NW-UCLA's `val_label.pkl`: a list of `{file_name, length, label}` with `label` the 1-based class."
     entries = _load_plain_pickle(path)
-    if not isinstance(entries, list): raise SkeletonDataError(f"expected a list, got {type(entries).__name__}", path=path)
+    if not isinstance(entries, list):
+        raise SkeletonDataError(f"expected a list, got {type(entries).__name__}", path=path)
     seen = set()
     for i, d in enumerate(entries):
         where = f"entry {i}"
         if not isinstance(d, dict) or set(d) != {"file_name", "length", "label"}:
-            raise SkeletonDataError(f"expected a dict with keys file_name, length, label; got {d!r:.80}", path=path, field=where)
+            raise SkeletonDataError(
+                f"expected a dict with keys file_name, length, label; got {d!r:.80}", path=path, field=where
+            )
         info = parse_ucla_name(d["file_name"], path=path, field=f"{where} file_name")
         for k in ("length", "label"):
             if isinstance(d[k], bool) or not isinstance(d[k], int):
-                raise SkeletonDataError(f"{k} must be an integer, got {d[k]!r}", path=path, field=f"{where} ({d['file_name']}) {k}")
-        if d["length"] < 1: raise SkeletonDataError(f"length {d['length']} < 1", path=path, field=f"{where} ({d['file_name']}) length")
+                raise SkeletonDataError(
+                    f"{k} must be an integer, got {d[k]!r}", path=path, field=f"{where} ({d['file_name']}) {k}"
+                )
+        if d["length"] < 1:
+            raise SkeletonDataError(f"length {d['length']} < 1", path=path, field=f"{where} ({d['file_name']}) length")
         cls = ucla_class_index(info["action_id"])
         if d["label"] != cls + 1:
-            raise SkeletonDataError(f"label {d['label']} disagrees with action id {info['action_id']} (1-based class {cls + 1})",
-                                    path=path, field=f"{where} ({d['file_name']}) label")
-        if d["file_name"] in seen: raise SkeletonDataError(f"{d['file_name']} listed twice", path=path, field=where)
+            raise SkeletonDataError(
+                f"label {d['label']} disagrees with action id {info['action_id']} (1-based class {cls + 1})",
+                path=path,
+                field=f"{where} ({d['file_name']}) label",
+            )
+        if d["file_name"] in seen:
+            raise SkeletonDataError(f"{d['file_name']} listed twice", path=path, field=where)
         seen.add(d["file_name"])
     return entries

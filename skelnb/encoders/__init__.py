@@ -6,7 +6,7 @@
 __all__ = ['ENCODERS', 'build_encoder', 'load_reference_state_dict']
 
 # %% ../../nbs/39_encoders.ipynb #dcf223dd
-from .common import (LoadResult, projector_mlp, reference_init, read_checkpoint, checkpoint_state_dict)
+from .common import LoadResult, projector_mlp, reference_init, read_checkpoint, checkpoint_state_dict
 from .stgcn import STGCN, graph_partition
 from .dsta import DSTANet, dsta_init, parameter_table
 from .bigru import BiGRU, bigru_init, stepwise_features
@@ -17,14 +17,17 @@ from .bigru import load_reference_state_dict as _load_bigru
 # %% ../../nbs/39_encoders.ipynb #576f9a59
 ENCODERS = {"stgcn": STGCN, "dsta": DSTANet, "bigru": BiGRU}
 
+
 def build_encoder(name: str, **kwargs):
     "The encoder `ENCODERS[name](**kwargs)`, e.g. `build_encoder('stgcn', num_class=60, layout='ntu25')`."
     key = name.lower()
-    if key not in ENCODERS: raise ValueError(f"unknown encoder {name!r}; known: {', '.join(ENCODERS)}")
+    if key not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; known: {', '.join(ENCODERS)}")
     return ENCODERS[key](**kwargs)
 
 # %% ../../nbs/39_encoders.ipynb #4064187f
 _LOADERS = ((STGCN, _load_stgcn), (DSTANet, _load_dsta), (BiGRU, _load_bigru))
+
 
 def load_reference_state_dict(model, state_dict, **kwargs) -> LoadResult:
     "Load a reference state dict, checkpoint dict or checkpoint file into an `STGCN`, `DSTANet` or `BiGRU`."

@@ -22,13 +22,16 @@ __all__ = ['BIDIRECTIONAL_MODES', 'ForwardScanningGRU', 'bigru_init', 'BiGRU', '
 # %% ../../nbs/32_encoders.bigru.ipynb #43fbe669
 class ForwardScanningGRU(nn.Module):
     "The reference's frame-by-frame BiGRU as whole-sequence calls: per layer, two GRUs that both scan forward in time."
+
     def __init__(self, input_size: int, hidden_size: int = 1024, num_layers: int = 3):
         super().__init__()
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         for layer in range(num_layers):
             for suffix in ("", "_reverse"):  # the reference's direction names; both read frames 0..T-1
-                self.add_module(f"l{layer}{suffix}",
-                                nn.GRU(input_size if layer == 0 else 2 * hidden_size, hidden_size, batch_first=True))
+                self.add_module(
+                    f"l{layer}{suffix}",
+                    nn.GRU(input_size if layer == 0 else 2 * hidden_size, hidden_size, batch_first=True),
+                )
 
     def directions(self, layer: int) -> tuple[nn.GRU, nn.GRU]:
         "The 'forward' and 'reverse' GRUs of `layer`."
@@ -41,38 +44,56 @@ class ForwardScanningGRU(nn.Module):
             outputs = []
             for gru in self.directions(layer):
                 out, h = gru(seq)
-                outputs.append(out); last_states.append(h)
+                outputs.append(out)
+                last_states.append(h)
             seq = torch.cat(outputs, dim=-1)  # the next layer reads both directions' states of the same frame
         return seq, torch.cat(last_states, dim=0)
 
 # %% ../../nbs/32_encoders.bigru.ipynb #3cb0a7f5
 BIDIRECTIONAL_MODES = ("forward", "true")
 
+
 def bigru_init(model: nn.Module) -> nn.Module:
     "HaLP/CMD's `weights_init_gru`: xavier_uniform_ on every 2-D parameter of the GRU and the head, in the reference's order; biases untouched."
     with torch.no_grad():  # gru.parameters() runs l0, l0_reverse, l1, ... with weight_ih, weight_hh, biases each
         for param in [*model.gru.parameters(), *model.fc.parameters()]:
-            if param.dim() == 2: nn.init.xavier_uniform_(param)
+            if param.dim() == 2:
+                nn.init.xavier_uniform_(param)
     return model
+
 
 class BiGRU(nn.Module):
     "CMD/HaLP's BiGRU encoder of a skeleton view (N, C, T, V, M): BatchNorm over the V*C*M features, a 3-layer GRU, head `fc`."
-    def __init__(self, num_class: int = 60, layout: Layout | str = "ntu25", in_channels: int = 3, num_persons: int = 2,
-                 hidden_size: int = 1024, num_layers: int = 3, bidirectional: str = "forward", init: str | None = "bigru",
-                 mlp: bool = False):
+
+    def __init__(
+        self,
+        num_class: int = 60,
+        layout: Layout | str = "ntu25",
+        in_channels: int = 3,
+        num_persons: int = 2,
+        hidden_size: int = 1024,
+        num_layers: int = 3,
+        bidirectional: str = "forward",
+        init: str | None = "bigru",
+        mlp: bool = False,
+    ):
         super().__init__()
         if bidirectional not in BIDIRECTIONAL_MODES:
             raise ValueError(f"bidirectional must be one of {BIDIRECTIONAL_MODES}, got {bidirectional!r}")
-        if init not in ("bigru", None): raise ValueError(f"init must be 'bigru' or None, got {init!r}")
+        if init not in ("bigru", None):
+            raise ValueError(f"init must be 'bigru' or None, got {init!r}")
         self.layout = get_layout(layout)
         self.in_channels, self.num_persons, self.bidirectional = in_channels, num_persons, bidirectional
         self.input_size = self.layout.num_joints * in_channels * num_persons
         self.hidden_size, self.num_layers, self.feature_dim = hidden_size, num_layers, 2 * hidden_size
         self.input_norm = nn.BatchNorm1d(self.input_size)  # draws nothing: the GRU and fc draw in the reference's order
-        if bidirectional == "forward": self.gru = ForwardScanningGRU(self.input_size, hidden_size, num_layers)
-        else: self.gru = nn.GRU(self.input_size, hidden_size, num_layers, bidirectional=True, batch_first=True)
+        if bidirectional == "forward":
+            self.gru = ForwardScanningGRU(self.input_size, hidden_size, num_layers)
+        else:
+            self.gru = nn.GRU(self.input_size, hidden_size, num_layers, bidirectional=True, batch_first=True)
         self.fc = nn.Linear(self.feature_dim, num_class)
-        if init == "bigru": bigru_init(self)
+        if init == "bigru":
+            bigru_init(self)
         if mlp:  # the reference wraps the already initialised fc; the new first layer keeps torch's default init
             self.fc = nn.Sequential(nn.Linear(self.feature_dim, self.feature_dim), nn.ReLU(), self.fc)
 
@@ -81,12 +102,17 @@ class BiGRU(nn.Module):
         if x.ndim == 5:
             N, C, T, V, M = x.shape
             if (C, V, M) != (self.in_channels, self.layout.num_joints, self.num_persons):
-                raise ValueError(f"expected (N, {self.in_channels}, T, {self.layout.num_joints}, {self.num_persons}) "
-                                 f"for {self.layout.name}, got {tuple(x.shape)}")
+                raise ValueError(
+                    f"expected (N, {self.in_channels}, T, {self.layout.num_joints}, {self.num_persons}) "
+                    f"for {self.layout.name}, got {tuple(x.shape)}"
+                )
             x = to_sequence(x)
         elif x.ndim != 3 or x.shape[-1] != self.input_size:
-            raise ValueError(f"expected a view (N, C, T, V, M) or a sequence (N, T, {self.input_size}), got {tuple(x.shape)}")
-        if x.shape[1] == 0: raise ValueError("the sequence has no frames")
+            raise ValueError(
+                f"expected a view (N, C, T, V, M) or a sequence (N, T, {self.input_size}), got {tuple(x.shape)}"
+            )
+        if x.shape[1] == 0:
+            raise ValueError("the sequence has no frames")
         return x
 
     def normalized_sequence(self, x: torch.Tensor) -> torch.Tensor:
@@ -107,6 +133,7 @@ class BiGRU(nn.Module):
 # %% ../../nbs/32_encoders.bigru.ipynb #2d7baf64
 _GRU_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
+
 def _gru_names(model: BiGRU):
     "Pairs (reference name, skelnb name) of the GRU tensors, in the reference's parameter order."
     for layer in range(model.num_layers):
@@ -116,35 +143,45 @@ def _gru_names(model: BiGRU):
                 ours = f"l{layer}{suffix}.{tensor}_l0" if model.bidirectional == "forward" else ref
                 yield f"encoder.gru.{ref}", f"gru.{ours}"
 
+
 def reference_state_dict(model: BiGRU) -> dict[str, torch.Tensor]:
     "`model`'s tensors under the reference's `BIGRU` names (no prefix), GRU first, in the reference's order."
     own = model.state_dict()
-    return {ref: own[ours] for ref, ours in _gru_names(model)} | {k: v for k, v in own.items() if k.startswith(("fc.", "input_norm."))}
+    return {ref: own[ours] for ref, ours in _gru_names(model)} | {
+        k: v for k, v in own.items() if k.startswith(("fc.", "input_norm."))
+    }
 
-def load_reference_state_dict(model: BiGRU, state_dict: Mapping | str | PathLike, encoder: str | None = "encoder_q",
-                              strict: bool = False) -> LoadResult:
+
+def load_reference_state_dict(
+    model: BiGRU, state_dict: Mapping | str | PathLike, encoder: str | None = "encoder_q", strict: bool = False
+) -> LoadResult:
     "Load a HaLP/CMD `BIGRU` state dict (or checkpoint file) into `model`: `LoadResult(missing, unexpected, ignored)`."
     state_dict = as_state_dict(state_dict)
     inside, ignored = encoder_entries(state_dict, encoder)
     to_ours = dict(_gru_names(model)) | {k: k for k in model.state_dict() if k.startswith(("fc.", "input_norm."))}
     values, unexpected = {}, []
     for key, name in inside.items():
-        if name in to_ours: values[to_ours[name]] = (key, state_dict[key])
-        else: unexpected.append(key)
+        if name in to_ours:
+            values[to_ours[name]] = (key, state_dict[key])
+        else:
+            unexpected.append(key)
     return finish_load(model, values, unexpected, ignored, strict)
 
 # %% ../../nbs/32_encoders.bigru.ipynb #0c96623a
 def as_reference_gru(model: BiGRU) -> nn.GRU:
     "A copy of `model`'s GRU weights as the reference's single `nn.GRU(bidirectional=True, batch_first=True)`."
     gru = nn.GRU(model.input_size, model.hidden_size, model.num_layers, bidirectional=True, batch_first=True)
-    state = {k[len("encoder.gru."):]: v for k, v in reference_state_dict(model).items() if k.startswith("encoder.gru.")}
+    state = {
+        k[len("encoder.gru.") :]: v for k, v in reference_state_dict(model).items() if k.startswith("encoder.gru.")
+    }
     gru.load_state_dict(state)
     return gru.to(next(model.parameters()).device)
+
 
 def stepwise_features(model: BiGRU, x: torch.Tensor, gru: nn.GRU | None = None) -> torch.Tensor:
     "The reference's feature, computed its way: the stacked bidirectional GRU called on one frame at a time (slow; for checks)."
     gru = as_reference_gru(model) if gru is None else gru
     seq, hidden = model.normalized_sequence(x), None
     for t in range(seq.shape[1]):  # the loop the fast path avoids
-        out, hidden = gru(seq[:, t:t + 1], hidden)
+        out, hidden = gru(seq[:, t : t + 1], hidden)
     return out[:, 0]

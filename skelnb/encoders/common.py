@@ -26,10 +26,12 @@ def _hiclr_weights_init(m: nn.Module):
     name = m.__class__.__name__
     if "Conv1d" in name or "Conv2d" in name or "Linear" in name:
         m.weight.data.normal_(0.0, 0.02)
-        if m.bias is not None: m.bias.data.fill_(0)
+        if m.bias is not None:
+            m.bias.data.fill_(0)
     elif "BatchNorm" in name and getattr(m, "weight", None) is not None:
         m.weight.data.normal_(1.0, 0.02)
         m.bias.data.fill_(0)
+
 
 def reference_init(model: nn.Module) -> nn.Module:
     "HiCLR's `weights_init` on every module: Conv/Linear weight ~ N(0, 0.02²), bias 0; BatchNorm weight ~ N(1, 0.02²), bias 0."
@@ -38,51 +40,70 @@ def reference_init(model: nn.Module) -> nn.Module:
 # %% ../../nbs/29_encoders.common.ipynb #2bc3bc80
 class LoadResult(NamedTuple):
     "What `load_reference_state_dict` did: skelnb keys not filled; the encoder's unknown keys and other parts' keys, as in the checkpoint."
+
     missing: list[str]
     unexpected: list[str]
     ignored: list[str]
+
 
 def read_checkpoint(path: str | PathLike) -> Mapping:
     "`torch.load(path, map_location='cpu', weights_only=True)`, unwrapped by `checkpoint_state_dict`."
     return checkpoint_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
+
 def checkpoint_state_dict(checkpoint: Mapping) -> Mapping:
     "The state dict inside a checkpoint: its `state_dict` entry, else its `model` entry (while one is a mapping), else itself."
     while isinstance(checkpoint, Mapping):
         inner = next((checkpoint[k] for k in ("state_dict", "model") if isinstance(checkpoint.get(k), Mapping)), None)
-        if inner is None: break
+        if inner is None:
+            break
         checkpoint = inner
     if not isinstance(checkpoint, Mapping):
         raise TypeError(f"expected a state dict (a mapping of names to tensors), got {type(checkpoint).__name__}")
     return checkpoint
 
+
 def as_state_dict(source: Mapping | str | PathLike) -> Mapping:
     "A state dict from a mapping or a checkpoint file (`read_checkpoint`), unwrapped."
     return read_checkpoint(source) if isinstance(source, (str, PathLike)) else checkpoint_state_dict(source)
+
 
 def strip_module(key: str) -> str:
     "`key` without its `module` path components (the prefixes `nn.DataParallel` adds)."
     return ".".join(part for part in key.split(".") if part != "module")
 
+
 def encoder_entries(state_dict: Mapping, encoder: str | None = "encoder_q") -> tuple[dict[str, str], list[str]]:
     "({checkpoint key: name inside the encoder}, ignored keys of other model parts): see the rules above."
     names = {key: strip_module(key) for key in state_dict}
     prefix = f"{encoder}." if encoder else None
-    if prefix is None or not any(name.startswith(prefix) for name in names.values()): return names, []
-    inside = {key: name[len(prefix):] for key, name in names.items() if name.startswith(prefix)}
+    if prefix is None or not any(name.startswith(prefix) for name in names.values()):
+        return names, []
+    inside = {key: name[len(prefix) :] for key, name in names.items() if name.startswith(prefix)}
     return inside, [key for key in names if key not in inside]
 
 # %% ../../nbs/29_encoders.common.ipynb #736ba850
-def finish_load(model: nn.Module, values: Mapping[str, tuple[str, torch.Tensor]], unexpected: list[str],
-                ignored: list[str], strict: bool = False) -> LoadResult:
+def finish_load(
+    model: nn.Module,
+    values: Mapping[str, tuple[str, torch.Tensor]],
+    unexpected: list[str],
+    ignored: list[str],
+    strict: bool = False,
+) -> LoadResult:
     "Load `values` ({skelnb key: (checkpoint key, tensor)}) into `model` after the shape and `strict` checks."
     own = model.state_dict()
-    bad = [f"{key if key == name else f'{key} → {name}'}: checkpoint {tuple(t.shape)} vs model {tuple(own[name].shape)}"
-           for name, (key, t) in values.items() if t.shape != own[name].shape]
-    if bad: raise ValueError("shape mismatch loading a reference state dict: " + "; ".join(bad))
+    bad = [
+        f"{key if key == name else f'{key} → {name}'}: checkpoint {tuple(t.shape)} vs model {tuple(own[name].shape)}"
+        for name, (key, t) in values.items()
+        if t.shape != own[name].shape
+    ]
+    if bad:
+        raise ValueError("shape mismatch loading a reference state dict: " + "; ".join(bad))
     missing = [name for name in own if name not in values]
     if strict and (missing or unexpected):
-        raise ValueError(f"strict loading of a reference state dict into {type(model).__name__}: "
-                         f"missing keys {missing}, unexpected keys {unexpected}")
+        raise ValueError(
+            f"strict loading of a reference state dict into {type(model).__name__}: "
+            f"missing keys {missing}, unexpected keys {unexpected}"
+        )
     model.load_state_dict({name: t for name, (_, t) in values.items()}, strict=False)
     return LoadResult(missing, list(unexpected), list(ignored))

@@ -25,20 +25,30 @@ __all__ = ['DSTA_CONFIG', 'frames_after', 'spatial_positional_encoding', 'conv_b
 
 # %% ../../nbs/31_encoders.dsta.ipynb #e7a67df2
 DSTA_CONFIG: tuple[tuple[int, int, int, int], ...] = (
-    (32, 32, 16, 1), (32, 32, 16, 1), (32, 64, 16, 2), (64, 64, 16, 1),
-    (64, 128, 32, 2), (128, 128, 32, 1), (128, 128, 32, 1), (128, 256, 32, 1))
+    (32, 32, 16, 1),
+    (32, 32, 16, 1),
+    (32, 64, 16, 2),
+    (64, 64, 16, 1),
+    (64, 128, 32, 2),
+    (128, 128, 32, 1),
+    (128, 128, 32, 1),
+    (128, 256, 32, 1),
+)
 "HiCLR's half-width DSTA-Net blocks `(in_channels, out_channels, inter_channels, stride)` (reference §3.2)."
+
 
 def frames_after(num_frames: int, config=DSTA_CONFIG) -> list[int]:
     "Frame count entering each block and leaving the last one (`Conv(7×1, stride, pad 3)`)."
     out = [num_frames]
-    for *_, stride in config: out.append((out[-1] - 1) // stride + 1)
+    for *_, stride in config:
+        out.append((out[-1] - 1) // stride + 1)
     return out
 
 # %% ../../nbs/31_encoders.dsta.ipynb #27bc1e99
 def spatial_positional_encoding(channels: int, num_joints: int) -> torch.Tensor:
     "DSTA-Net's sinusoidal encoding of the joint index, `(channels, 1, num_joints)` (the same for every frame)."
-    if channels % 2: raise ValueError(f"the positional encoding needs an even channel count, got {channels}")
+    if channels % 2:
+        raise ValueError(f"the positional encoding needs an even channel count, got {channels}")
     position = torch.arange(num_joints).float()[:, None]
     div_term = torch.exp(torch.arange(0, channels, 2).float() * -(math.log(10000.0) / channels))
     pe = torch.zeros(num_joints, channels)
@@ -49,20 +59,35 @@ def spatial_positional_encoding(channels: int, num_joints: int) -> torch.Tensor:
 # %% ../../nbs/31_encoders.dsta.ipynb #3729087c
 def conv_bn(in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1) -> nn.Sequential:
     "`Conv2d(kernel×1, stride×1)` with bias, then BatchNorm2d (the reference's `nn.Sequential(Conv2d, BatchNorm2d)`)."
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, (kernel, 1), (stride, 1), ((kernel - 1) // 2, 0), bias=True),
-                         nn.BatchNorm2d(out_channels))
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, (kernel, 1), (stride, 1), ((kernel - 1) // 2, 0), bias=True),
+        nn.BatchNorm2d(out_channels),
+    )
+
 
 def _as_drop_add(drop_add_edges) -> DropAddEdges | None:
-    if drop_add_edges is None or drop_add_edges is False: return None
-    if drop_add_edges is True: return DropAddEdges()
+    if drop_add_edges is None or drop_add_edges is False:
+        return None
+    if drop_add_edges is True:
+        return DropAddEdges()
     if not hasattr(drop_add_edges, "attention"):
         raise TypeError(f"drop_add_edges must be None, True or a DropAddEdges, got {type(drop_add_edges).__name__}")
     return drop_add_edges
 
+
 class DSTABlock(nn.Module):
     "One DSTA-Net block with spatial attention over joints and a temporal convolution; input/output `(N·M, C, T, V)`."
-    def __init__(self, in_channels: int, out_channels: int, inter_channels: int, stride: int = 1,
-                 num_joints: int = 25, num_subset: int = 3, attention_drop: float = 0.0):
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        inter_channels: int,
+        stride: int = 1,
+        num_joints: int = 25,
+        num_subset: int = 3,
+        attention_drop: float = 0.0,
+    ):
         super().__init__()
         self.in_channels, self.out_channels, self.inter_channels = in_channels, out_channels, inter_channels
         self.num_subset, self.num_joints, self.stride = num_subset, num_joints, stride
@@ -84,7 +109,8 @@ class DSTABlock(nn.Module):
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         "The attention maps `(N, S, V, V)` of input `x` `(N, C, T, V)`: `tanh(q·k/(inter·T))·α + A0`."
         N, C, T, V = x.shape
-        if V != self.num_joints: raise ValueError(f"the block is built for {self.num_joints} joints, the input has {V}")
+        if V != self.num_joints:
+            raise ValueError(f"the block is built for {self.num_joints} joints, the input has {V}")
         q, k = self.qk(x + self.pos_enc).view(N, 2 * self.num_subset, self.inter_channels, T, V).chunk(2, dim=1)
         scores = torch.einsum("nsctu,nsctv->nsuv", q, k) / (self.inter_channels * T)
         return torch.tanh(scores) * self.alpha + self.attention0
@@ -93,49 +119,78 @@ class DSTABlock(nn.Module):
         N, C, T, V = x.shape
         att = self.attention(x)
         dae = _as_drop_add(drop_add_edges)
-        if dae is not None: att = dae.attention(att, generator)
+        if dae is not None:
+            att = dae.attention(att, generator)
         y = torch.einsum("nctu,nsuv->nsctv", x, att).reshape(N, self.num_subset * C, T, V)
         y = self.act(self.down_spatial1(x) + self.aggregate(y))
         y = self.act(self.down_spatial2(x) + self.feedforward(y))
         return self.act(self.drop(self.down_temporal(y)) + self.temporal(y))
 
     def extra_repr(self) -> str:
-        return (f"in={self.in_channels}, out={self.out_channels}, inter={self.inter_channels}, stride={self.stride}, "
-                f"subsets={self.num_subset}, joints={self.num_joints}")
+        return (
+            f"in={self.in_channels}, out={self.out_channels}, inter={self.inter_channels}, stride={self.stride}, "
+            f"subsets={self.num_subset}, joints={self.num_joints}"
+        )
 
 # %% ../../nbs/31_encoders.dsta.ipynb #680655b3
 class DSTANet(nn.Module):
     "HiCLR's half-width DSTA-Net; `forward(x (N, C, T, V, M)) -> (N, num_class)`, `features(x) -> (N, 256)`."
-    def __init__(self, num_class: int = 60, layout: Layout | str | None = "ntu25", in_channels: int = 3,
-                 num_joints: int | None = None, config=DSTA_CONFIG, num_subset: int = 3, attention_drop: float = 0.0,
-                 dropout: float = 0.0, dropout2d: float = 0.0, fix_stem: bool = False, init: str | None = "dsta",
-                 mlp: bool = False):
+
+    def __init__(
+        self,
+        num_class: int = 60,
+        layout: Layout | str | None = "ntu25",
+        in_channels: int = 3,
+        num_joints: int | None = None,
+        config=DSTA_CONFIG,
+        num_subset: int = 3,
+        attention_drop: float = 0.0,
+        dropout: float = 0.0,
+        dropout2d: float = 0.0,
+        fix_stem: bool = False,
+        init: str | None = "dsta",
+        mlp: bool = False,
+    ):
         super().__init__()
-        if layout is None and num_joints is None: raise ValueError("give a layout or num_joints")
+        if layout is None and num_joints is None:
+            raise ValueError("give a layout or num_joints")
         if layout is not None and num_joints is not None and get_layout(layout).num_joints != num_joints:
-            raise ValueError(f"layout {get_layout(layout).name} has {get_layout(layout).num_joints} joints, not {num_joints}")
+            raise ValueError(
+                f"layout {get_layout(layout).name} has {get_layout(layout).num_joints} joints, not {num_joints}"
+            )
         self.num_joints = num_joints or get_layout(layout).num_joints
         self.config = tuple(tuple(c) for c in config)
         self.out_channels = self.feature_dim = self.config[-1][1]
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, self.config[0][0], 1), nn.BatchNorm2d(self.config[0][0]),
-                                  nn.LeakyReLU(0.1))
-        self.blocks = nn.ModuleList(DSTABlock(i, o, inter, stride, self.num_joints, num_subset, attention_drop)
-                                    for i, o, inter, stride in self.config)
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, self.config[0][0], 1), nn.BatchNorm2d(self.config[0][0]), nn.LeakyReLU(0.1)
+        )
+        self.blocks = nn.ModuleList(
+            DSTABlock(i, o, inter, stride, self.num_joints, num_subset, attention_drop)
+            for i, o, inter, stride in self.config
+        )
         self.fc = nn.Linear(self.out_channels, num_class)
         self.drop_out, self.drop_out2d = nn.Dropout(dropout), nn.Dropout2d(dropout2d)
-        if init not in ("dsta", "reference", None): raise ValueError(f"init must be 'dsta', 'reference' or None, got {init!r}")
-        if init is not None: dsta_init(self)
-        if mlp: self.fc = nn.Sequential(nn.Linear(self.out_channels, self.out_channels), nn.ReLU(), self.fc)
-        if init == "reference": reference_init(self)
-        if fix_stem: self.stem[0].requires_grad_(False)
+        if init not in ("dsta", "reference", None):
+            raise ValueError(f"init must be 'dsta', 'reference' or None, got {init!r}")
+        if init is not None:
+            dsta_init(self)
+        if mlp:
+            self.fc = nn.Sequential(nn.Linear(self.out_channels, self.out_channels), nn.ReLU(), self.fc)
+        if init == "reference":
+            reference_init(self)
+        if fix_stem:
+            self.stem[0].requires_grad_(False)
 
     def _backbone(self, x, drop_add_edges=None, generator=None) -> torch.Tensor:
-        if x.ndim != 5: raise ValueError(f"expected x of shape (N, C, T, V, M), got {tuple(x.shape)}")
+        if x.ndim != 5:
+            raise ValueError(f"expected x of shape (N, C, T, V, M), got {tuple(x.shape)}")
         N, C, T, V, M = x.shape
-        if V != self.num_joints: raise ValueError(f"the model is built for {self.num_joints} joints, x has V={V}")
+        if V != self.num_joints:
+            raise ValueError(f"the model is built for {self.num_joints} joints, x has V={V}")
         x = self.stem(x.permute(0, 4, 1, 2, 3).reshape(N * M, C, T, V))
-        for block in self.blocks: x = block(x, drop_add_edges, generator)
-        return x                                                   # (N·M, 256, T', V)
+        for block in self.blocks:
+            x = block(x, drop_add_edges, generator)
+        return x  # (N·M, 256, T', V)
 
     def features(self, x: torch.Tensor, drop_add_edges=None, generator=None) -> torch.Tensor:
         "The backbone feature `(N, 256)`: the mean of the last block over persons, frames and joints."
@@ -154,16 +209,22 @@ class DSTANet(nn.Module):
         N, C, T, V, M = x.shape
         h, maps = self.stem(x.permute(0, 4, 1, 2, 3).reshape(N * M, C, T, V)), []
         for block in self.blocks:
-            maps.append(block.attention(h).view(N, M, *block.attention0.shape[1:])); h = block(h)
+            maps.append(block.attention(h).view(N, M, *block.attention0.shape[1:]))
+            h = block(h)
         return maps
 
 # %% ../../nbs/31_encoders.dsta.ipynb #687a0b2f
 def dsta_init(model: nn.Module) -> nn.Module:
     "DSTA-Net's own init: conv kaiming-normal fan-out (bias untouched), BN (1, 0), Linear xavier-normal (bias 0)."
     for m in model.modules():
-        if isinstance(m, nn.Conv2d): nn.init.kaiming_normal_(m.weight, mode="fan_out")
-        elif isinstance(m, nn.BatchNorm2d): nn.init.constant_(m.weight, 1); nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.Linear): nn.init.xavier_normal_(m.weight); nn.init.constant_(m.bias, 0)
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.Linear):
+            nn.init.xavier_normal_(m.weight)
+            nn.init.constant_(m.bias, 0)
     return model
 
 # %% ../../nbs/31_encoders.dsta.ipynb #c7c5ee51
@@ -171,63 +232,105 @@ def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters (optionally only those with `requires_grad`)."
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
+
 def parameter_table(model: DSTANet) -> list[dict]:
     "One row per stem/block/head: parameter counts of each part, and the total."
-    rows = [{"part": "stem", "config": f"{model.stem[0].in_channels}→{model.stem[0].out_channels}",
-             "total": count_parameters(model.stem)}]
+    rows = [
+        {
+            "part": "stem",
+            "config": f"{model.stem[0].in_channels}→{model.stem[0].out_channels}",
+            "total": count_parameters(model.stem),
+        }
+    ]
     for i, b in enumerate(model.blocks):
-        parts = {"q,k": count_parameters(b.qk), "α": b.alpha.numel(), "A0": b.attention0.numel(),
-                 "aggregate": count_parameters(b.aggregate), "feedforward": count_parameters(b.feedforward),
-                 "temporal": count_parameters(b.temporal),
-                 "residuals": sum(count_parameters(m) for m in (b.down_spatial1, b.down_spatial2, b.down_temporal))}
-        rows.append({"part": f"block {i}", "config": f"{b.in_channels}→{b.out_channels} inter {b.inter_channels} "
-                     f"stride {b.stride}", **parts, "total": count_parameters(b)})
+        parts = {
+            "q,k": count_parameters(b.qk),
+            "α": b.alpha.numel(),
+            "A0": b.attention0.numel(),
+            "aggregate": count_parameters(b.aggregate),
+            "feedforward": count_parameters(b.feedforward),
+            "temporal": count_parameters(b.temporal),
+            "residuals": sum(count_parameters(m) for m in (b.down_spatial1, b.down_spatial2, b.down_temporal)),
+        }
+        rows.append(
+            {
+                "part": f"block {i}",
+                "config": f"{b.in_channels}→{b.out_channels} inter {b.inter_channels} stride {b.stride}",
+                **parts,
+                "total": count_parameters(b),
+            }
+        )
     rows.append({"part": "fc", "config": "", "total": count_parameters(model.fc)})
     return rows
 
 # %% ../../nbs/31_encoders.dsta.ipynb #9264121b
-_BLOCK_NAMES = {"qk": "in_nets", "alpha": "alphas", "attention0": "attention0s", "aggregate": "out_nets",
-                "feedforward": "ff_nets", "temporal": "out_nett", "down_spatial1": "downs1",
-                "down_spatial2": "downs2", "down_temporal": "downt2"}
+_BLOCK_NAMES = {
+    "qk": "in_nets",
+    "alpha": "alphas",
+    "attention0": "attention0s",
+    "aggregate": "out_nets",
+    "feedforward": "ff_nets",
+    "temporal": "out_nett",
+    "down_spatial1": "downs1",
+    "down_spatial2": "downs2",
+    "down_temporal": "downt2",
+}
+
 
 def _reference_name(key: str) -> str:
     parts = key.split(".")
-    if parts[0] == "stem": return {"0": "proj", "1": "input_map.0"}[parts[1]] + "." + ".".join(parts[2:])
-    if parts[0] == "blocks": return ".".join(["graph_layers", parts[1], _BLOCK_NAMES[parts[2]], *parts[3:]])
+    if parts[0] == "stem":
+        return {"0": "proj", "1": "input_map.0"}[parts[1]] + "." + ".".join(parts[2:])
+    if parts[0] == "blocks":
+        return ".".join(["graph_layers", parts[1], _BLOCK_NAMES[parts[2]], *parts[3:]])
     return key
+
 
 def reference_key_map(model: DSTANet) -> dict[str, str]:
     "Reference key (HiCLR `net/dsta.py`) → our state-dict key, for every entry of `model.state_dict()`."
     return {_reference_name(k): k for k in model.state_dict()}
 
+
 _BUFFER_RE = re.compile(r"^graph_layers\.(\d+)\.(atts|pes\.pe)$")
+
 
 def _check_buffer(model: DSTANet, key: str, value: torch.Tensor):
     i, what = _BUFFER_RE.match(key).groups()
     block = model.blocks[int(i)]
     if what == "atts":
         ok = value.shape == (1, block.num_subset, block.num_joints, block.num_joints) and not value.any()
-        if not ok: raise ValueError(f"{key}: expected a zero buffer of {block.num_subset} subsets and {block.num_joints} joints "
-                                    f"{(1, block.num_subset, block.num_joints, block.num_joints)}, got {tuple(value.shape)} "
-                                    f"with {int(value.count_nonzero())} nonzero entries")
+        if not ok:
+            raise ValueError(
+                f"{key}: expected a zero buffer of {block.num_subset} subsets and {block.num_joints} joints "
+                f"{(1, block.num_subset, block.num_joints, block.num_joints)}, got {tuple(value.shape)} "
+                f"with {int(value.count_nonzero())} nonzero entries"
+            )
     else:
         pe = block.pos_enc.to(value.device, value.dtype)
         ok = value.ndim == 4 and value.shape[:2] == (1, block.in_channels) and value.shape[3] == block.num_joints
         if not ok or not torch.allclose(value, pe[None].expand_as(value), atol=1e-6):
-            raise ValueError(f"{key}: not the spatial positional encoding of {block.in_channels} channels and "
-                             f"{block.num_joints} joints (shape {tuple(value.shape)})")
+            raise ValueError(
+                f"{key}: not the spatial positional encoding of {block.in_channels} channels and "
+                f"{block.num_joints} joints (shape {tuple(value.shape)})"
+            )
 
-def load_reference_state_dict(model: DSTANet, state_dict: Mapping | str | PathLike, encoder: str | None = "encoder_q",
-                              strict: bool = False) -> LoadResult:
+
+def load_reference_state_dict(
+    model: DSTANet, state_dict: Mapping | str | PathLike, encoder: str | None = "encoder_q", strict: bool = False
+) -> LoadResult:
     "Load a state dict (or checkpoint file) with the reference's key names into `model`: `LoadResult(missing, unexpected, ignored)`."
     state_dict = as_state_dict(state_dict)
     inside, ignored = encoder_entries(state_dict, encoder)
     names, values, unexpected = reference_key_map(model), {}, []
     for key, ref in inside.items():
-        if _BUFFER_RE.match(ref) and int(ref.split(".")[1]) < len(model.blocks): _check_buffer(model, ref, state_dict[key])
-        elif ref in names: values[names[ref]] = (key, state_dict[key])
-        else: unexpected.append(key)
+        if _BUFFER_RE.match(ref) and int(ref.split(".")[1]) < len(model.blocks):
+            _check_buffer(model, ref, state_dict[key])
+        elif ref in names:
+            values[names[ref]] = (key, state_dict[key])
+        else:
+            unexpected.append(key)
     return finish_load(model, values, unexpected, ignored, strict)
+
 
 def to_reference_state_dict(model: DSTANet, num_frame: int = 50, prefix: str = "") -> OrderedDict:
     "`model`'s weights under the reference's key names, with its `atts` and `pes.pe` buffers for `num_frame` input frames."
@@ -235,8 +338,9 @@ def to_reference_state_dict(model: DSTANet, num_frame: int = 50, prefix: str = "
     own = {_reference_name(k): v for k, v in model.state_dict().items()}
     for ref, v in own.items():
         m = re.match(r"^graph_layers\.(\d+)\.ff_nets\.0\.weight$", ref)
-        if m:                                   # the reference registers the two buffers before ff_nets
-            i = int(m.group(1)); b = model.blocks[i]
+        if m:  # the reference registers the two buffers before ff_nets
+            i = int(m.group(1))
+            b = model.blocks[i]
             out[f"{prefix}graph_layers.{i}.atts"] = torch.zeros(1, b.num_subset, b.num_joints, b.num_joints)
             out[f"{prefix}graph_layers.{i}.pes.pe"] = b.pos_enc[None].expand(1, -1, frames[i], -1).clone()
         out[prefix + ref] = v.detach().clone()

@@ -28,25 +28,29 @@ def hop_distance_to_center(layout: Layout | str, max_hop: int | None = 1) -> np.
     d = get_layout(layout).hop_distance.astype(np.float64)
     return d if max_hop is None else np.where(d <= max_hop, d, np.inf)
 
+
 def normalized_adjacency(layout: Layout | str) -> np.ndarray:
     "Â = (A + I) D⁻¹, D the column sums: Â[j, i] = 1/deg(i) for j a neighbour of i or i itself (`normalize_digraph`)."
     a = get_layout(layout).adjacency(self_loops=True).astype(np.float64)
     return a / a.sum(0, keepdims=True)
 
+
 def graph_partition(layout: Layout | str, distance: str = "reference") -> np.ndarray:
     "ST-GCN's 'spatial' partition (3, V, V) float32: root, A1 (d(source) ≥ d(target)), A2 (d(source) < d(target)); row = source, column = target."
     layout = get_layout(layout)
-    if distance not in ("reference", "full"): raise ValueError(f"distance must be 'reference' or 'full', got {distance!r}")
+    if distance not in ("reference", "full"):
+        raise ValueError(f"distance must be 'reference' or 'full', got {distance!r}")
     d = hop_distance_to_center(layout, 1 if distance == "reference" else None)
     a_hat = normalized_adjacency(layout)
     neighbour = layout.adjacency(self_loops=False) > 0
-    source_not_closer = d[:, None] >= d[None, :]   # [j, i]: d(j) >= d(i); inf >= inf is True (the quirk)
+    source_not_closer = d[:, None] >= d[None, :]  # [j, i]: d(j) >= d(i); inf >= inf is True (the quirk)
     parts = [np.diag(np.diag(a_hat)), a_hat * (neighbour & source_not_closer), a_hat * (neighbour & ~source_not_closer)]
     return np.stack(parts).astype(np.float32)
 
 # %% ../../nbs/30_encoders.stgcn.ipynb #bd83268b
 class GraphConv(nn.Module):
     "Spatial graph convolution of ST-GCN: 1×1 conv to K·C_out channels, then Σ_k x_k A_k over the joints."
+
     def __init__(self, in_channels: int, out_channels: int, num_subsets: int):
         super().__init__()
         self.num_subsets = num_subsets
@@ -54,27 +58,47 @@ class GraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
         "x (N, C_in, T, V), A (K, V, V) or one per sample (N, K, V, V) -> (N, C_out, T, V)."
-        if A.shape[-3] != self.num_subsets: raise ValueError(f"expected {self.num_subsets} adjacency subsets, got {tuple(A.shape)}")
+        if A.shape[-3] != self.num_subsets:
+            raise ValueError(f"expected {self.num_subsets} adjacency subsets, got {tuple(A.shape)}")
         x = self.conv(x)
         n, kc, t, v = x.shape
         x = x.view(n, self.num_subsets, kc // self.num_subsets, t, v)
         # output joint w gathers input joints v with weight A_k[v, w]
         return torch.einsum("nkctv,kvw->nctw" if A.ndim == 3 else "nkctv,nkvw->nctw", x, A).contiguous()
 
+
 class STGCNBlock(nn.Module):
     "One ST-GCN block: graph conv, temporal conv (BN-ReLU-Conv(9x1)-BN-Dropout), residual, ReLU."
-    def __init__(self, in_channels: int, out_channels: int, num_subsets: int = 3, stride: int = 1,
-                 dropout: float = 0.0, residual: bool = True, temporal_kernel: int = 9):
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_subsets: int = 3,
+        stride: int = 1,
+        dropout: float = 0.0,
+        residual: bool = True,
+        temporal_kernel: int = 9,
+    ):
         super().__init__()
-        if temporal_kernel % 2 != 1: raise ValueError(f"temporal_kernel must be odd, got {temporal_kernel}")
+        if temporal_kernel % 2 != 1:
+            raise ValueError(f"temporal_kernel must be odd, got {temporal_kernel}")
         self.gcn = GraphConv(in_channels, out_channels, num_subsets)
         self.tcn = nn.Sequential(
-            nn.BatchNorm2d(out_channels), nn.ReLU(),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
             nn.Conv2d(out_channels, out_channels, (temporal_kernel, 1), (stride, 1), ((temporal_kernel - 1) // 2, 0)),
-            nn.BatchNorm2d(out_channels), nn.Dropout(dropout))
-        if not residual: self.residual = None
-        elif in_channels == out_channels and stride == 1: self.residual = nn.Identity()
-        else: self.residual = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, (stride, 1)), nn.BatchNorm2d(out_channels))
+            nn.BatchNorm2d(out_channels),
+            nn.Dropout(dropout),
+        )
+        if not residual:
+            self.residual = None
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, (stride, 1)), nn.BatchNorm2d(out_channels)
+            )
 
     def forward(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
         y = self.tcn(self.gcn(x, A))
@@ -83,28 +107,55 @@ class STGCNBlock(nn.Module):
 # %% ../../nbs/30_encoders.stgcn.ipynb #7603757d
 class STGCN(nn.Module):
     "HiCLR's 1/4-width ST-GCN on (N, C, T, V, M): `features` -> (N, hidden_dim), `forward` -> `fc` of it."
-    def __init__(self, num_class: int = 60, layout: Layout | str = "ntu25", in_channels: int = 3,
-                 hidden_channels: int = 16, hidden_dim: int = 256, dropout: float = 0.5, edge_importance: bool = True,
-                 distance: str = "reference", temporal_kernel: int = 9, init: str | None = None, mlp: bool = False):
+
+    def __init__(
+        self,
+        num_class: int = 60,
+        layout: Layout | str = "ntu25",
+        in_channels: int = 3,
+        hidden_channels: int = 16,
+        hidden_dim: int = 256,
+        dropout: float = 0.5,
+        edge_importance: bool = True,
+        distance: str = "reference",
+        temporal_kernel: int = 9,
+        init: str | None = None,
+        mlp: bool = False,
+    ):
         super().__init__()
-        if init not in (None, "reference"): raise ValueError(f"init must be None or 'reference', got {init!r}")
+        if init not in (None, "reference"):
+            raise ValueError(f"init must be None or 'reference', got {init!r}")
         self.layout, self.in_channels, self.feature_dim = get_layout(layout), in_channels, hidden_dim
         self.register_buffer("A", torch.from_numpy(graph_partition(self.layout, distance)))
         k, v = self.A.shape[:2]
         h = hidden_channels
         self.data_bn = nn.BatchNorm1d(in_channels * v)
         # (C_in, C_out, stride) of the 10 blocks (st_gcn.py:L27-L38)
-        plan = [(in_channels, h, 1), (h, h, 1), (h, h, 1), (h, h, 1), (h, 2 * h, 2), (2 * h, 2 * h, 1), (2 * h, 2 * h, 1),
-                (2 * h, 4 * h, 2), (4 * h, 4 * h, 1), (4 * h, hidden_dim, 1)]
+        plan = [
+            (in_channels, h, 1),
+            (h, h, 1),
+            (h, h, 1),
+            (h, h, 1),
+            (h, 2 * h, 2),
+            (2 * h, 2 * h, 1),
+            (2 * h, 2 * h, 1),
+            (2 * h, 4 * h, 2),
+            (4 * h, 4 * h, 1),
+            (4 * h, hidden_dim, 1),
+        ]
         self.st_gcn_networks = nn.ModuleList(
             STGCNBlock(c_in, c_out, k, stride, dropout if i else 0.0, residual=i > 0, temporal_kernel=temporal_kernel)
-            for i, (c_in, c_out, stride) in enumerate(plan))
+            for i, (c_in, c_out, stride) in enumerate(plan)
+        )
         self.fc = nn.Linear(hidden_dim, num_class)
-        if mlp: self.fc = nn.Sequential(nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), self.fc)  # as net/hiclr.py:L57-L64
+        if mlp:
+            self.fc = nn.Sequential(nn.Linear(hidden_dim, hidden_dim), nn.ReLU(), self.fc)  # as net/hiclr.py:L57-L64
         self.edge_importance = edge_importance
         if edge_importance:
-            for i in range(1, len(plan) + 1): self.register_parameter(f"edge_importance{i}", nn.Parameter(torch.ones(k, v, v)))
-        if init == "reference": reference_init(self)   # HiCLR applies it to the whole built model
+            for i in range(1, len(plan) + 1):
+                self.register_parameter(f"edge_importance{i}", nn.Parameter(torch.ones(k, v, v)))
+        if init == "reference":
+            reference_init(self)  # HiCLR applies it to the whole built model
 
     def importance(self, block: int) -> torch.Tensor | float:
         "Edge importance of block `block` (0-based), or 1 without edge importance."
@@ -113,19 +164,22 @@ class STGCN(nn.Module):
     def _check(self, x: torch.Tensor):
         v = self.A.shape[1]
         if x.ndim != 5 or x.shape[1] != self.in_channels or x.shape[3] != v:
-            raise ValueError(f"expected (N, {self.in_channels}, T, {v}, M) for layout {self.layout.name}, got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected (N, {self.in_channels}, T, {v}, M) for layout {self.layout.name}, got {tuple(x.shape)}"
+            )
 
     def feature_maps(self, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
         "Output of the last block, (N·M, hidden_dim, T', V), persons of a sample adjacent."
         self._check(x)
         n, c, t, v, m = x.shape
-        x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)     # BN channel = joint * C + coordinate
+        x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)  # BN channel = joint * C + coordinate
         x = self.data_bn(x).view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
         for i, block in enumerate(self.st_gcn_networks):
             A = self.A
             if drop_add_edges is not None:
                 A = drop_add_edges.adjacency(A, generator, num_samples=n)
-                if A.ndim == 4: A = A.repeat_interleave(m, dim=0)  # one draw per sample, shared by its persons
+                if A.ndim == 4:
+                    A = A.repeat_interleave(m, dim=0)  # one draw per sample, shared by its persons
             x = block(x, A * self.importance(i))
         return x
 
@@ -143,19 +197,24 @@ def _skelnb_name(name: str) -> str:
     "AimCLR's `edge_importance.{i}` -> HiCLR's `edge_importance{i+1}`; every other name is already skelnb's."
     return re.sub(r"^edge_importance\.(\d+)$", lambda mt: f"edge_importance{int(mt.group(1)) + 1}", name)
 
+
 def reference_key_names(state_dict: Mapping, encoder: str | None = "encoder_q") -> dict[str, str | None]:
     "Map each key of a reference state dict to skelnb's name (None for keys of other model parts)."
     inside, ignored = encoder_entries(state_dict, encoder)
     return {key: _skelnb_name(inside[key]) if key in inside else None for key in state_dict}
 
-def load_reference_state_dict(model: STGCN, state_dict: Mapping | str | PathLike, encoder: str | None = "encoder_q",
-                              strict: bool = False) -> LoadResult:
+
+def load_reference_state_dict(
+    model: STGCN, state_dict: Mapping | str | PathLike, encoder: str | None = "encoder_q", strict: bool = False
+) -> LoadResult:
     "Load a HiCLR/AimCLR ST-GCN state dict (or checkpoint file) into `model`: `LoadResult(missing, unexpected, ignored)`."
     state_dict = as_state_dict(state_dict)
     inside, ignored = encoder_entries(state_dict, encoder)
     own, values, unexpected = model.state_dict(), {}, []
     for key, name in inside.items():
         name = _skelnb_name(name)
-        if name in own: values[name] = (key, state_dict[key])
-        else: unexpected.append(key)
+        if name in own:
+            values[name] = (key, state_dict[key])
+        else:
+            unexpected.append(key)
     return finish_load(model, values, unexpected, ignored, strict)
