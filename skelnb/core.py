@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['SkeletonDataError', 'atomic_path', 'write_json', 'write_npy', 'sha256_file', 'sha256_files', 'versions',
-           'project_root', 'shared_data']
+__all__ = ['SkeletonDataError', 'current_umask', 'atomic_path', 'write_json', 'write_npy', 'sha256_file', 'sha256_files',
+           'versions', 'project_root', 'shared_data']
 
 # %% ../nbs/00_core.ipynb #9de82905
 class SkeletonDataError(ValueError):
@@ -34,6 +34,13 @@ class SkeletonDataError(ValueError):
         return (type(self), (self.reason, self.path, self.line, self.field))
 
 # %% ../nbs/00_core.ipynb #9854de68
+def current_umask() -> int:
+    "The process umask (read by setting it and putting it back)."
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     "Yield a temporary path beside `path`; on success it is renamed to `path`, on error removed."
@@ -41,6 +48,7 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp's 0600 would hide prepared files from other users
     try:
         yield Path(tmp)
         os.replace(tmp, path)

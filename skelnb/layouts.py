@@ -9,10 +9,11 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['KINECT_V2_JOINTS', 'NTU25', 'KINECT_V1_JOINTS', 'KINECT_V1', 'NW_UCLA', 'LAYOUTS', 'Layout', 'get_layout',
-           'plot_skeleton']
+           'register_layout', 'plot_skeleton']
 
 # %% ../nbs/01_layouts.ipynb #a61a6f7e
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class Layout:
 
     def __post_init__(self):
         object.__setattr__(self, "_names", {n: i for i, n in enumerate(self.joints)})
-        if len(self._names) != len(self.joints):
-            raise ValueError(f"{self.name}: duplicate joint names")
+        if dups := _duplicates(self.joints):
+            raise ValueError(f"{self.name}: duplicate joint names {dups}")
         bad = [e for e in self.edges if not all(0 <= i < len(self.joints) for i in e) or e[0] == e[1]]
         if bad:
             raise ValueError(f"{self.name}: invalid edges {bad}")
@@ -46,6 +47,8 @@ class Layout:
 
     def reordered(self, joint_order, name: str | None = None) -> "Layout":
         "The same skeleton with its joints stored in `joint_order` (a permutation of this layout's names)."
+        if dups := _duplicates(joint_order):
+            raise ValueError(f"joint order names {dups} more than once")
         if sorted(joint_order) != sorted(self.joints):
             extra, missing = sorted(set(joint_order) - set(self.joints)), sorted(set(self.joints) - set(joint_order))
             raise ValueError(f"joint order is not a permutation of {self.name}: unknown {extra}, missing {missing}")
@@ -62,124 +65,118 @@ class Layout:
             raise KeyError(f"{self.name} has no joint {joint!r}")
         return self._names[joint]
 
-    def _distances(self) -> np.ndarray:
-        "Hop distance of every joint to the centre (-1 if unreachable)."
-        nbrs = [[] for _ in self.joints]
-        for a, b in self.edges:
-            nbrs[a].append(b)
-            nbrs[b].append(a)
-        dist = np.full(len(self.joints), -1)
-        dist[self.center] = 0
-        todo = deque([self.center])
-        while todo:
-            i = todo.popleft()
-            for j in nbrs[i]:
-                if dist[j] < 0:
-                    dist[j] = dist[i] + 1
-                    todo.append(j)
-        return dist
 
-    @property
-    def hop_distance(self) -> np.ndarray:
-        return self._distances()
+def _duplicates(names) -> list:
+    "Names that occur more than once, in order of first occurrence."
+    seen, dups = set(), []
+    for n in names:
+        if n in seen and n not in dups:
+            dups.append(n)
+        seen.add(n)
+    return dups
 
-    @property
-    def bones(self) -> tuple[tuple[int, int], ...]:
-        "`(joint, parent)` for every joint in order, the parent being the neighbour one hop closer to the centre; the centre is its own parent (a zero bone)."
-        d = self._distances()
-        parent = {self.center: self.center}
-        for a, b in self.edges:
-            child, par = (a, b) if d[a] > d[b] else (b, a)
-            parent[child] = par
-        return tuple((v, parent[v]) for v in range(self.num_joints))
+# %% ../nbs/01_layouts.ipynb #e50bed66
+@patch
+def _distances(self: Layout) -> np.ndarray:
+    "Hop distance of every joint to the centre (-1 if unreachable)."
+    nbrs = [[] for _ in self.joints]
+    for a, b in self.edges:
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    dist = np.full(len(self.joints), -1)
+    dist[self.center] = 0
+    todo = deque([self.center])
+    while todo:
+        i = todo.popleft()
+        for j in nbrs[i]:
+            if dist[j] < 0:
+                dist[j] = dist[i] + 1
+                todo.append(j)
+    return dist
 
-    @property
-    def left_right(self) -> tuple[tuple[int, int], ...]:
-        "Pairs `(left, right)` of joints whose names differ only in left/right."
-        return tuple(
-            (i, self._names[n.replace("left_", "right_", 1)])
-            for i, n in enumerate(self.joints)
-            if n.startswith("left_") and n.replace("left_", "right_", 1) in self._names
+
+@patch(as_prop=True)
+def hop_distance(self: Layout) -> np.ndarray:
+    return self._distances()
+
+
+@patch(as_prop=True)
+def bones(self: Layout) -> tuple[tuple[int, int], ...]:
+    "`(joint, parent)` for every joint in order; the parent is the neighbour one hop closer to the centre."
+    d = self._distances()
+    parent = {self.center: self.center}
+    for a, b in self.edges:
+        child, par = (a, b) if d[a] > d[b] else (b, a)
+        parent[child] = par
+    return tuple((v, parent[v]) for v in range(self.num_joints))
+
+
+@patch
+def adjacency(self: Layout, self_loops: bool = True) -> np.ndarray:
+    "Symmetric 0/1 adjacency matrix (V, V)."
+    a = np.zeros((self.num_joints,) * 2, dtype=np.float32)
+    for i, j in self.edges:
+        a[i, j] = a[j, i] = 1
+    if self_loops:
+        a[np.diag_indices_from(a)] = 1
+    return a
+
+# %% ../nbs/01_layouts.ipynb #efae8276
+@patch(as_prop=True)
+def left_right(self: Layout) -> tuple[tuple[int, int], ...]:
+    "Pairs `(left, right)` of joints whose names differ only in left/right."
+    return tuple(
+        (i, self._names[n.replace("left_", "right_", 1)])
+        for i, n in enumerate(self.joints)
+        if n.startswith("left_") and n.replace("left_", "right_", 1) in self._names
+    )
+
+
+@patch(as_prop=True)
+def flip_permutation(self: Layout) -> np.ndarray:
+    "Joint permutation of a left/right flip: `x[..., perm, :]` swaps every left joint with its right twin."
+    if not self.left_right:
+        raise ValueError(
+            f"layout {self.name!r} has no left/right joint pairs (names 'left_*' with a 'right_*' twin): "
+            "nothing to flip"
         )
+    perm = np.arange(self.num_joints)
+    for l, r in self.left_right:
+        perm[l], perm[r] = r, l
+    return perm
 
-    @property
-    def flip_permutation(self) -> np.ndarray:
-        "Joint permutation of a left/right flip: `x[..., perm, :]` swaps every left joint with its right twin."
-        perm = np.arange(self.num_joints)
-        for l, r in self.left_right:
-            perm[l], perm[r] = r, l
-        return perm
 
-    def adjacency(self, self_loops: bool = True) -> np.ndarray:
-        "Symmetric 0/1 adjacency matrix (V, V)."
-        a = np.zeros((self.num_joints,) * 2, dtype=np.float32)
-        for i, j in self.edges:
-            a[i, j] = a[j, i] = 1
-        if self_loops:
-            a[np.diag_indices_from(a)] = 1
-        return a
+@patch
+def __repr__(self: Layout):
+    return (
+        f"Layout({self.name!r}, {self.num_joints} joints, {len(self.edges)} edges, "
+        f"centre {self.center}={self.joints[self.center]!r}, {len(self.left_right)} left/right pairs)"
+    )
 
-    def __repr__(self):
-        return (
-            f"Layout({self.name!r}, {self.num_joints} joints, {len(self.edges)} edges, "
-            f"centre {self.center}={self.joints[self.center]!r}, {len(self.left_right)} left/right pairs)"
-        )
+# %% ../nbs/01_layouts.ipynb #20e2697a
+@patch
+def require(self: Layout, joints, user: str) -> None:
+    "Fail, naming them, unless this layout has every joint in `joints` (what `user` needs)."
+    if missing := [j for j in joints if j not in self._names]:
+        raise ValueError(f"{user} needs the joints {missing}, which layout {self.name!r} lacks")
 
 # %% ../nbs/01_layouts.ipynb #7d7481c2
+# fmt: off
 KINECT_V2_JOINTS = (
-    "spine_base",
-    "spine_mid",
-    "neck",
-    "head",
-    "left_shoulder",
-    "left_elbow",
-    "left_wrist",
-    "left_hand",
-    "right_shoulder",
-    "right_elbow",
-    "right_wrist",
-    "right_hand",
-    "left_hip",
-    "left_knee",
-    "left_ankle",
-    "left_foot",
-    "right_hip",
-    "right_knee",
-    "right_ankle",
-    "right_foot",
-    "spine_shoulder",
-    "left_hand_tip",
-    "left_thumb",
-    "right_hand_tip",
-    "right_thumb",
+    "spine_base", "spine_mid", "neck", "head", "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+    "right_shoulder", "right_elbow", "right_wrist", "right_hand", "left_hip", "left_knee", "left_ankle",
+    "left_foot", "right_hip", "right_knee", "right_ankle", "right_foot", "spine_shoulder", "left_hand_tip",
+    "left_thumb", "right_hand_tip", "right_thumb",
 )
+# fmt: on
 
+# fmt: off
 _NTU_EDGES_1BASED = (
-    (1, 2),
-    (2, 21),
-    (3, 21),
-    (4, 3),
-    (5, 21),
-    (6, 5),
-    (7, 6),
-    (8, 7),
-    (9, 21),
-    (10, 9),
-    (11, 10),
-    (12, 11),
-    (13, 1),
-    (14, 13),
-    (15, 14),
-    (16, 15),
-    (17, 1),
-    (18, 17),
-    (19, 18),
-    (20, 19),
-    (22, 23),
-    (23, 8),
-    (24, 25),
+    (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9), (11, 10), (12, 11),
+    (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19), (22, 23), (23, 8), (24, 25),
     (25, 12),
 )
+# fmt: on
 
 NTU25 = Layout.from_names(
     "ntu25",
@@ -189,64 +186,54 @@ NTU25 = Layout.from_names(
 )
 
 # %% ../nbs/01_layouts.ipynb #6b0f4ec2
+# fmt: off
 KINECT_V1_JOINTS = (
-    "spine_base",
-    "spine_mid",
-    "spine_shoulder",
-    "head",
-    "left_shoulder",
-    "left_elbow",
-    "left_wrist",
-    "left_hand",
-    "right_shoulder",
-    "right_elbow",
-    "right_wrist",
-    "right_hand",
-    "left_hip",
-    "left_knee",
-    "left_ankle",
-    "left_foot",
-    "right_hip",
-    "right_knee",
-    "right_ankle",
-    "right_foot",
+    "spine_base", "spine_mid", "spine_shoulder", "head", "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+    "right_shoulder", "right_elbow", "right_wrist", "right_hand", "left_hip", "left_knee", "left_ankle",
+    "left_foot", "right_hip", "right_knee", "right_ankle", "right_foot",
 )
+# fmt: on
 
+# fmt: off
 _KINECT_V1_EDGES = (
-    ("spine_base", "spine_mid"),
-    ("spine_mid", "spine_shoulder"),
-    ("spine_shoulder", "head"),
-    ("spine_shoulder", "left_shoulder"),
-    ("left_shoulder", "left_elbow"),
-    ("left_elbow", "left_wrist"),
-    ("left_wrist", "left_hand"),
-    ("spine_shoulder", "right_shoulder"),
-    ("right_shoulder", "right_elbow"),
-    ("right_elbow", "right_wrist"),
-    ("right_wrist", "right_hand"),
-    ("spine_base", "left_hip"),
-    ("left_hip", "left_knee"),
-    ("left_knee", "left_ankle"),
-    ("left_ankle", "left_foot"),
-    ("spine_base", "right_hip"),
-    ("right_hip", "right_knee"),
-    ("right_knee", "right_ankle"),
+    ("spine_base", "spine_mid"), ("spine_mid", "spine_shoulder"), ("spine_shoulder", "head"),
+    ("spine_shoulder", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("left_wrist", "left_hand"), ("spine_shoulder", "right_shoulder"), ("right_shoulder", "right_elbow"),
+    ("right_elbow", "right_wrist"), ("right_wrist", "right_hand"), ("spine_base", "left_hip"),
+    ("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("left_ankle", "left_foot"),
+    ("spine_base", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
     ("right_ankle", "right_foot"),
 )
+# fmt: on
 
 KINECT_V1 = Layout.from_names("kinect_v1", KINECT_V1_JOINTS, _KINECT_V1_EDGES, "spine_shoulder")
 NW_UCLA = KINECT_V1.reordered(KINECT_V1_JOINTS, name="nw_ucla")
 
+# %% ../nbs/01_layouts.ipynb #d2783d48
 LAYOUTS = {l.name: l for l in (NTU25, KINECT_V1, NW_UCLA)}
 
 
 def get_layout(layout: str | Layout) -> Layout:
-    "A layout by name (`ntu25`, `kinect_v1`, `nw_ucla`) or the layout itself."
+    "A registered layout by name (`ntu25`, `kinect_v1`, `nw_ucla`, or one given to `register_layout`), or the layout."
     if isinstance(layout, Layout):
         return layout
     if layout not in LAYOUTS:
-        raise KeyError(f"unknown layout {layout!r}; known: {sorted(LAYOUTS)}")
+        raise KeyError(
+            f"unknown layout {layout!r}; known: {sorted(LAYOUTS)} (define one with Layout.from_names or "
+            f"Layout.reordered, then skelnb.layouts.register_layout(layout))"
+        )
     return LAYOUTS[layout]
+
+
+def register_layout(layout: Layout, replace: bool = False) -> Layout:
+    "Make `layout` known to `get_layout` by its name; another layout of the same name needs `replace=True`."
+    if not isinstance(layout, Layout):
+        raise TypeError(f"expected a Layout, got {type(layout).__name__}")
+    old = LAYOUTS.get(layout.name)
+    if old is not None and old != layout and not replace:
+        raise ValueError(f"another layout is registered as {layout.name!r}; pass replace=True to replace it")
+    LAYOUTS[layout.name] = layout
+    return layout
 
 # %% ../nbs/01_layouts.ipynb #6edeee14
 def plot_skeleton(xyz, layout: Layout | str, ax=None, labels: bool = True, color="C0", title: str | None = None):
