@@ -13,8 +13,9 @@ from ..core import SkeletonDataError
 from ..layouts import Layout, get_layout
 
 # %% auto #0
-__all__ = ['check_bodies', 'resize_frames', 'valid_frame_count', 'parallel_skeleton', 'hiclr_pipeline', 'rotation_matrix',
-           'angle_between', 'pad_null_frames', 'center_on_first_person', 'align_first_frame', 'halp_pipeline']
+__all__ = ['HICLR_JOINTS', 'HALP_JOINTS', 'check_bodies', 'resize_frames', 'valid_frame_count', 'parallel_skeleton',
+           'hiclr_pipeline', 'rotation_matrix', 'angle_between', 'pad_null_frames', 'center_on_first_person',
+           'align_first_frame', 'halp_pipeline']
 
 # %% ../../nbs/14_data.pipelines.ipynb #617a5cfd
 def check_bodies(x, layout: Layout | str) -> np.ndarray:
@@ -39,7 +40,7 @@ def check_bodies(x, layout: Layout | str) -> np.ndarray:
 
 # %% ../../nbs/14_data.pipelines.ipynb #17d5d46e
 def resize_frames(x, length: int) -> np.ndarray:
-    "Resample `x` linearly along axis 0 (time) to `length` frames, as `cv2.resize(..., interpolation=cv2.INTER_LINEAR)`."
+    "Resample `x` linearly along axis 0 (time) to `length` frames, as OpenCV's `resize` with `INTER_LINEAR`."
     x = np.asarray(x)
     if x.ndim == 0 or x.shape[0] == 0:
         raise SkeletonDataError("cannot resize a sequence of 0 frames", field="frames")
@@ -63,7 +64,7 @@ def valid_frame_count(x, layout: Layout | str) -> int:
 
 # %% ../../nbs/14_data.pipelines.ipynb #399d07ba
 def parallel_skeleton(x, layout: Layout | str, per_frame_sign: bool = False, eps: float = 1e-4) -> np.ndarray:
-    "HiCLR's yaw alignment of `x` (T, M, V, 3): rotate each person about y so the shoulder line lies on x, frame by frame."
+    "HiCLR's yaw alignment of `x` (T, M, V, 3): turn each person about y, per frame, to put the shoulders on x."
     layout = get_layout(layout)
     x = np.asarray(x, dtype=np.float32)
     v = x[:, :, layout.index("right_shoulder")] - x[:, :, layout.index("left_shoulder")]  # (T, M, 3)
@@ -86,11 +87,15 @@ def parallel_skeleton(x, layout: Layout | str, per_frame_sign: bool = False, eps
     return out
 
 # %% ../../nbs/14_data.pipelines.ipynb #c4429bb0
+HICLR_JOINTS = ("spine_base", "left_shoulder", "right_shoulder")  # plus the layout's centre
+
+
 def hiclr_pipeline(
     x, layout: Layout | str, frames: int = 50, per_frame_sign: bool = False, eps: float = 1e-4
 ) -> np.ndarray:
     "HiCLR's per-sample conversion of raw bodies `x` (T, M, V, 3) to `(3, frames, V, M)` float32."
     layout = get_layout(layout)
+    layout.require(HICLR_JOINTS, "the HiCLR pipeline")
     x = check_bodies(x, layout)
     length = valid_frame_count(x, layout)  # counted before centring, as the reference does
     if length == 0:
@@ -135,7 +140,7 @@ def _frame_sums(s: np.ndarray) -> np.ndarray:
 
 
 def pad_null_frames(x) -> np.ndarray:
-    "AGCN step 1 on `x` (T, M, V, 3): move each person's frames to the front if frame 0 is empty, loop-pad the trailing empty block."
+    "AGCN step 1 on `x` (T, M, V, 3): frames to the front if frame 0 is empty, trailing empty block loop-padded."
     s = np.array(np.asarray(x).transpose(1, 0, 2, 3))  # persons first, a copy
     T = s.shape[1]
     for person in s:
@@ -154,7 +159,7 @@ def pad_null_frames(x) -> np.ndarray:
 
 # %% ../../nbs/14_data.pipelines.ipynb #3079d2a5
 def center_on_first_person(x, joint: int) -> np.ndarray:
-    "AGCN step 2 on `x` (T, M, V, 3): subtract person 0's `joint` of each frame from every person, zero joints kept zero."
+    "AGCN step 2 on `x` (T, M, V, 3): subtract person 0's `joint` per frame from every person; zero joints stay."
     s = np.array(np.asarray(x).transpose(1, 0, 2, 3))
     if s.sum() == 0:
         return s.transpose(1, 0, 2, 3)
@@ -166,7 +171,7 @@ def center_on_first_person(x, joint: int) -> np.ndarray:
 
 # %% ../../nbs/14_data.pipelines.ipynb #376a1a80
 def align_first_frame(x, joint_from: int, joint_to: int, target=(0, 0, 1)) -> np.ndarray:
-    "AGCN steps 3/4 on `x` (T, M, V, 3): rotate so person 0's `joint_from -> joint_to` in frame 0 points along `target`."
+    "AGCN steps 3/4 on `x` (T, M, V, 3): rotate so person 0's `joint_from -> joint_to` at frame 0 is on `target`."
     s = np.array(np.asarray(x).transpose(1, 0, 2, 3))
     if s.sum() == 0:
         return s.transpose(1, 0, 2, 3)
@@ -177,9 +182,13 @@ def align_first_frame(x, joint_from: int, joint_to: int, target=(0, 0, 1)) -> np
     return s.transpose(1, 0, 2, 3)
 
 # %% ../../nbs/14_data.pipelines.ipynb #7d86cd53
+HALP_JOINTS = ("spine_base", "spine_mid", "left_shoulder", "right_shoulder")
+
+
 def halp_pipeline(x, layout: Layout | str, max_frames: int = 300) -> tuple[np.ndarray, int]:
-    "HaLP/CMD's per-sample AGCN normalisation of raw bodies `x` (T, M, V, 3): `(data (3, max_frames, V, M), num_frames)`."
+    "HaLP/CMD's AGCN normalisation of raw bodies `x` (T, M, V, 3): `(data (3, max_frames, V, M), num_frames)`."
     layout = get_layout(layout)
+    layout.require(HALP_JOINTS, "the HaLP pipeline")
     x = check_bodies(x, layout)
     if int(max_frames) != max_frames or max_frames < 1:
         raise ValueError(f"max_frames must be a positive integer, got {max_frames!r}")
