@@ -346,6 +346,14 @@ def test_non_finite_coordinates(samples, tmp_path):
     _expect(_bad(tmp_path, _edit(_lines(samples), 46, lambda v: v[:2] + ["-inf"] + v[3:])), 46, "x y z", "non-finite")
 
 
+def test_float32_overflow_is_rejected_with_its_line(samples, tmp_path):
+    "1e39 is finite in float64 but inf in float32: the reader rejects it, naming file and line (issue 8, defect 4)."
+    _expect(_bad(tmp_path, _edit(_lines(samples), 45, lambda v: ["1e39"] + v[1:])), 45, "x y z", "in float32")
+    _expect(
+        _bad(tmp_path, _edit(_lines(samples), 47, lambda v: v[:2] + ["-3.5e38"] + v[3:])), 47, "x y z", "non-finite"
+    )
+
+
 def test_bad_tracking_state_and_duplicate_body(samples, tmp_path):
     _expect(_bad(tmp_path, _edit(_lines(samples), 47, lambda v: v[:11] + ["3"])), 47, "joint trackingState", "not in")
     fr = split_frames(samples["S001C001P001R001A011"])

@@ -25,31 +25,18 @@ __all__ = ['NUM_JOINTS', 'BODY_INFO_FIELDS', 'JOINT_FIELDS', 'NTU60_NUM_CLASSES'
 
 # %% ../../nbs/10_data.ntu.ipynb #44cd3b71
 NUM_JOINTS = 25
+# fmt: off
 BODY_INFO_FIELDS = (
-    "clippedEdges",
-    "handLeftConfidence",
-    "handLeftState",
-    "handRightConfidence",
-    "handRightState",
-    "isRestricted",
-    "leanX",
-    "leanY",
-    "trackingState",
+    "clippedEdges", "handLeftConfidence", "handLeftState", "handRightConfidence", "handRightState", "isRestricted",
+    "leanX", "leanY", "trackingState",
 )
+# fmt: on
+# fmt: off
 JOINT_FIELDS = (
-    "x",
-    "y",
-    "z",
-    "depthX",
-    "depthY",
-    "colorX",
-    "colorY",
-    "orientationW",
-    "orientationX",
-    "orientationY",
-    "orientationZ",
-    "trackingState",
+    "x", "y", "z", "depthX", "depthY", "colorX", "colorY", "orientationW", "orientationX", "orientationY",
+    "orientationZ", "trackingState",
 )
+# fmt: on
 
 
 @dataclass(eq=False)
@@ -85,7 +72,8 @@ class NTUSkeleton:
 
     def __repr__(self):
         return (
-            f"NTUSkeleton({self.name!r}, {self.num_frames} frames, {self.num_bodies} bod{'y' if self.num_bodies == 1 else 'ies'} {self.body_ids}, "
+            f"NTUSkeleton({self.name!r}, {self.num_frames} frames, "
+            f"{self.num_bodies} bod{'y' if self.num_bodies == 1 else 'ies'} {self.body_ids}, "
             f"bodies per frame {sorted(set(self.bodies_per_frame.tolist()))})"
         )
 
@@ -106,9 +94,9 @@ def _int_line(lines, i, path, field: str) -> int:
         raise _err(f"not an integer: {tok.decode(errors='replace')!r}", path, i, field)
     return int(tok)
 
-
+# %% ../../nbs/10_data.ntu.ipynb #cf7527e1
 def _walk_frames(lines, start: int, num_frames: int | None, path):
-    "Walk the frame structure from line `start`: `num_frames` frames, or (None) until the end. Returns the body records."
+    "Walk the frames from line `start`: `num_frames` of them, or (None) up to the end; returns the body records."
     slots: dict[bytes, int] = {}
     recs = []  # (frame, slot, position in frame, 0-based line of the info line)
     i, t, n = start, 0, len(lines)
@@ -185,6 +173,23 @@ def _parse_joint_lines(lines, first_joint_line: np.ndarray, path) -> np.ndarray:
         _locate_bad_line(lines, line_idx(), len(JOINT_FIELDS), path, "joint", f"got shape {vals.shape}")
     return vals.reshape(-1, NUM_JOINTS, len(JOINT_FIELDS))
 
+# %% ../../nbs/10_data.ntu.ipynb #7c0f97fb
+def _check_joint_values(vals, info_line, path) -> None:
+    "Fail, naming the line, on a coordinate that is not a finite float32 or a tracking state outside {0, 1, 2}."
+    with np.errstate(over="ignore"):
+        bad = ~np.isfinite(vals[..., :3].astype(np.float32)).all(-1)
+    if bad.any():
+        blk, j = np.argwhere(bad)[0]
+        raise _err(
+            f"non-finite coordinate in float32: {vals[blk, j, :3].tolist()}", path, info_line[blk] + 2 + j, "x y z"
+        )
+    state = vals[..., 11]
+    bad = ~np.isin(state, (0, 1, 2))
+    if bad.any():
+        blk, j = np.argwhere(bad)[0]
+        line = info_line[blk] + 2 + j
+        raise _err(f"joint tracking state {state[blk, j]!r} not in {{0, 1, 2}}", path, line, "joint trackingState")
+
 # %% ../../nbs/10_data.ntu.ipynb #e544ebdc
 def read_ntu_skeleton(path) -> NTUSkeleton:
     "Read one NTU RGB+D `.skeleton` file, every field kept, bodies in slots by ID (see `NTUSkeleton`)."
@@ -213,20 +218,8 @@ def read_ntu_skeleton(path) -> NTUSkeleton:
     except ValueError as e:
         _locate_bad_line(lines, info_line.tolist(), 1 + len(BODY_INFO_FIELDS), path, "body info", str(e))
     vals = _parse_joint_lines(lines, info_line + 2, path)
-    bad = ~np.isfinite(vals[..., :3]).all(-1)
-    if bad.any():
-        blk, j = np.argwhere(bad)[0]
-        raise _err(f"non-finite coordinate {vals[blk, j, :3].tolist()}", path, info_line[blk] + 2 + j, "x y z")
+    _check_joint_values(vals, info_line, path)
     state = vals[..., 11]
-    bad = ~np.isin(state, (0, 1, 2))
-    if bad.any():
-        blk, j = np.argwhere(bad)[0]
-        raise _err(
-            f"joint tracking state {state[blk, j]!r} not in {{0, 1, 2}}",
-            path,
-            info_line[blk] + 2 + j,
-            "joint trackingState",
-        )
     T, B = num_frames, len(slots)
 
     def scatter(v, dtype):
@@ -290,41 +283,12 @@ def parse_ntu_name(name_or_path) -> NTUName:
 # %% ../../nbs/10_data.ntu.ipynb #50a35227
 NTU60_NUM_CLASSES, NTU120_NUM_CLASSES = 60, 120
 NTU60_XSUB_TRAIN_PERFORMERS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
+# fmt: off
 NTU120_XSUB_TRAIN_PERFORMERS = NTU60_XSUB_TRAIN_PERFORMERS + (
-    45,
-    46,
-    47,
-    49,
-    50,
-    52,
-    53,
-    54,
-    55,
-    56,
-    57,
-    58,
-    59,
-    70,
-    74,
-    78,
-    80,
-    81,
-    82,
-    83,
-    84,
-    85,
-    86,
-    89,
-    91,
-    92,
-    93,
-    94,
-    95,
-    97,
-    98,
-    100,
-    103,
+    45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93, 94,
+    95, 97, 98, 100, 103,
 )
+# fmt: on
 NTU_XVIEW_TRAIN_CAMERAS = (2, 3)
 NTU120_XSET_TRAIN_SETUPS = tuple(range(2, 33, 2))
 NTU_BENCHMARKS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
@@ -363,128 +327,38 @@ def read_name_list(path) -> list[str]:
     return out
 
 # %% ../../nbs/10_data.ntu.ipynb #c5d6db93
+# fmt: off
 NTU_ACTIONS = (
-    "drink water",
-    "eat meal/snack",
-    "brushing teeth",
-    "brushing hair",
-    "drop",
-    "pickup",
-    "throw",
-    "sitting down",
-    "standing up (from sitting position)",
-    "clapping",
-    "reading",
-    "writing",
-    "tear up paper",
-    "wear jacket",
-    "take off jacket",
-    "wear a shoe",
-    "take off a shoe",
-    "wear on glasses",
-    "take off glasses",
-    "put on a hat/cap",
-    "take off a hat/cap",
-    "cheer up",
-    "hand waving",
-    "kicking something",
-    "reach into pocket",
-    "hopping (one foot jumping)",
-    "jump up",
-    "make a phone call/answer phone",
-    "playing with phone/tablet",
-    "typing on a keyboard",
-    "pointing to something with finger",
-    "taking a selfie",
-    "check time (from watch)",
-    "rub two hands together",
-    "nod head/bow",
-    "shake head",
-    "wipe face",
-    "salute",
-    "put the palms together",
-    "cross hands in front (say stop)",
-    "sneeze/cough",
-    "staggering",
-    "falling",
-    "touch head (headache)",
-    "touch chest (stomachache/heart pain)",
-    "touch back (backache)",
-    "touch neck (neckache)",
-    "nausea or vomiting condition",
-    "use a fan (with hand or paper)/feeling warm",
-    "punching/slapping other person",
-    "kicking other person",
-    "pushing other person",
-    "pat on back of other person",
-    "point finger at the other person",
-    "hugging other person",
-    "giving something to other person",
-    "touch other person's pocket",
-    "handshaking",
-    "walking towards each other",
-    "walking apart from each other",
-    "put on headphone",
-    "take off headphone",
-    "shoot at the basket",
-    "bounce ball",
-    "tennis bat swing",
-    "juggling table tennis balls",
-    "hush (quite)",
-    "flick hair",
-    "thumb up",
-    "thumb down",
-    "make ok sign",
-    "make victory sign",
-    "staple book",
-    "counting money",
-    "cutting nails",
-    "cutting paper (using scissors)",
-    "snapping fingers",
-    "open bottle",
-    "sniff (smell)",
-    "squat down",
-    "toss a coin",
-    "fold paper",
-    "ball up paper",
-    "play magic cube",
-    "apply cream on face",
-    "apply cream on hand back",
-    "put on bag",
-    "take off bag",
-    "put something into a bag",
-    "take something out of a bag",
-    "open a box",
-    "move heavy objects",
-    "shake fist",
-    "throw up cap/hat",
-    "hands up (both hands)",
-    "cross arms",
-    "arm circles",
-    "arm swings",
-    "running on the spot",
-    "butt kicks (kick backward)",
-    "cross toe touch",
-    "side kick",
-    "yawn",
-    "stretch oneself",
-    "blow nose",
-    "hit other person with something",
-    "wield knife towards other person",
-    "knock over other person (hit with body)",
-    "grab other person's stuff",
-    "shoot at other person with a gun",
-    "step on foot",
-    "high-five",
-    "cheers and drink",
-    "carry something with other person",
-    "take a photo of other person",
-    "follow other person",
-    "whisper in other person's ear",
-    "exchange things with other person",
-    "support somebody with hand",
+    "drink water", "eat meal/snack", "brushing teeth", "brushing hair", "drop", "pickup", "throw", "sitting down",
+    "standing up (from sitting position)", "clapping", "reading", "writing", "tear up paper", "wear jacket",
+    "take off jacket", "wear a shoe", "take off a shoe", "wear on glasses", "take off glasses", "put on a hat/cap",
+    "take off a hat/cap", "cheer up", "hand waving", "kicking something", "reach into pocket",
+    "hopping (one foot jumping)", "jump up", "make a phone call/answer phone", "playing with phone/tablet",
+    "typing on a keyboard", "pointing to something with finger", "taking a selfie", "check time (from watch)",
+    "rub two hands together", "nod head/bow", "shake head", "wipe face", "salute", "put the palms together",
+    "cross hands in front (say stop)", "sneeze/cough", "staggering", "falling", "touch head (headache)",
+    "touch chest (stomachache/heart pain)", "touch back (backache)", "touch neck (neckache)",
+    "nausea or vomiting condition", "use a fan (with hand or paper)/feeling warm",
+    "punching/slapping other person", "kicking other person", "pushing other person",
+    "pat on back of other person", "point finger at the other person", "hugging other person",
+    "giving something to other person", "touch other person's pocket", "handshaking", "walking towards each other",
+    "walking apart from each other", "put on headphone", "take off headphone", "shoot at the basket",
+    "bounce ball", "tennis bat swing", "juggling table tennis balls", "hush (quite)", "flick hair", "thumb up",
+    "thumb down", "make ok sign", "make victory sign", "staple book", "counting money", "cutting nails",
+    "cutting paper (using scissors)", "snapping fingers", "open bottle", "sniff (smell)", "squat down",
+    "toss a coin", "fold paper", "ball up paper", "play magic cube", "apply cream on face",
+    "apply cream on hand back", "put on bag", "take off bag", "put something into a bag",
+    "take something out of a bag", "open a box", "move heavy objects", "shake fist", "throw up cap/hat",
+    "hands up (both hands)", "cross arms", "arm circles", "arm swings", "running on the spot",
+    "butt kicks (kick backward)", "cross toe touch", "side kick", "yawn", "stretch oneself", "blow nose",
+    "hit other person with something", "wield knife towards other person",
+    "knock over other person (hit with body)", "grab other person's stuff", "shoot at other person with a gun",
+    "step on foot", "high-five", "cheers and drink", "carry something with other person",
+    "take a photo of other person", "follow other person", "whisper in other person's ear",
+    "exchange things with other person", "support somebody with hand",
     "finger-guessing game (playing rock-paper-scissors)",
 )
+# fmt: on
 
 # %% ../../nbs/10_data.ntu.ipynb #e2129fc4
 def bodies_by_frame_order(skel: NTUSkeleton, max_bodies: int = 2) -> np.ndarray:
@@ -517,7 +391,7 @@ def bodies_by_energy(skel: NTUSkeleton, max_bodies: int = 2, candidates: int = 4
 # %% ../../nbs/10_data.ntu.ipynb #1902c956
 @dataclass(frozen=True)
 class RemovedBody:
-    "A body dropped by `bodies_denoised`: reason 'length' (value: frames), 'spread' (noisy-frame fraction) or 'overlap'."
+    "A body dropped by `bodies_denoised`: reason 'length' (value: frames), 'spread' (noisy fraction) or 'overlap'."
 
     body_id: str
     reason: str
@@ -535,7 +409,7 @@ class DenoiseRecord:
 
 
 def _spread_noisy(joints: np.ndarray, spread_threshold: float) -> np.ndarray:
-    "Noisy frames of one body's (n, 25, 3) joints: x-spread > threshold × y-spread (ranges in float32, compared in float64 as SGN did)."
+    "Noisy frames of one body's (n, 25, 3) joints: x-spread > threshold × y-spread (compared in float64, as SGN)."
     xr = (joints[..., 0].max(1) - joints[..., 0].min(1)).astype(np.float64)
     yr = (joints[..., 1].max(1) - joints[..., 1].min(1)).astype(np.float64)
     return ~(xr <= spread_threshold * yr)
@@ -543,6 +417,50 @@ def _spread_noisy(joints: np.ndarray, spread_threshold: float) -> np.ndarray:
 
 def _motion(joints: np.ndarray) -> float:
     return float(np.sum(np.var(joints.reshape(-1, 3), axis=0)))  # float32 arithmetic, as the reference
+
+# %% ../../nbs/10_data.ntu.ipynb #cba2c449
+def _drop_noisy_bodies(alive, frames, joints, ids, motion, length_threshold, spread_threshold, noisy_fraction, path):
+    "Steps 3 and 4: remove short bodies, then mostly flat-spread ones, from `alive` (in place); returns the removed."
+    removed = []
+    for b in list(alive):  # step 3: length
+        if len(frames[b]) <= length_threshold:
+            alive.remove(b)
+            removed.append(RemovedBody(ids[b], "length", len(frames[b])))
+    if not alive:
+        raise SkeletonDataError(
+            f"denoising removed every body (all listed in at most {length_threshold} frames)", path=path, field="bodies"
+        )
+    for b in list(alive) if len(alive) > 1 else []:  # step 4: spread
+        if len(alive) == 1:
+            break
+        noisy = _spread_noisy(joints[b], spread_threshold)
+        if not noisy.any():
+            continue
+        fraction = noisy.sum() / len(noisy)
+        if fraction >= noisy_fraction:
+            alive.remove(b)
+            removed.append(RemovedBody(ids[b], "spread", float(fraction)))
+        else:
+            motion[b] = min(motion[b], _motion(joints[b][~noisy]))
+    return removed
+
+
+def _assign_actors(order, pos, joints, ids, num_frames, removed):
+    "Step 5: each body, by decreasing motion, joins the first actor whose interval it does not overlap."
+    out = np.zeros((num_frames, 2, NUM_JOINTS, 3), dtype=np.float32)
+    actors, spans = ([], []), [None, [0, 0]]
+    for b in order:
+        start, end = int(pos[b][0]), int(pos[b][-1])
+        for a in (0, 1):
+            s = spans[a]
+            if s is None or min(s[1], end) - max(s[0], start) <= 0:
+                out[pos[b], a] = joints[b]
+                actors[a].append(ids[b])
+                spans[a] = [start, end] if s is None else [min(s[0], start), max(s[1], end)]
+                break
+        else:
+            removed.append(RemovedBody(ids[b], "overlap", math.nan))
+    return out, actors
 
 # %% ../../nbs/10_data.ntu.ipynb #8c7a5096
 def bodies_denoised(
@@ -568,43 +486,12 @@ def bodies_denoised(
     joints = [skel.xyz[f, b] for b, f in enumerate(frames)]
     ids, removed, alive = skel.body_ids, [], list(range(B))
     motion = {b: _motion(joints[b]) for b in alive} if B > 1 else {}
-    if B > 1:
-        for b in list(alive):  # step 3: length
-            if len(frames[b]) <= length_threshold:
-                alive.remove(b)
-                removed.append(RemovedBody(ids[b], "length", len(frames[b])))
-        if not alive:
-            raise SkeletonDataError(
-                f"denoising removed every body (all listed in at most {length_threshold} frames)",
-                path=skel.path,
-                field="bodies",
-            )
-        for b in list(alive) if len(alive) > 1 else []:  # step 4: spread
-            if len(alive) == 1:
-                break
-            noisy = _spread_noisy(joints[b], spread_threshold)
-            if not noisy.any():
-                continue
-            fraction = noisy.sum() / len(noisy)
-            if fraction >= noisy_fraction:
-                alive.remove(b)
-                removed.append(RemovedBody(ids[b], "spread", float(fraction)))
-            else:
-                motion[b] = min(motion[b], _motion(joints[b][~noisy]))
+    if B > 1:  # steps 3 and 4
+        removed = _drop_noisy_bodies(
+            alive, frames, joints, ids, motion, length_threshold, spread_threshold, noisy_fraction, skel.path
+        )
     order = sorted(alive, key=lambda b: motion[b], reverse=True) if len(alive) > 1 else alive
-    out = np.zeros((len(kept_frames), 2, NUM_JOINTS, 3), dtype=np.float32)
-    actors, spans = ([], []), [None, [0, 0]]
-    for b in order:  # step 5: actors
-        start, end = int(pos[b][0]), int(pos[b][-1])
-        for a in (0, 1):
-            s = spans[a]
-            if s is None or min(s[1], end) - max(s[0], start) <= 0:
-                out[pos[b], a] = joints[b]
-                actors[a].append(ids[b])
-                spans[a] = [start, end] if s is None else [min(s[0], start), max(s[1], end)]
-                break
-        else:
-            removed.append(RemovedBody(ids[b], "overlap", math.nan))
+    out, actors = _assign_actors(order, pos, joints, ids, len(kept_frames), removed)  # step 5
     if drop_missing_frames:  # step 6
         if B > 1:
             keep = out.reshape(len(out), -1).sum(1) != 0
