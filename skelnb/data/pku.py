@@ -16,7 +16,7 @@ from ..core import SkeletonDataError
 # %% auto #0
 __all__ = ['PKU_NUM_CLASSES', 'PKU_NUM_BODIES', 'PKU_NUM_JOINTS', 'PKU_VALUES_PER_FRAME', 'PKU_VIEWS', 'PKU_ACTIONS',
            'PKU_SPLIT_FILES', 'PKU_CONVENTIONS', 'PKUVideo', 'parse_pku_video_name', 'read_pku_skeleton',
-           'read_pku_labels', 'PKUSplit', 'read_pku_split', 'assign_pku_split', 'check_split_videos',
+           'read_pku_labels', 'PKUSplit', 'read_pku_split', 'assign_pku_split', 'check_split_videos', 'cut_pku_segment',
            'cut_pku_segments', 'center_crop_frames', 'pku_segment_name']
 
 # %% ../../nbs/11_data.pku.ipynb #e5e55d35
@@ -269,6 +269,12 @@ def read_pku_split(path) -> PKUSplit:
             line=parts[2][1],
             field="video name",
         )
+    _check_unique(lists, path)
+    return PKUSplit([s for s, _ in lists["train"]], [s for s, _ in lists["val"]], path=path)
+
+# %% ../../nbs/11_data.pku.ipynb #6a36f6d1
+def _check_unique(lists, path) -> None:
+    "Fail on a video listed twice, in one list or in both, naming both lines."
     seen = {}
     for header in ("train", "val"):
         for s, ln in lists[header]:
@@ -284,7 +290,6 @@ def read_pku_split(path) -> PKUSplit:
                     f"video {s} is listed {where} (first on line {seen[s][1]})", path=path, line=ln, field=header
                 )
             seen[s] = (header, ln)
-    return PKUSplit([s for s, _ in lists["train"]], [s for s, _ in lists["val"]], path=path)
 
 
 def assign_pku_split(video: str, split: dict, unlisted: str = "error") -> str:
@@ -331,26 +336,29 @@ def check_split_videos(split: dict, available, on_missing: str = "raise", show: 
 PKU_CONVENTIONS = ("hiclr", "halp")
 
 
-def cut_pku_segments(video: np.ndarray, labels: np.ndarray, convention: str = "hiclr", path=None) -> list[np.ndarray]:
-    "Cut a long video `(T, ...)` into one array per label row: `[start-1, end)` ('hiclr') or `[start, end)` ('halp')."
+def cut_pku_segment(video: np.ndarray, row, line: int | None = None, convention: str = "hiclr", path=None):
+    "Cut one label `row` (label, start, end, ...) out of `video`; an error names the label file `path` and its `line`."
     if convention not in PKU_CONVENTIONS:
         raise ValueError(f"convention must be one of {PKU_CONVENTIONS}, not {convention!r}")
+    start, end = (int(v) for v in row[1:3])
+    lo, hi = (start - 1, end) if convention == "hiclr" else (start, end)
+    if lo < 0 or hi > len(video) or hi <= lo:
+        raise SkeletonDataError(
+            f"{convention} cut [{lo}, {hi}) of segment {start}..{end} is empty or outside the video's "
+            f"{len(video)} frames",
+            path=path,
+            line=line,
+            field="segment",
+        )
+    return video[lo:hi].copy()  # a copy: the long video can be freed
+
+
+def cut_pku_segments(video: np.ndarray, labels: np.ndarray, convention: str = "hiclr", path=None) -> list[np.ndarray]:
+    "Cut a long video `(T, ...)` into one array per label row: `[start-1, end)` ('hiclr') or `[start, end)` ('halp')."
     labels = np.asarray(labels)
     if labels.ndim != 2 or labels.shape[1] < 3:
         raise ValueError(f"labels must be (n, >=3) rows of label,start,end; got {labels.shape}")
-    n_frames, out = len(video), []
-    for i, (start, end) in enumerate(labels[:, 1:3].tolist()):
-        lo, hi = (start - 1, end) if convention == "hiclr" else (start, end)
-        if lo < 0 or hi > n_frames or hi <= lo:
-            raise SkeletonDataError(
-                f"{convention} cut [{lo}, {hi}) of segment {start}..{end} is empty or outside the "
-                f"video's {n_frames} frames",
-                path=path,
-                line=i + 1,
-                field="segment",
-            )
-        out.append(video[lo:hi].copy())  # a copy: the long video can be freed
-    return out
+    return [cut_pku_segment(video, row, i + 1, convention, path) for i, row in enumerate(labels.tolist())]
 
 # %% ../../nbs/11_data.pku.ipynb #f5238cb3
 def center_crop_frames(x: np.ndarray, max_frames: int = 300, axis: int = 0) -> np.ndarray:
@@ -365,7 +373,7 @@ def center_crop_frames(x: np.ndarray, max_frames: int = 300, axis: int = 0) -> n
 
 # %% ../../nbs/11_data.pku.ipynb #f37e035d
 def pku_segment_name(video: str, index: int, label: int | None = None, style: str = "skelnb") -> str:
-    "Name of segment `index` (0-based row of the label file) of `video`: `0105-M_03`, or the 'hiclr'/'halp' reference name."
+    "Name of segment `index` (0-based label-file row) of `video`: `0105-M_03`, or the 'hiclr'/'halp' reference name."
     v = parse_pku_video_name(video)
     if not (isinstance(index, (int, np.integer)) and index >= 0):
         raise ValueError(f"index must be an int >= 0, got {index!r}")
