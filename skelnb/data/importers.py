@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core import SkeletonDataError, sha256_files, versions
+from .prepare import DATASETS
 from .store import SplitWriter, write_split
 
 # %% auto #0
-__all__ = ['DATASET_CLASSES', 'IMPORT_FORMATS', 'open_npy', 'load_pickle', 'read_label_pickle', 'check_samples', 'import_aimclr',
-           'import_cmd', 'import_pyskl', 'reference_files', 'import_files']
+__all__ = ['IMPORT_FORMATS', 'open_npy', 'load_pickle', 'read_label_pickle', 'check_samples', 'import_aimclr', 'import_cmd',
+           'import_pyskl', 'reference_files', 'import_files']
 
 # %% ../../nbs/13_data.importers.ipynb #b9f19558
 def open_npy(path, what: str = "array") -> np.ndarray:
@@ -68,7 +69,7 @@ class _DataUnpickler(pickle.Unpickler):
 
 
 def load_pickle(path, what: str = "pickle"):
-    "Load a pickle of plain data and numpy arrays; anything else, or a truncated/garbled file, is a `SkeletonDataError`."
+    "Load a pickle of plain data and numpy arrays; anything else, or a garbled file, is a `SkeletonDataError`."
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{what} file not found: {path}")
@@ -139,22 +140,19 @@ def read_label_pickle(path, strip_suffix: str | None = ".skeleton") -> tuple[lis
     return names, labels
 
 # %% ../../nbs/13_data.importers.ipynb #b16df8f1
-DATASET_CLASSES = {"ntu60": 60, "ntu120": 120, "pku1": 51, "pku2": 51, "nw-ucla": 10}
 _LAYOUT_BY_JOINTS = {25: "ntu25", 20: "nw_ucla"}
-_DATASET_LAYOUT = {"ntu60": "ntu25", "ntu120": "ntu25", "pku1": "ntu25", "pku2": "ntu25", "nw-ucla": "nw_ucla"}
 
 
 def _resolve(dataset, num_classes, num_joints, labels, path) -> dict:
-    "Number of classes and layout from the dataset name, the arguments, or (recorded as inferred) the data."
-    if dataset is not None and dataset in DATASET_CLASSES:
-        if num_classes is not None and num_classes != DATASET_CLASSES[dataset]:
-            raise ValueError(f"{dataset} has {DATASET_CLASSES[dataset]} classes, not {num_classes}")
-        num_classes, layout = DATASET_CLASSES[dataset], _DATASET_LAYOUT[dataset]
-        from skelnb.layouts import get_layout
-
-        if get_layout(layout).num_joints != num_joints:
+    "Number of classes and layout from the registered dataset, the arguments, or (recorded as inferred) the data."
+    if dataset is not None and dataset in DATASETS:  # the facts of a dataset live in its DatasetSpec
+        spec = DATASETS[dataset]
+        if num_classes is not None and num_classes != spec.num_classes:
+            raise ValueError(f"{dataset} has {spec.num_classes} classes, not {num_classes}")
+        num_classes, layout = spec.num_classes, spec.layout.name
+        if spec.layout.num_joints != num_joints:
             raise SkeletonDataError(
-                f"{dataset} has {get_layout(layout).num_joints} joints per body, the data {num_joints}",
+                f"{dataset} has {spec.layout.num_joints} joints per body, the data {num_joints}",
                 path=path,
                 field="shape",
             )
@@ -235,7 +233,7 @@ def import_aimclr(
     checksum: bool = True,
     meta: dict | None = None,
 ) -> Path:
-    "Import AimCLR/CrosSCLR/HiCLR `{part}_position.npy` (N, 3, T, V, M) + `{part}_label.pkl` into the split folder `out`."
+    "Import AimCLR/CrosSCLR/HiCLR `{part}_position.npy` (N, 3, T, V, M) + `{part}_label.pkl` into the folder `out`."
     arr = open_npy(data, "data")
     check_samples(arr, data, values=False)  # shape and dtype first: cheap
     names, labs = read_label_pickle(labels, strip_suffix)
@@ -298,22 +296,8 @@ def import_cmd(
     return write_split(out, arr, labs, names, num_frames=nf, lengths=nf, meta=m)
 
 # %% ../../nbs/13_data.importers.ipynb #6504a41e
-def _annotation(ann, i, path, num_joints, max_persons) -> tuple[str, int, np.ndarray]:
-    "Check one annotation dict; returns (frame_dir, label, keypoint (M, T, V, 3))."
-    where = f"annotations[{i}]"
-    if not isinstance(ann, dict):
-        raise SkeletonDataError(f"expected a dict, got {type(ann).__name__}", path=path, field=where)
-    name = ann.get("frame_dir")
-    if not isinstance(name, str) or not name:
-        raise SkeletonDataError(f"missing or invalid frame_dir {name!r}", path=path, field=where)
-    where = f"{where} ({name})"
-    if "keypoint" not in ann:
-        hint = (
-            " (Kinetics-style annotations keep keypoints in separate kpfiles: not supported)"
-            if "raw_file" in ann
-            else ""
-        )
-        raise SkeletonDataError("no keypoint array" + hint, path=path, field=where)
+def _keypoint(ann, path, where, num_joints, max_persons) -> np.ndarray:
+    "The checked `keypoint` array (M, T, V, 3) of one annotation."
     kp = ann["keypoint"]
     if not isinstance(kp, np.ndarray) or kp.ndim != 4:
         raise SkeletonDataError(
@@ -344,26 +328,32 @@ def _annotation(ann, i, path, num_joints, max_persons) -> tuple[str, int, np.nda
     with np.errstate(over="ignore"):
         if not np.isfinite(kp.astype(np.float32)).all():
             raise SkeletonDataError("NaN or inf in keypoint", path=path, field=where)
+    return kp
+
+
+def _annotation(ann, i, path, num_joints, max_persons) -> tuple[str, int, np.ndarray]:
+    "Check one annotation dict; returns (frame_dir, label, keypoint (M, T, V, 3))."
+    where = f"annotations[{i}]"
+    if not isinstance(ann, dict):
+        raise SkeletonDataError(f"expected a dict, got {type(ann).__name__}", path=path, field=where)
+    name = ann.get("frame_dir")
+    if not isinstance(name, str) or not name:
+        raise SkeletonDataError(f"missing or invalid frame_dir {name!r}", path=path, field=where)
+    where = f"{where} ({name})"
+    if "keypoint" not in ann:
+        hint = (
+            " (Kinetics-style annotations keep keypoints in separate kpfiles: not supported)"
+            if "raw_file" in ann
+            else ""
+        )
+        raise SkeletonDataError("no keypoint array" + hint, path=path, field=where)
+    kp = _keypoint(ann, path, where, num_joints, max_persons)
     label = _as_labels([ann.get("label")], path, [name])[0]
     return name, int(label), kp
 
-
-def import_pyskl(
-    pkl,
-    split: str | None,
-    out,
-    dataset: str | None = None,
-    num_classes: int | None = None,
-    max_frames: int | None = None,
-    on_long: str = "error",
-    max_persons: int = 2,
-    num_joints: int = 25,
-    checksum: bool = True,
-    meta: dict | None = None,
-) -> Path:
-    "Import one split of a pyskl/mmaction2 3D annotation pickle (or a 0.x plain list with `split=None`) into `out`."
-    if on_long not in ("error", "truncate"):
-        raise ValueError(f"on_long must be 'error' or 'truncate', not {on_long!r}")
+# %% ../../nbs/13_data.importers.ipynb #5bff3779
+def _pyskl_contents(pkl, split) -> tuple:
+    "`(splits, annotations, variant)` of a pyskl dict (split names required) or an mmaction2 0.x list (`split=None`)."
     obj = load_pickle(pkl, "annotation pickle")
     if isinstance(obj, dict):
         if not isinstance(obj.get("annotations"), list) or not isinstance(obj.get("split"), dict):
@@ -381,11 +371,46 @@ def import_pyskl(
                 path=pkl,
                 field="split",
             )
-        anns, variant = obj, "mmaction2-0.x"
+        splits, anns, variant = None, obj, "mmaction2-0.x"
     else:
         raise SkeletonDataError(
             f"expected a dict (split, annotations) or a list of annotations, got {type(obj).__name__}", path=pkl
         )
+    return splits, anns, variant
+
+
+def _write_pyskl(out, names, by_name, labels, lengths, frames, num_joints, max_persons, meta) -> None:
+    "Write the samples, zero-padded to `frames` and `max_persons`, as the split folder `out`."
+    w = SplitWriter(out, len(names), (3, frames, num_joints, max_persons))
+    try:
+        for i, n in enumerate(names):
+            kp = by_name[n][1][:, :frames].astype(np.float32).transpose(3, 1, 2, 0)  # (M, T, V, C) -> (C, T, V, M)
+            sample = np.zeros((3, frames, num_joints, max_persons), np.float32)
+            sample[:, : kp.shape[1], :, : kp.shape[3]] = kp
+            w[i] = sample
+        w.finish(labels, names, num_frames=np.minimum(lengths, frames), lengths=lengths, meta=meta)
+    except BaseException:
+        w.abort()
+        raise
+
+# %% ../../nbs/13_data.importers.ipynb #6c5119b1
+def import_pyskl(
+    pkl,
+    split: str | None,
+    out,
+    dataset: str | None = None,
+    num_classes: int | None = None,
+    max_frames: int | None = None,
+    on_long: str = "error",
+    max_persons: int = 2,
+    num_joints: int = 25,
+    checksum: bool = True,
+    meta: dict | None = None,
+) -> Path:
+    "Import one split of a pyskl/mmaction2 3D annotation pickle (or a 0.x plain list with `split=None`) into `out`."
+    if on_long not in ("error", "truncate"):
+        raise ValueError(f"on_long must be 'error' or 'truncate', not {on_long!r}")
+    splits, anns, variant = _pyskl_contents(pkl, split)
     by_name = {}
     for i, ann in enumerate(anns):
         name, label, kp = _annotation(ann, i, pkl, num_joints, max_persons)
@@ -416,28 +441,10 @@ def import_pyskl(
         )
     res = _resolve(dataset, num_classes, num_joints, labels, pkl)
     bench, part = split.rsplit("_", 1) if split and "_" in split else (None, split)
-    info = dict(
-        dataset=dataset,
-        benchmark=bench,
-        split=part,
-        pipeline=None,
-        frames=frames,
-        pyskl_split=split,
-        pyskl_variant=variant,
-        truncated=int((lengths > frames).sum()),
-    )
+    info = dict(dataset=dataset, benchmark=bench, split=part, pipeline=None, frames=frames, pyskl_split=split)
+    info.update(pyskl_variant=variant, truncated=int((lengths > frames).sum()))
     m = _meta("pyskl", {"pkl": Path(pkl)}, checksum, res, labels, info, meta)
-    w = SplitWriter(out, len(names), (3, frames, num_joints, max_persons))
-    try:
-        for i, n in enumerate(names):
-            kp = by_name[n][1][:, :frames].astype(np.float32).transpose(3, 1, 2, 0)  # (M, T, V, C) -> (C, T, V, M)
-            sample = np.zeros((3, frames, num_joints, max_persons), np.float32)
-            sample[:, : kp.shape[1], :, : kp.shape[3]] = kp
-            w[i] = sample
-        w.finish(labels, names, num_frames=np.minimum(lengths, frames), lengths=lengths, meta=m)
-    except BaseException:
-        w.abort()
-        raise
+    _write_pyskl(out, names, by_name, labels, lengths, frames, num_joints, max_persons, m)
     return Path(out)
 
 # %% ../../nbs/13_data.importers.ipynb #e36cb52c

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -19,24 +21,34 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..core import SkeletonDataError, atomic_path, sha256_file, shared_data, versions, write_json
-from ..layouts import NTU25, NW_UCLA, Layout
+from ..layouts import LAYOUTS, NTU25, NW_UCLA, Layout, get_layout, register_layout
 from .store import SplitWriter, is_complete, load_split
 from . import ntu, pku, ucla, pipelines
 
 # %% auto #0
-__all__ = ['REFERENCE_BODIES', 'DATASETS', 'PIPELINES', 'RawSample', 'Unit', 'DatasetSpec', 'find_missing_list', 'process_sample',
-           'prepare', 'format_report']
+__all__ = ['REFERENCE_BODIES', 'DATASETS', 'PIPELINES', 'RawSample', 'SampleError', 'Unit', 'DatasetSpec', 'find_missing_list',
+           'register_dataset', 'get_dataset', 'file_dataset', 'process_sample', 'prepare', 'format_report']
 
 # %% ../../nbs/17_data.prepare.ipynb #37a92381
 @dataclass
 class RawSample:
-    "One action sample before the pipeline."
+    "One action sample before the pipeline, with the file (and line) that an error about it is reported against."
 
     name: str
     label: int  # 0-based
     bodies: np.ndarray  # (T, M, V, 3) float32, zeros where a body is absent
     splits: dict  # benchmark -> 'train' | 'val'
     num_frames: int | None = None  # overrides the pipeline's valid frame count where the reference stores another
+    source: str | None = None  # the file that describes the sample (for PKU-MMD: the label file)
+    line: int | None = None  # and its 1-based line, where one line describes it
+
+
+@dataclass
+class SampleError:
+    "A sample that a reader could not produce, the others of its unit being fine: it alone is skipped."
+
+    name: str
+    error: SkeletonDataError
 
 
 @dataclass
@@ -47,16 +59,27 @@ class Unit:
     paths: tuple
     info: dict = field(default_factory=dict)
 
-
-@dataclass
+# %% ../../nbs/17_data.prepare.ipynb #83e751ae
+@dataclass(frozen=True)
 class DatasetSpec:
+    "Everything skelnb knows of a dataset: its facts, and how to list and read its raw files."
+
     name: str
-    layout: Layout
+    layout: Layout  # or a registered layout's name
     num_classes: int
-    benchmarks: tuple
+    benchmarks: tuple  # e.g. ('xsub', 'xview'): each sample is 'train' or 'val' in each
     max_bodies: int
-    list_units: Callable  # (raw_paths, options) -> (units, excluded [(name, reason)], notes {str: ...})
-    read_unit: Callable  # (unit, pipeline, options) -> list[RawSample]
+    list_units: Callable  # (spec, raw_paths, options) -> (units, excluded [(file, reason)], notes {str: ...})
+    read_unit: Callable  # (spec, unit, pipeline, options) -> [RawSample or SampleError]
+    params: Callable | None = None  # (pipeline, options) -> dataset-specific parameters recorded in meta.json
+
+    def __post_init__(self):
+        object.__setattr__(self, "layout", get_layout(self.layout))
+        object.__setattr__(self, "benchmarks", tuple(self.benchmarks))
+        if not self.name or "/" in self.name:
+            raise ValueError(f"invalid dataset name {self.name!r}")
+        if not self.benchmarks or int(self.num_classes) < 1 or int(self.max_bodies) < 1:
+            raise ValueError(f"{self.name}: needs at least one benchmark, one class and one body")
 
 # %% ../../nbs/17_data.prepare.ipynb #57b54f9b
 REFERENCE_BODIES = {"hiclr": "order", "halp": "energy"}  # NTU body selection of each reference pipeline
@@ -79,17 +102,24 @@ def find_missing_list(dataset: str, raw_paths) -> Path | None:
     return None
 
 
-def _ntu_units(dataset, raw_paths, options):
-    files = sorted({p for r in raw_paths for p in Path(r).rglob("*.skeleton")}, key=lambda p: p.name)
-    if not files:
-        raise FileNotFoundError(f"no .skeleton files under {', '.join(map(str, raw_paths))}")
-    missing_path = options.get("missing_list") or find_missing_list(dataset, raw_paths)
-    if missing_path is None and not options.get("no_missing_list"):
+def _ntu_missing(dataset, raw_paths, options) -> tuple[set, Path | None]:
+    "The names of the missing-sample list (none with `no_missing_list`) and where it was found."
+    path = options.get("missing_list") or find_missing_list(dataset, raw_paths)
+    if options.get("no_missing_list"):
+        return set(), path
+    if path is None:
         raise FileNotFoundError(
             f"{dataset}: missing-sample list not found beside the raw files; give missing_list= "
             f"(--missing-list) or no_missing_list=True (--no-missing-list)"
         )
-    missing = set() if options.get("no_missing_list") else set(ntu.read_name_list(missing_path))
+    return set(ntu.read_name_list(path)), path
+
+# %% ../../nbs/17_data.prepare.ipynb #fda4553d
+def _ntu_units(spec, raw_paths, options):
+    files = sorted({p for r in raw_paths for p in Path(r).rglob("*.skeleton")}, key=lambda p: p.name)
+    if not files:
+        raise FileNotFoundError(f"no .skeleton files under {', '.join(map(str, raw_paths))}")
+    missing, missing_path = _ntu_missing(spec.name, raw_paths, options)
     units, excluded, seen = [], [], {}
     for f in files:
         try:
@@ -97,7 +127,7 @@ def _ntu_units(dataset, raw_paths, options):
         except SkeletonDataError as e:
             excluded.append((str(f), str(e)))
             continue
-        if dataset == "ntu60" and (info.setup > 17 or info.action > 60):
+        if spec.name == "ntu60" and (info.setup > 17 or info.action > 60):
             continue  # NTU120-only sample
         if f.stem in seen:
             excluded.append((str(f), f"duplicate of {seen[f.stem]}"))
@@ -107,14 +137,11 @@ def _ntu_units(dataset, raw_paths, options):
             excluded.append((str(f), "in the missing-sample list"))
             continue
         units.append(Unit(f.stem, (str(f),)))
-    return (
-        units,
-        excluded,
-        {"missing_list": str(missing_path) if missing_path else None, "missing_list_size": len(missing)},
-    )
+    notes = {"missing_list": str(missing_path) if missing_path else None, "missing_list_size": len(missing)}
+    return units, excluded, notes
 
 
-def _ntu_read(dataset, unit, pipeline, options):
+def _ntu_read(spec, unit, pipeline, options):
     skel = ntu.read_ntu_skeleton(unit.paths[0])
     info = ntu.parse_ntu_name(unit.name)
     method = options.get("bodies") or REFERENCE_BODIES[pipeline]
@@ -123,15 +150,18 @@ def _ntu_read(dataset, unit, pipeline, options):
     elif method == "energy":
         bodies = ntu.bodies_by_energy(skel, max_bodies=2)
     elif method == "denoise":
-        bodies = ntu.bodies_denoised(skel)
-        if isinstance(bodies, tuple):
-            bodies = bodies[0]
+        bodies = ntu.bodies_denoised(skel)[0]
     else:
         raise ValueError(f"unknown body selection {method!r}: order, energy or denoise")
     if not np.any(bodies):
         raise SkeletonDataError("no body in any frame", path=unit.paths[0])
-    splits = {b: ntu.ntu_split(unit.name, dataset, b) for b in DATASETS[dataset].benchmarks}
-    return [RawSample(unit.name, info.action - 1, bodies[:300], splits, num_frames=min(len(bodies), 300))]
+    splits = {b: ntu.ntu_split(unit.name, spec.name, b) for b in spec.benchmarks}
+    n = min(len(bodies), 300)
+    return [RawSample(unit.name, info.action - 1, bodies[:300], splits, num_frames=n, source=unit.paths[0])]
+
+
+def _ntu_params(pipeline, options) -> dict:
+    return {"bodies": options.get("bodies") or REFERENCE_BODIES[pipeline]}
 
 # %% ../../nbs/17_data.prepare.ipynb #f910a227
 _PKU_FOLDERS = {
@@ -153,18 +183,16 @@ def _find_one(roots, names, what, dataset):
     raise FileNotFoundError(f"{dataset}: no {what} ({' or '.join(names)}) under {', '.join(map(str, roots))}")
 
 
-def _pku_units(dataset, raw_paths, options):
-    skel_dir = _find_one(raw_paths, _PKU_FOLDERS["skeleton"], "skeleton folder", dataset)
-    label_dir = _find_one(raw_paths, _PKU_FOLDERS["label"], "label folder", dataset)
+def _pku_splits(spec, raw_paths, options, skel_dir, videos, notes) -> dict:
+    "The official splits; videos they name that are not in the raw folder are noted (an error with `strict`)."
     split_files = {
         b: Path(options[f"{b}_split"])
         if options.get(f"{b}_split")
-        else _find_one(raw_paths, (nm,), f"{b} split file", dataset)
-        for b, nm in _PKU_SPLIT_FILES[dataset].items()
+        else _find_one(raw_paths, (nm,), f"{b} split file", spec.name)
+        for b, nm in _PKU_SPLIT_FILES[spec.name].items()
     }
     splits = {b: pku.read_pku_split(p) for b, p in split_files.items()}
-    videos = {p.stem: p for p in sorted(skel_dir.glob("*.txt"))}
-    units, excluded, notes = [], [], {"split_files": {b: str(p) for b, p in split_files.items()}, "videos_missing": {}}
+    notes.update(split_files={b: str(p) for b, p in split_files.items()}, videos_missing={})
     for b, sp in splits.items():
         absent = sorted(v for part in ("train", "val") for v in sp[part] if v not in videos)
         notes["videos_missing"][b] = {"split_file": str(split_files[b]), "count": len(absent), "videos": absent}
@@ -172,6 +200,15 @@ def _pku_units(dataset, raw_paths, options):
             raise SkeletonDataError(
                 f"{len(absent)} videos named here are not in {skel_dir} (first: {absent[:5]})", path=split_files[b]
             )
+    return splits
+
+# %% ../../nbs/17_data.prepare.ipynb #6a9c8ce1
+def _pku_units(spec, raw_paths, options):
+    skel_dir = _find_one(raw_paths, _PKU_FOLDERS["skeleton"], "skeleton folder", spec.name)
+    label_dir = _find_one(raw_paths, _PKU_FOLDERS["label"], "label folder", spec.name)
+    videos = {p.stem: p for p in sorted(skel_dir.glob("*.txt"))}
+    units, excluded, notes = [], [], {}
+    splits = _pku_splits(spec, raw_paths, options, skel_dir, videos, notes)
     for v, path in videos.items():
         where = {b: ("train" if v in sp["train"] else "val" if v in sp["val"] else None) for b, sp in splits.items()}
         if None in where.values():
@@ -185,82 +222,146 @@ def _pku_units(dataset, raw_paths, options):
     return units, excluded, notes
 
 
-def _pku_read(dataset, unit, pipeline, options):
+def _pku_read(spec, unit, pipeline, options):
     video = pku.read_pku_skeleton(unit.paths[0])
     labels = pku.read_pku_labels(unit.paths[1], num_frames=len(video))
-    segments = pku.cut_pku_segments(video, labels, convention=pipeline)
     out = []
-    for i, (seg, row) in enumerate(zip(segments, labels)):
+    for i, row in enumerate(labels):
         name = pku.pku_segment_name(unit.name, i)
-        if len(seg) == 0:
-            raise SkeletonDataError(f"segment {i} ({name}) is empty", path=unit.paths[1], line=i + 1)
+        try:
+            seg = pku.cut_pku_segment(video, row, i + 1, convention=pipeline, path=unit.paths[1])
+        except SkeletonDataError as e:
+            out.append(SampleError(name, e))
+            continue
         if pipeline == "hiclr":
             bodies, nf = pku.center_crop_frames(seg, 300), None
         else:
             bodies, nf = seg[:300], len(seg)  # HaLP stores 300 frames but the full length as num_frame
-        out.append(RawSample(name, int(row[0]) - 1, bodies, dict(unit.info["splits"]), num_frames=nf))
+        splits = dict(unit.info["splits"])
+        out.append(RawSample(name, int(row[0]) - 1, bodies, splits, num_frames=nf, source=unit.paths[1], line=i + 1))
     return out
 
+
+def _pku_params(pipeline, options) -> dict:
+    return {"pku_cut": {"hiclr": "[start-1, end)", "halp": "[start, end)"}[pipeline]}
+
 # %% ../../nbs/17_data.prepare.ipynb #4e0dbd40
-def _ucla_units(dataset, raw_paths, options):
+def _ucla_val_note(val_pkl, files) -> dict:
+    "How `val_label.pkl` compares with the view-3 files."
+    val_names = {d["file_name"] for d in ucla.read_ucla_val_labels(val_pkl)}
+    view3 = {f.stem for f in files if f.stem.endswith("_v03")}
+    only_pkl, only_files = sorted(val_names - view3), sorted(view3 - val_names)
+    return {
+        "path": str(val_pkl),
+        "agrees_with_view_3": val_names == view3,
+        "only_in_pkl_count": len(only_pkl),
+        "only_in_files_count": len(only_files),
+        "only_in_pkl": only_pkl[:20],
+        "only_in_files": only_files[:20],
+    }
+
+
+def _ucla_units(spec, raw_paths, options):
     files = sorted({p for r in raw_paths for p in Path(r).rglob("*.json")}, key=lambda p: p.name)
     if not files:
         raise FileNotFoundError(f"no NW-UCLA .json files under {', '.join(map(str, raw_paths))}")
-    notes = {}
     val_pkl = next((p for r in raw_paths for p in Path(r).rglob("val_label.pkl")), None)
-    if val_pkl is not None:
-        val_names = {d["file_name"] for d in ucla.read_ucla_val_labels(val_pkl)}
-        view3 = {f.stem for f in files if f.stem.endswith("_v03")}
-        notes["val_label_pkl"] = {
-            "path": str(val_pkl),
-            "agrees_with_view_3": val_names == view3,
-            "only_in_pkl": sorted(val_names - view3)[:20],
-            "only_in_files": sorted(view3 - val_names)[:20],
-        }
+    notes = {"val_label_pkl": _ucla_val_note(val_pkl, files)} if val_pkl is not None else {}
     return [Unit(f.stem, (str(f),)) for f in files], [], notes
 
 
-def _ucla_read(dataset, unit, pipeline, options):
+def _ucla_read(spec, unit, pipeline, options):
     seq = ucla.read_ucla_json(unit.paths[0])
-    return [RawSample(seq.file_name, seq.label, seq.xyz[:, None], {"xview": ucla.ucla_split(seq.view)})]
+    splits = {"xview": ucla.ucla_split(seq.view)}
+    return [RawSample(seq.file_name, seq.label, seq.xyz[:, None], splits, source=unit.paths[0])]
 
-# %% ../../nbs/17_data.prepare.ipynb #4e95e9ac
-def _spec(name, layout, num_classes, benchmarks, max_bodies, units, read):
+# %% ../../nbs/17_data.prepare.ipynb #262736b9
+DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(spec: DatasetSpec, replace: bool = False) -> DatasetSpec:
+    "Make `spec` known by its name to `prepare`, the importers and the command line; its layout is registered too."
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"expected a DatasetSpec, got {type(spec).__name__}")
+    if spec.name in DATASETS and DATASETS[spec.name] != spec and not replace:
+        raise ValueError(f"another dataset is registered as {spec.name!r}; pass replace=True to replace it")
+    register_layout(spec.layout)  # refuses a different layout under a registered name
+    DATASETS[spec.name] = spec
+    return spec
+
+
+def get_dataset(dataset: str | DatasetSpec) -> DatasetSpec:
+    "A registered dataset by name, or the `DatasetSpec` itself."
+    if isinstance(dataset, DatasetSpec):
+        return dataset
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)} (see register_dataset)")
+    return DATASETS[dataset]
+
+
+for _spec in (
+    DatasetSpec("ntu60", NTU25, 60, ("xsub", "xview"), 2, _ntu_units, _ntu_read, _ntu_params),
+    DatasetSpec("ntu120", NTU25, 120, ("xsub", "xset"), 2, _ntu_units, _ntu_read, _ntu_params),
+    DatasetSpec("pku1", NTU25, 51, ("xsub", "xview"), 2, _pku_units, _pku_read, _pku_params),
+    DatasetSpec("pku2", NTU25, 51, ("xsub", "xview"), 2, _pku_units, _pku_read, _pku_params),
+    DatasetSpec("nw-ucla", NW_UCLA, 10, ("xview",), 1, _ucla_units, _ucla_read),
+):
+    register_dataset(_spec)
+PIPELINES = ("hiclr", "halp")
+
+# %% ../../nbs/17_data.prepare.ipynb #7f0ac6b5
+def _file_units(pattern, spec, raw_paths, options):
+    files = sorted({p for r in raw_paths for p in Path(r).rglob(pattern)}, key=lambda p: p.name)
+    if not files:
+        raise FileNotFoundError(f"{spec.name}: no {pattern} files under {', '.join(map(str, raw_paths))}")
+    return [Unit(f.stem, (str(f),)) for f in files], [], {}
+
+
+def _file_read(read, split, spec, unit, pipeline, options):
+    label, bodies = read(unit.paths[0])
+    splits = split(unit.name)
+    if not isinstance(splits, dict) or set(splits) != set(spec.benchmarks):
+        raise SkeletonDataError(
+            f"split rule gave {splits!r}, not a part per benchmark {spec.benchmarks}", path=unit.paths[0]
+        )
+    if bad := {b: p for b, p in splits.items() if p not in ("train", "val")}:
+        raise SkeletonDataError(f"split rule gave {bad}: each part must be 'train' or 'val'", path=unit.paths[0])
+    bodies = np.asarray(bodies, dtype=np.float32)
+    return [RawSample(unit.name, int(label), bodies, splits, source=unit.paths[0])]
+
+
+def file_dataset(name, layout, num_classes, benchmarks, pattern, read, split, max_bodies: int = 1) -> DatasetSpec:
+    "The `DatasetSpec` of a folder of `pattern` files, one sample each: `read(path) -> (label, bodies)`, `split(name)`."
     return DatasetSpec(
         name,
         layout,
         num_classes,
-        benchmarks,
+        tuple(benchmarks),
         max_bodies,
-        lambda raw, opt: units(name, raw, opt),
-        lambda u, p, opt: read(name, u, p, opt),
+        partial(_file_units, pattern),
+        partial(_file_read, read, split),
     )
-
-
-DATASETS = {
-    "ntu60": _spec("ntu60", NTU25, 60, ("xsub", "xview"), 2, _ntu_units, _ntu_read),
-    "ntu120": _spec("ntu120", NTU25, 120, ("xsub", "xset"), 2, _ntu_units, _ntu_read),
-    "pku1": _spec("pku1", NTU25, 51, ("xsub", "xview"), 2, _pku_units, _pku_read),
-    "pku2": _spec("pku2", NTU25, 51, ("xsub", "xview"), 2, _pku_units, _pku_read),
-    "nw-ucla": _spec("nw-ucla", NW_UCLA, 10, ("xview",), 1, _ucla_units, _ucla_read),
-}
-PIPELINES = ("hiclr", "halp")
 
 # %% ../../nbs/17_data.prepare.ipynb #053ad553
 def process_sample(sample: RawSample, pipeline: str, layout: Layout, frames: int | None = None):
     "Run `pipeline` on one raw sample: `(data (3, T, V, M) float32, num_frames, raw length)`."
-    length = len(sample.bodies)
-    if pipeline == "hiclr":
-        data = pipelines.hiclr_pipeline(sample.bodies, layout, frames=frames or 50)
-        num_frames = data.shape[1]
-    elif pipeline == "halp":
-        data, num_frames = pipelines.halp_pipeline(sample.bodies, layout, max_frames=frames or 300)
-    else:
+    if pipeline not in PIPELINES:
         raise ValueError(f"unknown pipeline {pipeline!r}: {' or '.join(PIPELINES)}")
-    if sample.num_frames is not None and pipeline == "halp":
-        num_frames = sample.num_frames
-    if not np.isfinite(data).all():
-        raise SkeletonDataError(f"{sample.name}: the {pipeline} pipeline produced NaN/inf")
+    length = len(sample.bodies)
+    try:
+        if pipeline == "hiclr":
+            data = pipelines.hiclr_pipeline(sample.bodies, layout, frames=frames or 50)
+            num_frames = data.shape[1]
+        else:
+            data, num_frames = pipelines.halp_pipeline(sample.bodies, layout, max_frames=frames or 300)
+            num_frames = num_frames if sample.num_frames is None else sample.num_frames
+        if not np.isfinite(data).all():
+            raise SkeletonDataError("the pipeline produced NaN/inf")
+    except SkeletonDataError as e:
+        if e.path is not None:
+            raise
+        where = dict(path=sample.source, line=sample.line, field=e.field)
+        raise SkeletonDataError(f"{sample.name}: {pipeline} pipeline: {e.reason}", **where) from None
     return data.astype(np.float32, copy=False), int(num_frames), length
 
 # %% ../../nbs/17_data.prepare.ipynb #a7d4e143
@@ -268,33 +369,64 @@ def _fingerprint(units, params) -> str:
     h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
     for u in units:
         for p in u.paths:
-            st = os.stat(p)
-            h.update(f"{u.name}|{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            try:
+                st = os.stat(p)
+                h.update(f"{u.name}|{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            except OSError:  # an unreadable path is skipped by the worker, not fatal here
+                h.update(f"{u.name}|{p}|unreadable\n".encode())
     return h.hexdigest()
 
 
-def _process_chunk(dataset: str, pipeline: str, options: dict, units: list, cache_file: str) -> dict:
-    "Worker: read and process `units`, write the chunk's samples to `cache_file`; returns a summary."
-    spec = DATASETS[dataset]
-    names, labels, datas, num_frames, lengths, splits, skipped, digests = [], [], [], [], [], [], [], {}
-    for u in units:
+def _file_failure(path, e: Exception) -> str:
+    "The report's reason for a unit that failed as a whole."
+    p = Path(path)
+    if isinstance(e, OSError):
+        if p.is_symlink() and not p.exists():
+            return f"{path}: dangling symbolic link (to {os.readlink(p)})"
+        if p.is_dir():
+            return f"{path}: a directory, not a data file"
+        return f"{path}: cannot read ({e.strerror or e})"
+    if isinstance(e, SkeletonDataError) and e.path is not None:
+        return str(e)
+    return f"{path}: {e}" if isinstance(e, SkeletonDataError) else f"{path}: {type(e).__name__}: {e}"
+
+# %% ../../nbs/17_data.prepare.ipynb #394db3fc
+_FILE_ERRORS = (OSError, ValueError, KeyError)  # a bad file's (SkeletonDataError is a ValueError); bugs still raise
+
+
+def _read_unit(spec, unit, pipeline, options, digests, skipped) -> list:
+    "The unit's samples and sample errors; a unit that fails as a whole is added to `skipped`."
+    try:
+        for p in unit.paths:
+            digests[p] = sha256_file(p)
+        return spec.read_unit(spec, unit, pipeline, options)
+    except _FILE_ERRORS as e:
+        skipped.append({"file": unit.paths[0], "reason": _file_failure(unit.paths[0], e)})
+        return []
+
+
+def _process_unit(spec, unit, pipeline, options, rows, digests, skipped) -> None:
+    "Read `unit` and run the pipeline on each of its samples; each failing sample is skipped alone, by name."
+    for s in _read_unit(spec, unit, pipeline, options, digests, skipped):
         try:
-            for p in u.paths:
-                digests[p] = sha256_file(p)
-            for s in spec.read_unit(u, pipeline, options):
-                if not 0 <= s.label < spec.num_classes:
-                    raise SkeletonDataError(
-                        f"{s.name}: label {s.label} outside 0..{spec.num_classes - 1}", path=u.paths[-1], field="label"
-                    )
-                d, nf, ln = process_sample(s, pipeline, spec.layout, options.get("frames"))
-                names.append(s.name)
-                labels.append(s.label)
-                datas.append(d)
-                num_frames.append(nf)
-                lengths.append(ln)
-                splits.append([s.splits[b] for b in spec.benchmarks])
+            if isinstance(s, SampleError):
+                raise s.error
+            if not 0 <= s.label < spec.num_classes:
+                where = dict(path=s.source or unit.paths[-1], line=s.line, field="label")
+                raise SkeletonDataError(f"{s.name}: label {s.label} outside 0..{spec.num_classes - 1}", **where)
+            d, nf, ln = process_sample(s, pipeline, spec.layout, options.get("frames"))
         except SkeletonDataError as e:
-            skipped.append((u.paths[0], str(e)))
+            skipped.append({"file": unit.paths[0], "sample": s.name, "reason": str(e)})
+            continue
+        rows.append((s.name, s.label, d, nf, ln, [s.splits[b] for b in spec.benchmarks]))
+
+# %% ../../nbs/17_data.prepare.ipynb #a15b1849
+def _process_chunk(spec: DatasetSpec, pipeline: str, options: dict, units: list, cache_file: str) -> dict:
+    "Worker: read and process `units`, write the chunk's samples to `cache_file`; returns a summary."
+    rows, skipped, digests = [], [], {}
+    for u in units:
+        _process_unit(spec, u, pipeline, options, rows, digests, skipped)
+    names, labels, datas, num_frames, lengths, splits = (list(c) for c in zip(*rows)) if rows else ([],) * 6
     with atomic_path(cache_file) as tmp:
         with open(tmp, "wb") as f:
             np.savez(
@@ -310,9 +442,70 @@ def _process_chunk(dataset: str, pipeline: str, options: dict, units: list, cach
             )
     return {"samples": len(names), "skipped": len(skipped)}
 
+# %% ../../nbs/17_data.prepare.ipynb #b97635bc
+def _run_chunks(spec, pipeline, options, chunks, chunk_files, todo, workers, progress) -> str | None:
+    "Process the chunks numbered `todo`; returns a note when the workers could not be used."
+    note = None
+    if workers > 1 and len(todo) > 1:
+        try:
+            pickle.dumps(spec)
+        except Exception as e:
+            note, workers = f"ran in one process: the dataset's functions cannot go to workers ({e})", 1
+    bar = tqdm(total=len(todo), desc=f"prepare {spec.name} ({pipeline})", unit="chunk", disable=not progress)
+    if workers == 1 or len(todo) <= 1:
+        for k in todo:
+            _process_chunk(spec, pipeline, options, chunks[k], str(chunk_files[k]))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as ex:
+            args = [(spec, pipeline, options, chunks[k], str(chunk_files[k])) for k in todo]
+            for fut in [ex.submit(_process_chunk, *a) for a in args]:
+                fut.result()
+                bar.update()
+    bar.close()
+    return note
+
+# %% ../../nbs/17_data.prepare.ipynb #43341a94
+def _params(spec, pipeline, options) -> dict:
+    "The parameters that shape the output, recorded in meta.json and fingerprinted for resuming."
+    return {
+        "dataset": spec.name,
+        "pipeline": pipeline,
+        "frames": options.get("frames") or {"hiclr": 50, "halp": 300}[pipeline],
+        "layout": spec.layout.name,
+        "bodies": None,
+        "pku_cut": None,
+        **(spec.params(pipeline, options) if spec.params else {}),
+        "max_bodies": spec.max_bodies,
+    }
+
+
+def _remove_stale_tmp(root: Path) -> list[str]:
+    "Remove the `.tmp` files a killed run left under `root` (arrays of unfinished splits, half-written caches)."
+    stale = sorted(p for p in root.rglob(".*.tmp") if p.is_file()) if root.exists() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return [str(p) for p in stale]
+
+
+def _start(dataset, raw, pipeline, strict, options):
+    "Check the arguments; the spec, the raw paths and the options as `prepare` uses them."
+    spec = get_dataset(dataset)
+    if spec.layout.name not in LAYOUTS:
+        register_layout(spec.layout)  # the prepared folders name it: make them open in this process
+    if pipeline not in PIPELINES:
+        raise ValueError(f"unknown pipeline {pipeline!r}: {' or '.join(PIPELINES)}")
+    joints = pipelines.HICLR_JOINTS if pipeline == "hiclr" else pipelines.HALP_JOINTS
+    spec.layout.require(joints, f"the {pipeline} pipeline")
+    raw_paths = [Path(r) for r in ([raw] if isinstance(raw, (str, Path)) else raw)]
+    for r in raw_paths:
+        if not r.exists():
+            raise FileNotFoundError(f"raw path does not exist: {r}")
+    return spec, raw_paths, {**{k: v for k, v in options.items() if v is not None}, "strict": strict}
+
 # %% ../../nbs/17_data.prepare.ipynb #2c3c0268
 def prepare(
-    dataset: str,
+    dataset: str | DatasetSpec,
     raw,
     out,
     pipeline: str = "hiclr",
@@ -324,31 +517,12 @@ def prepare(
     **options,
 ) -> dict:
     "Prepare `dataset` from the raw path(s) `raw` into `out`; returns the report (also written as report.json)."
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    if pipeline not in PIPELINES:
-        raise ValueError(f"unknown pipeline {pipeline!r}: {' or '.join(PIPELINES)}")
-    spec, t0 = DATASETS[dataset], time.time()
-    raw_paths = [Path(r) for r in ([raw] if isinstance(raw, (str, Path)) else raw)]
-    for r in raw_paths:
-        if not r.exists():
-            raise FileNotFoundError(f"raw path does not exist: {r}")
-    options = {k: v for k, v in options.items() if v is not None}
-    options["strict"] = strict
-    root = Path(out) / f"{dataset}-{pipeline}"
-    units, excluded, notes = spec.list_units(raw_paths, options)
-    frames = options.get("frames") or {"hiclr": 50, "halp": 300}[pipeline]
-    params = {
-        "dataset": dataset,
-        "pipeline": pipeline,
-        "frames": frames,
-        "layout": spec.layout.name,
-        "bodies": (options.get("bodies") or REFERENCE_BODIES[pipeline]) if dataset.startswith("ntu") else None,
-        "pku_cut": (
-            {"hiclr": "[start-1, end)", "halp": "[start, end)"}[pipeline] if dataset.startswith("pku") else None
-        ),
-        "max_bodies": spec.max_bodies,
-    }
+    t0 = time.time()
+    spec, raw_paths, options = _start(dataset, raw, pipeline, strict, options)
+    root = Path(out) / f"{spec.name}-{pipeline}"
+    removed_tmp = _remove_stale_tmp(root)
+    units, excluded, notes = spec.list_units(spec, raw_paths, options)
+    params = _params(spec, pipeline, options)
     params_hash = _fingerprint(units, params)
     chunks = [units[i : i + chunk_size] for i in range(0, len(units), chunk_size)]
     cache = root / ".cache"
@@ -357,44 +531,29 @@ def prepare(
     targets = [(b, part) for b in spec.benchmarks for part in ("train", "val")]
     all_done = all(is_complete(root / b / part, params_hash) for b, part in targets)
     todo = [k for k, f in enumerate(chunk_files) if not f.exists()] if not all_done else []
-    workers = workers or os.cpu_count() or 1
-    bar = tqdm(total=len(todo), desc=f"prepare {dataset} ({pipeline})", unit="chunk", disable=not progress)
-    if workers == 1 or len(todo) <= 1:
-        for k in todo:
-            _process_chunk(dataset, pipeline, options, chunks[k], str(chunk_files[k]))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as ex:
-            futures = [
-                ex.submit(_process_chunk, dataset, pipeline, options, chunks[k], str(chunk_files[k])) for k in todo
-            ]
-            for fut in futures:
-                fut.result()
-                bar.update()
-    bar.close()
+    note = _run_chunks(spec, pipeline, options, chunks, chunk_files, todo, workers or os.cpu_count() or 1, progress)
+    if note:
+        notes["workers"] = note
     report = _assemble(root, spec, params, params_hash, chunk_files, targets, all_done, raw_paths)
     report.update(
-        dataset=dataset,
-        pipeline=pipeline,
-        raw=[str(r) for r in raw_paths],
-        out=str(root),
-        params=params,
-        options={k: v for k, v in options.items() if k not in ("strict",)},
-        strict=strict,
-        units=len(units),
-        excluded=[{"file": f, "reason": r} for f, r in excluded],
-        notes=notes,
-        seconds=round(time.time() - t0, 2),
-        versions=versions(),
-    )
+        dataset=spec.name, pipeline=pipeline, raw=[str(r) for r in raw_paths], out=str(root), params=params,
+        options={k: v for k, v in options.items() if k != "strict"}, strict=strict, units=len(units),
+        excluded=[{"file": f, "reason": r} for f, r in excluded], removed_tmp=removed_tmp, notes=notes,
+        seconds=round(time.time() - t0, 2), versions=versions(),
+    )  # fmt: skip
     report["skipped"] = report.pop("_skipped")
     write_json(root / "report.json", report)
     with atomic_path(root / "report.txt") as tmp:
         Path(tmp).write_text(format_report(report))
     if not keep_cache:
         shutil.rmtree(cache, ignore_errors=True)
-    total = sum(c for b in report["counts"].values() for c in b.values())
-    if total == 0:
+    _check_outcome(report, strict, root, raw_paths)
+    return report
+
+# %% ../../nbs/17_data.prepare.ipynb #2e091194
+def _check_outcome(report, strict, root, raw_paths) -> None:
+    "Fail when nothing valid remains, or (with `strict`) when anything was skipped or excluded."
+    if sum(c for b in report["counts"].values() for c in b.values()) == 0:
         raise SkeletonDataError(f"no valid sample remains; see {root / 'report.txt'}", path=raw_paths[0])
     if strict and (report["skipped"] or report["excluded"]):
         first = (report["skipped"] or report["excluded"])[0]
@@ -403,70 +562,92 @@ def prepare(
             f"first: {first['reason']}",
             path=first["file"],
         )
-    return report
+
+# %% ../../nbs/17_data.prepare.ipynb #189b0fdd
+def _read_chunks(chunk_files):
+    "Index of the cached chunks: (file, names, labels, splits, num_frames, lengths) each, the skipped and the digests."
+    index, skipped, digests = [], [], {}
+    for f in chunk_files:
+        with np.load(f) as z:
+            index.append((f, z["names"], z["labels"], z["splits"], z["num_frames"], z["lengths"]))
+            skipped += [json.loads(s) for s in z["skipped"]]
+            digests.update(json.loads(str(z["digests"][0])))
+    skipped = [s if isinstance(s, dict) else dict(zip(("file", "reason"), s)) for s in skipped]  # older caches
+    return index, skipped, digests
+
+
+def _resumed(root, spec, params_hash) -> dict:
+    "The report of finished folders: their counts and the skipped list kept beside them."
+    counts = {b: {p: load_split(root / b / p).meta["num_samples"] for p in ("train", "val")} for b in spec.benchmarks}
+    kept = json.loads((root / "skipped.json").read_text()) if (root / "skipped.json").exists() else {}
+    if kept.get("params_hash") == params_hash:
+        skipped = kept["skipped"]
+    else:  # folders written before skipped.json existed
+        prev = json.loads((root / "report.json").read_text()) if (root / "report.json").exists() else {}
+        skipped = prev.get("skipped", [])
+    return {"counts": counts, "_skipped": skipped, "resumed": True}
+
+# %% ../../nbs/17_data.prepare.ipynb #d769e235
+def _split_meta(spec, params, params_hash, b, part, labels, raw_paths, digests, source_sha) -> dict:
+    return {
+        "dataset": params["dataset"],
+        "benchmark": b,
+        "split": part,
+        "pipeline": params["pipeline"],
+        "params": params,
+        "params_hash": params_hash,
+        "layout": spec.layout.name,
+        "num_classes": spec.num_classes,
+        "class_counts": np.bincount(labels.astype(np.int64), minlength=spec.num_classes).tolist(),
+        "source": {"raw": [str(r) for r in raw_paths], "files": len(digests), "sha256": source_sha},
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _fill(writers, sel, index, targets) -> None:
+    "Copy every cached chunk's samples into the split arrays, each chunk read once."
+    fill = {t: 0 for t in targets}
+    for ci, (f, names, *_) in enumerate(index):
+        if not len(names):
+            continue
+        with np.load(f) as z:
+            data = z["data"]
+        for t in targets:
+            m = sel[t][ci]
+            n = int(m.sum())
+            writers[t][fill[t] : fill[t] + n] = data[m]
+            fill[t] += n
 
 # %% ../../nbs/17_data.prepare.ipynb #60dd4116
 def _assemble(root, spec, params, params_hash, chunk_files, targets, all_done, raw_paths) -> dict:
     if all_done:  # nothing to write: report from the finished folders
-        prev = json.loads((root / "report.json").read_text()) if (root / "report.json").exists() else {}
-        counts = {
-            b: {part: load_split(root / b / part).meta["num_samples"] for part in ("train", "val")}
-            for b in spec.benchmarks
-        }
-        return {"counts": counts, "_skipped": prev.get("skipped", []), "resumed": True}
-    index = []  # (chunk file, names, labels, splits, num_frames, lengths)
-    skipped, digests = [], {}
-    for f in chunk_files:
-        with np.load(f) as z:
-            index.append((f, z["names"], z["labels"], z["splits"], z["num_frames"], z["lengths"]))
-            skipped += [dict(zip(("file", "reason"), json.loads(s))) for s in z["skipped"]]
-            digests.update(json.loads(str(z["digests"][0])))
+        return _resumed(root, spec, params_hash)
+    index, skipped, digests = _read_chunks(chunk_files)
+    write_json(root / "skipped.json", {"params_hash": params_hash, "skipped": skipped})  # before any split
     sample_shape = next((np.load(f, mmap_mode="r")["data"].shape[1:] for f, names, *_ in index if len(names)), None)
     counts = {b: {} for b in spec.benchmarks}
     if sample_shape is None:
-        for b, part in targets:
-            counts[b][part] = 0
-        return {"counts": counts, "_skipped": skipped, "resumed": False}
+        return {
+            "counts": {b: {p: 0 for p in ("train", "val")} for b in spec.benchmarks},
+            "_skipped": skipped,
+            "resumed": False,
+        }
     source_sha = hashlib.sha256(
         "".join(f"{Path(p).name}\t{d}\n" for p, d in sorted(digests.items())).encode()
     ).hexdigest()
     writers, sel = {}, {}
-    for bi, (b, part) in enumerate(targets):
+    for b, part in targets:
         col = spec.benchmarks.index(b)
-        masks = [s[:, col] == part if len(s) else np.zeros(0, bool) for _, _, _, s, _, _ in index]
-        sel[(b, part)] = masks
-        writers[(b, part)] = SplitWriter(root / b / part, int(sum(m.sum() for m in masks)), sample_shape)
-    fill = {t: 0 for t in targets}
+        sel[(b, part)] = [s[:, col] == part if len(s) else np.zeros(0, bool) for _, _, _, s, _, _ in index]
+        n = int(sum(m.sum() for m in sel[(b, part)]))
+        writers[(b, part)] = SplitWriter(root / b / part, n, sample_shape)
     try:
-        for ci, (f, names, labels, splits, nf, ln) in enumerate(index):
-            if not len(names):
-                continue
-            with np.load(f) as z:
-                data = z["data"]
-            for t in targets:
-                m = sel[t][ci]
-                n = int(m.sum())
-                writers[t][fill[t] : fill[t] + n] = data[m]
-                fill[t] += n
+        _fill(writers, sel, index, targets)
         for b, part in targets:
-            cat = lambda i: (
-                np.concatenate([row[i][sel[(b, part)][ci]] for ci, row in enumerate(index)]) if index else np.zeros(0)
-            )
+            cat = lambda i: np.concatenate([row[i][sel[(b, part)][ci]] for ci, row in enumerate(index)])
             names, labels, nf, ln = cat(1), cat(2), cat(4), cat(5)
-            meta = {
-                "dataset": params["dataset"],
-                "benchmark": b,
-                "split": part,
-                "pipeline": params["pipeline"],
-                "params": params,
-                "params_hash": params_hash,
-                "layout": spec.layout.name,
-                "num_classes": spec.num_classes,
-                "class_counts": np.bincount(labels.astype(np.int64), minlength=spec.num_classes).tolist(),
-                "source": {"raw": [str(r) for r in raw_paths], "files": len(digests), "sha256": source_sha},
-                "versions": versions(),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
+            meta = _split_meta(spec, params, params_hash, b, part, labels, raw_paths, digests, source_sha)
             writers[(b, part)].finish(labels, [str(n) for n in names], nf, ln, meta)
             counts[b][part] = len(names)
     except BaseException:
@@ -474,6 +655,24 @@ def _assemble(root, spec, params, params_hash, chunk_files, targets, all_done, r
             w.abort()
         raise
     return {"counts": counts, "_skipped": skipped, "resumed": False, "source_sha256": source_sha}
+
+# %% ../../nbs/17_data.prepare.ipynb #be2a4fdb
+def _report_notes(report: dict) -> list[str]:
+    "The lines of report.txt about the raw data: videos missing from a split, a disagreeing val_label.pkl."
+    notes, lines = report.get("notes", {}), []
+    for b, vm in notes.get("videos_missing", {}).items():
+        lines.append(f"{b}: {vm['count']} videos named in {vm['split_file']} are not in the raw folder")
+    vl = notes.get("val_label_pkl")
+    if vl and not vl["agrees_with_view_3"]:
+        n_pkl, n_files = vl.get("only_in_pkl_count", len(vl["only_in_pkl"])), vl.get("only_in_files_count", 0)
+        lines += [
+            f"WARNING: {vl['path']} disagrees with the view-3 files (the split follows the file names):",
+            f"  {n_pkl} names only in the pickle: {vl['only_in_pkl'][:5]}",
+            f"  {n_files} view-3 files not in it: {vl['only_in_files'][:5]}",
+        ]
+    if notes.get("workers"):
+        lines.append(f"workers: {notes['workers']}")
+    return lines
 
 
 def format_report(report: dict) -> str:
@@ -487,12 +686,14 @@ def format_report(report: dict) -> str:
         + (" (finished folders reused)" if report.get("resumed") else ""),
         "",
     ]
-    for b, parts in report["counts"].items():
-        lines.append(f"{b}: " + ", ".join(f"{p} {n}" for p, n in parts.items()))
+    lines += [f"{b}: " + ", ".join(f"{p} {n}" for p, n in parts.items()) for b, parts in report["counts"].items()]
     lines += ["", f"skipped (unreadable or invalid): {len(report['skipped'])}"]
-    lines += [f"  {s['file']}: {s['reason']}" for s in report["skipped"]]
+    lines += [
+        f"  {s['file']}" + (f" [{s['sample']}]" if s.get("sample") else "") + f": {s['reason']}"
+        for s in report["skipped"]
+    ]
     lines += [f"excluded (by rule): {len(report['excluded'])}"]
     lines += [f"  {s['file']}: {s['reason']}" for s in report["excluded"]]
-    for b, vm in report.get("notes", {}).get("videos_missing", {}).items():
-        lines.append(f"{b}: {vm['count']} videos named in {vm['split_file']} are not in the raw folder")
-    return "\n".join(lines) + "\n"
+    if report.get("removed_tmp"):
+        lines.append(f"removed {len(report['removed_tmp'])} temporary files left by an interrupted run")
+    return "\n".join(lines + _report_notes(report)) + "\n"
