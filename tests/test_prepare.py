@@ -137,3 +137,159 @@ def test_pku2_uses_its_v2_split_files(tmp_path, shared):
     assert (val.num_frames == val.lengths).all()  # HaLP records the full segment length
     with pytest.raises(FileNotFoundError, match="cross_subject_v2.txt"):
         run("pku2", shared / "pku_mmd_samples", tmp_path / "o2")  # v1 split files do not stand in for v2
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 8: defects found on unseen real files and malformed inputs
+
+
+@pytest.fixture
+def ucla_raw(tmp_path, shared):
+    "Twelve real NW-UCLA sequences (views 1-3, two actions, two subjects) and the real val_label.pkl."
+    raw = tmp_path / "ucla"
+    (raw / "all_sqe").mkdir(parents=True)
+    for a in ("a01", "a02"):
+        for s in ("s01", "s02"):
+            for v in ("v01", "v02", "v03"):
+                src = shared / "nw_ucla" / "all_sqe" / f"{a}_{s}_e00_{v}.json"
+                shutil.copy(src, raw / "all_sqe" / src.name)
+    shutil.copy(shared / "nw_ucla" / "val_label.pkl", raw / "val_label.pkl")
+    return raw
+
+
+def _pku_segment_frames(raw, video, i):
+    "HiCLR's frames [start-1, end) of label row i (0-based) of `video`."
+    row = (raw / "label" / f"{video}.txt").read_text().splitlines()[i].split(",")
+    return int(row[1]) - 1, int(row[2])
+
+
+def test_pku_failing_segment_is_skipped_alone_and_named(tmp_path, shared):
+    "Defects 1 and 5: per segment; the report names the segment, the label file and its line."
+    raw = tmp_path / "pku"
+    shutil.copytree(shared / "pku_mmd_samples", raw)
+    skel = raw / "skeleton" / "0206-R.txt"
+    lines = skel.read_text().splitlines()
+    lo, hi = _pku_segment_frames(raw, "0206-R", 2)
+    for t in range(lo, hi):  # segment 2 becomes all zeros: the pipeline rejects it
+        lines[t] = " ".join(["0"] * 150)
+    skel.write_text("\n".join(lines) + "\n")
+    lab = raw / "label" / "0310-R.txt"  # and a row of another video that HiCLR cannot cut (start 0)
+    rows = lab.read_text().splitlines()
+    rows[4] = ",".join([rows[4].split(",")[0], "0", *rows[4].split(",")[2:]])
+    lab.write_text("\n".join(rows) + "\n")
+    rep = run("pku1", raw, tmp_path / "out", pipeline="hiclr")
+    by_sample = {s["sample"]: s for s in rep["skipped"]}
+    assert sorted(by_sample) == ["0206-R_02", "0310-R_04"]
+    assert by_sample["0206-R_02"]["file"] == str(skel)
+    assert f"{raw / 'label' / '0206-R.txt'}:3: " in by_sample["0206-R_02"]["reason"]
+    assert "0206-R_02: hiclr pipeline" in by_sample["0206-R_02"]["reason"]
+    assert f"{lab}:5: segment: hiclr cut [-1," in by_sample["0310-R_04"]["reason"]
+    assert sum(rep["counts"]["xsub"].values()) == 22  # the 22 other segments, those after the bad ones included
+    names = [n for p in ("train", "val") for n in load_split(tmp_path / "out" / "pku1-hiclr" / "xsub" / p).names]
+    assert "0206-R_02" not in names and {"0206-R_01", "0206-R_03", "0310-R_05"} <= set(names)
+    text = (tmp_path / "out" / "pku1-hiclr" / "report.txt").read_text()
+    assert f"{skel} [0206-R_02]: " in text and "skipped (unreadable or invalid): 2" in text
+
+
+def test_every_bad_path_is_listed_and_skipped(ntu_raw, tmp_path):
+    "Defect 2: a dangling symlink, a directory named like a data file and an unreadable file do not stop prepare."
+    dangling = ntu_raw / "S009C001P001R001A001.skeleton"
+    dangling.symlink_to(tmp_path / "gone.skeleton")
+    folder = ntu_raw / "S010C001P002R001A002.skeleton"
+    folder.mkdir()
+    rep = run("ntu60", ntu_raw, tmp_path / "out", no_missing_list=True)
+    reasons = {s["file"]: s["reason"] for s in rep["skipped"]}
+    assert reasons == {
+        str(dangling): f"{dangling}: dangling symbolic link (to {tmp_path / 'gone.skeleton'})",
+        str(folder): f"{folder}: a directory, not a data file",
+    }
+    assert sum(rep["counts"]["xsub"].values()) == 5
+    assert str(dangling) in (tmp_path / "out" / "ntu60-hiclr" / "report.txt").read_text()
+
+
+def test_unreadable_file_is_skipped(ntu_raw, tmp_path, monkeypatch):
+    "Defect 2: a file that cannot be opened (no permission; simulated, since root reads anything) is skipped."
+    import skelnb.data.prepare as prep
+
+    locked = ntu_raw / "S002C001P003R001A003.skeleton"
+    real = prep.sha256_file
+
+    def deny(p, *a, **k):
+        if str(p) == str(locked):
+            raise PermissionError(13, "Permission denied", str(p))
+        return real(p, *a, **k)
+
+    monkeypatch.setattr(prep, "sha256_file", deny)
+    rep = run("ntu60", ntu_raw, tmp_path / "out")
+    assert rep["skipped"] == [{"file": str(locked), "reason": f"{locked}: cannot read (Permission denied)"}]
+    assert sum(rep["counts"]["xsub"].values()) == 4
+
+
+def test_resume_keeps_the_skipped_list_and_removes_stale_tmp(ntu_raw, tmp_path):
+    "Defect 3: killed after the splits but before report.json; .tmp files of killed runs are removed."
+    bad = ntu_raw / "S002C001P003R001A003.skeleton"
+    bad.write_bytes(bad.read_bytes()[:5000])
+    first = run("ntu60", ntu_raw, tmp_path / "out", pipeline="halp")
+    root = tmp_path / "out" / "ntu60-halp"
+    (root / "report.json").unlink()  # as if killed before the report was written
+    (root / "report.txt").unlink()
+    stale = [root / "xsub" / "train" / ".data.npy.4242.tmp", root / ".cache" / ".chunk_00000_x.npz.abc.tmp"]
+    for p in stale:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"\0" * 1000)
+    again = run("ntu60", ntu_raw, tmp_path / "out", pipeline="halp")
+    assert again["resumed"] is True
+    assert again["skipped"] == first["skipped"] and len(again["skipped"]) == 1
+    assert sorted(again["removed_tmp"]) == sorted(map(str, stale)) and not any(p.exists() for p in stale)
+    assert "skipped (unreadable or invalid): 1" in (root / "report.txt").read_text()
+
+
+def test_pipeline_errors_name_the_file(ucla_raw, tmp_path):
+    "Defect 5: a reason raised in the pipeline stage names the file and the sample."
+    f = ucla_raw / "all_sqe" / "a02_s01_e00_v01.json"
+    seq = json.loads(f.read_text())
+    for frame in seq["skeletons"]:
+        frame[0] = [0.0, 0.0, 0.0]  # hip centre zero in every frame: HiCLR has no frame to resize
+    f.write_text(json.dumps(seq))
+    rep = run("nw-ucla", ucla_raw, tmp_path / "out")
+    assert len(rep["skipped"]) == 1
+    reason = rep["skipped"][0]["reason"]
+    assert reason.startswith(f"{f}: frames: a02_s01_e00_v01: hiclr pipeline: person 0's spine_base"), reason
+
+
+def test_prepared_files_follow_the_umask(ucla_raw, tmp_path):
+    "Defect 6: every file of a prepared folder gets the usual umask-based mode, not mkstemp's 0600."
+    import os
+
+    old = os.umask(0o022)
+    try:
+        run("nw-ucla", ucla_raw, tmp_path / "out", keep_cache=True)
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "out" / "nw-ucla-hiclr").rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {
+        "data.npy",
+        "labels.npy",
+        "meta.json",
+        "names.txt",
+        "report.json",
+        "skipped.json",
+    }
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o644"}
+
+
+def test_val_label_pkl_disagreement_is_shown(ucla_raw, tmp_path, capsys):
+    "Defect 7: report.txt and the command's output state the disagreement, not only report.json."
+    from skelnb.cli import main
+
+    assert (
+        main(
+            ["prepare", "nw-ucla", "--raw", str(ucla_raw), "--out", str(tmp_path / "out"), "--quiet", "--workers", "1"]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    text = (tmp_path / "out" / "nw-ucla-hiclr" / "report.txt").read_text()
+    for shown in (out, text):
+        assert f"WARNING: {ucla_raw / 'val_label.pkl'} disagrees with the view-3 files" in shown
+        assert "460 names only in the pickle" in shown and "0 view-3 files not in it" in shown

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 
+from ..batch import STREAMS, SkeletonBatch
 from ..core import SkeletonDataError, atomic_path, write_json, write_npy
+from ..layouts import Layout, get_layout
 
 # %% auto #0
 __all__ = ['SPLIT_FILES', 'SplitWriter', 'write_split', 'PreparedSplit', 'is_complete', 'load_split', 'SkeletonDataset']
@@ -66,7 +69,7 @@ class SplitWriter:
             del self.data
         self.tmp.unlink(missing_ok=True)
 
-
+# %% ../../nbs/16_data.store.ipynb #33475558
 def write_split(folder, data, labels, names, num_frames=None, lengths=None, meta=None) -> Path:
     "Write a whole split from in-memory (or memory-mapped) arrays; returns the folder."
     data = np.asarray(data)
@@ -140,6 +143,12 @@ def load_split(folder, mmap: bool = True) -> PreparedSplit:
     names = (folder / "names.txt").read_text().splitlines()
     if data.ndim != 5 or data.shape[1] != 3:
         raise SkeletonDataError(f"expected (N, 3, T, V, M), got {data.shape}", path=folder / "data.npy", field="shape")
+    _check_split(folder, data, labels, names, num_frames, lengths, meta)
+    return PreparedSplit(folder, data, labels, names, num_frames, lengths, meta)
+
+# %% ../../nbs/16_data.store.ipynb #dbb9fcc1
+def _check_split(folder, data, labels, names, num_frames, lengths, meta) -> None:
+    "Fail, naming the file, unless the arrays of a split agree with each other and with `meta.json`."
     n = len(data)
     for what, arr, fname in (
         ("labels", labels, "labels.npy"),
@@ -160,7 +169,6 @@ def load_split(folder, mmap: bool = True) -> PreparedSplit:
             path=folder / "labels.npy",
             field=f"labels[{bad}]",
         )
-    return PreparedSplit(folder, data, labels, names, num_frames, lengths, meta)
 
 # %% ../../nbs/16_data.store.ipynb #0a392388
 class SkeletonDataset(torch.utils.data.Dataset):
@@ -170,11 +178,14 @@ class SkeletonDataset(torch.utils.data.Dataset):
         split = load_split(folder)  # validates the folder once; only the small arrays are kept
         self.folder, self.stream, self.transform = Path(folder), stream, transform
         self.meta, self.all_labels, self.all_names = split.meta, split.labels, split.names
+        self.all_num_frames = split.num_frames
         self.layout = layout or self.meta.get("layout")
-        if stream not in ("joint", "bone", "motion"):
-            raise ValueError(f"unknown stream {stream!r}: joint, bone or motion")
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r}: {', '.join(STREAMS)}")
         if stream == "bone" and self.layout is None:
             raise ValueError("the bone stream needs a layout (none in meta.json)")
+        if stream == "bone":
+            get_layout(self.layout)  # an unregistered layout fails here, by name, not at the first item
         self.indices = np.arange(len(split)) if indices is None else np.asarray(indices, dtype=np.int64)
         self._data = None
 
@@ -189,21 +200,54 @@ class SkeletonDataset(torch.utils.data.Dataset):
     def names(self) -> list[str]:
         return [self.all_names[i] for i in self.indices]
 
+    @property
+    def layout_name(self) -> str | None:
+        return self.layout.name if isinstance(self.layout, Layout) else self.layout
+
     def __getstate__(self):  # workers reopen the memory map themselves rather than receive a pickled copy
         return {**self.__dict__, "_data": None}
 
-    def __getitem__(self, i):
+    def _memmap(self) -> np.ndarray:
         if self._data is None:
             self._data = np.load(self.folder / "data.npy", mmap_mode="r")
-        j = self.indices[i]
-        x = torch.from_numpy(np.array(self._data[j], dtype=np.float32))
-        if self.stream != "joint":
-            from skelnb.streams import to_stream
+        return self._data
 
-            x = to_stream(x, self.stream, self.layout)
+    def _convert(self, x: torch.Tensor) -> torch.Tensor:
+        "The dataset's stream of joint sequences `x` (..., C, T, V, M)."
+        if self.stream == "joint":
+            return x
+        from skelnb.streams import to_stream
+
+        return to_stream(x, self.stream, self.layout)
+
+    def __getitem__(self, i):
+        j = self.indices[i]
+        x = self._convert(torch.from_numpy(np.array(self._memmap()[j], dtype=np.float32)))
         if self.transform is not None:
             x = self.transform(x)
         return x, int(self.all_labels[j])
 
     def __repr__(self):
         return f"SkeletonDataset({str(self.folder)!r}, {len(self)} samples, stream={self.stream!r})"
+
+# %% ../../nbs/16_data.store.ipynb #9a7ac2d6
+@patch
+def get_batch(self: SkeletonDataset, positions) -> SkeletonBatch:
+    "The samples at `positions` (0..len-1 of this dataset) as one `SkeletonBatch`, read from the memory map at once."
+    rows = self.indices[np.asarray(positions, dtype=np.int64).reshape(-1)]
+    order = np.argsort(rows, kind="stable")
+    x = np.empty((len(rows), *self._memmap().shape[1:]), np.float32)
+    x[order] = self._memmap()[rows[order]]  # one sorted read of the memory map
+    x = self._convert(torch.from_numpy(x))
+    if self.transform is not None:
+        x = torch.stack([self.transform(xi) for xi in x])
+    num_frames = torch.from_numpy(self.all_num_frames[rows].astype(np.int64))
+    labels = torch.from_numpy(self.all_labels[rows].astype(np.int64))
+    return SkeletonBatch(x, num_frames, stream=self.stream, layout=self.layout_name, labels=labels)
+
+
+@patch
+def loader(self: SkeletonDataset, batch_size: int, shuffle: bool = False, **kwargs) -> torch.utils.data.DataLoader:
+    "A `DataLoader` of `SkeletonBatch`es (`kwargs` go to the DataLoader: `num_workers`, `drop_last`, ...)."
+    positions = range(len(self))
+    return torch.utils.data.DataLoader(positions, batch_size, shuffle=shuffle, collate_fn=self.get_batch, **kwargs)
