@@ -519,7 +519,8 @@ def test_denoised_records(samples, tmp_path):
     full, rec_full = bodies_denoised(sk, drop_missing_frames=False)
     assert len(full) == sk.num_frames and not full[:3].any()
     np.testing.assert_array_equal(full[rec.frames], x)
-    # thresholds are parameters: with no length threshold the short body survives and, overlapping both actors, is dropped
+    # thresholds are parameters: with no length threshold the short body survives and, overlapping both actors,
+    # is dropped
     _, rec = bodies_denoised(read_ntu_skeleton(v["third_short_first"]), length_threshold=0)
     assert [(r.body_id, r.reason) for r in rec.removed] == [("1", "overlap")]
     assert math.isnan(rec.removed[0].value)

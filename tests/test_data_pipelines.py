@@ -57,7 +57,8 @@ def oracle_hiclr(bodies, layout, out_frames=50):
             length += 1
     # relative coordinates: every person minus its own centre joint (NTU joint 21), frame by frame
     data = data - data[:, :, layout.center, :].reshape(C, T, 1, M)
-    # resize: each person's first `length` frames as a (length, V) image with 3 channels, OpenCV linear, to out_frames rows
+    # resize: each person's first `length` frames as a (length, V) image with 3 channels, OpenCV linear,
+    # to out_frames rows
     resized = np.zeros((C, out_frames, V, M))
     for m in range(M):
         image = data[:, :length, :, m].transpose(1, 2, 0)
@@ -105,7 +106,7 @@ def oracle_angle(v1, v2):
 
 
 def oracle_agcn(bodies, layout, max_frames=300):
-    "TEST ORACLE: AGCN pre_normalization of one sample, loop by loop, in place. Returns ((C, max_frames, V, M), num_frames)."
+    "TEST ORACLE: AGCN pre_normalization of one sample, loop by loop, in place: ((C, max_frames, V, M), num_frames)."
     fp = oracle_reference_array(bodies, max_frames)[None]  # (1, C, T, V, M)
     s = np.transpose(fp, [0, 4, 2, 3, 1])  # a view (N, M, T, V, C): writes go into fp
     sample = s[0]

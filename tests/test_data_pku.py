@@ -313,7 +313,8 @@ def test_check_split_videos(pku):
     xsub = read_pku_split(pku / "split" / "cross-subject.txt")
     with pytest.raises(
         SkeletonDataError,
-        match=r"cross-subject.txt: videos: 942 of 944 training and 131 of 132 validation videos are not available: 0002-L, .* and 1053 more",
+        match=r"cross-subject.txt: videos: 942 of 944 training and 131 of 132 validation videos are not available: "
+        r"0002-L, .* and 1053 more",
     ):
         check_split_videos(xsub, (pku / "skeleton").glob("*.txt"))
     rep = check_split_videos(xsub, (pku / "skeleton").glob("*.txt"), on_missing="report")
