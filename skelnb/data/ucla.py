@@ -96,9 +96,12 @@ class UCLASequence:
         return ucla_split(self.view)
 
     def __repr__(self):
-        return f"UCLASequence({self.file_name!r}, {self.num_frames} frames, label {self.label} ({UCLA_ACTIONS[self.label]}), view {self.view})"
+        return (
+            f"UCLASequence({self.file_name!r}, {self.num_frames} frames, "
+            f"label {self.label} ({UCLA_ACTIONS[self.label]}), view {self.view})"
+        )
 
-
+# %% ../../nbs/12_data.ucla.ipynb #70f9347b
 def _check_nesting(skeletons, path):
     "Raise at the first frame or joint that is not 20 x 3 numbers (a slow loop, run only when the fast path fails)."
     for t, frame in enumerate(skeletons):
@@ -114,10 +117,39 @@ def _check_nesting(skeletons, path):
                     raise SkeletonDataError(f"not a number: {v!r}", path=path, field=f"skeletons[{t}][{j}][{c}]")
 
 
-def read_ucla_json(path) -> UCLASequence:
-    "Read one NW-UCLA `aAA_sSS_eEE_vVV.json` and check it against its file name and the class mapping."
-    path = Path(path)
-    raw = path.read_bytes()
+def _ucla_xyz(sk, raw: bytes, path: Path) -> np.ndarray:
+    "The `skeletons` list as float32 (T, 20, 3); nesting, types and finiteness (after the cast) checked."
+    if not isinstance(sk, list):
+        raise SkeletonDataError(
+            f"skeletons must be a list of frames, got {type(sk).__name__}", path=path, field="skeletons"
+        )
+    if not sk:
+        raise SkeletonDataError("zero frames", path=path, field="skeletons")
+    try:
+        arr = np.asarray(sk)
+    except ValueError:
+        arr = None  # numpy refuses ragged nesting
+    # numpy would turn true/false into 1/0 silently: look closer whenever the file has such a token
+    if (
+        arr is None
+        or arr.dtype.kind not in "fi"
+        or arr.shape[1:] != (UCLA_NUM_JOINTS, 3)
+        or b"true" in raw
+        or b"false" in raw
+    ):
+        _check_nesting(sk, path)
+        if arr is None or arr.shape[1:] != (UCLA_NUM_JOINTS, 3):  # not reached for JSON input; kept as a guard
+            raise SkeletonDataError("skeletons is not a (T, 20, 3) array of numbers", path=path, field="skeletons")
+    with np.errstate(over="ignore"):
+        xyz = arr.astype(np.float32)  # overflow to inf is caught just below
+    if (bad := np.argwhere(~np.isfinite(xyz))).size:
+        t, j, c = bad[0]
+        raise SkeletonDataError(f"not a finite float32: {sk[t][j][c]!r}", path=path, field=f"skeletons[{t}][{j}][{c}]")
+    return xyz
+
+# %% ../../nbs/12_data.ucla.ipynb #41bce853
+def _ucla_header(raw: bytes, path: Path) -> tuple[dict, dict, int]:
+    "The parsed JSON object, the parts of its checked name, and its 0-based class."
     try:
         d = json.loads(raw)
     except json.JSONDecodeError as e:
@@ -146,34 +178,15 @@ def read_ucla_json(path) -> UCLASequence:
             path=path,
             field="label",
         )
-    sk = d["skeletons"]
-    if not isinstance(sk, list):
-        raise SkeletonDataError(
-            f"skeletons must be a list of frames, got {type(sk).__name__}", path=path, field="skeletons"
-        )
-    if not sk:
-        raise SkeletonDataError("zero frames", path=path, field="skeletons")
-    try:
-        arr = np.asarray(sk)
-    except ValueError:
-        arr = None  # numpy refuses ragged nesting
-    # numpy would turn true/false into 1/0 silently: look closer whenever the file has such a token
-    if (
-        arr is None
-        or arr.dtype.kind not in "fi"
-        or arr.shape[1:] != (UCLA_NUM_JOINTS, 3)
-        or b"true" in raw
-        or b"false" in raw
-    ):
-        _check_nesting(sk, path)
-        if arr is None or arr.shape[1:] != (UCLA_NUM_JOINTS, 3):  # not reached for JSON input; kept as a guard
-            raise SkeletonDataError("skeletons is not a (T, 20, 3) array of numbers", path=path, field="skeletons")
-    with np.errstate(over="ignore"):
-        xyz = arr.astype(np.float32)  # overflow to inf is caught just below
-    if (bad := np.argwhere(~np.isfinite(xyz))).size:
-        t, j, c = bad[0]
-        raise SkeletonDataError(f"not a finite float32: {sk[t][j][c]!r}", path=path, field=f"skeletons[{t}][{j}][{c}]")
-    return UCLASequence(name, xyz, cls, **info)
+    return d, info, cls
+
+
+def read_ucla_json(path) -> UCLASequence:
+    "Read one NW-UCLA `aAA_sSS_eEE_vVV.json` and check it against its file name and the class mapping."
+    path = Path(path)
+    raw = path.read_bytes()
+    d, info, cls = _ucla_header(raw, path)
+    return UCLASequence(d["file_name"], _ucla_xyz(d["skeletons"], raw, path), cls, **info)
 
 # %% ../../nbs/12_data.ucla.ipynb #52574b57
 def read_ucla_folder(folder, views=None) -> list[UCLASequence]:
