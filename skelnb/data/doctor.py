@@ -19,7 +19,7 @@ __all__ = ['split_health', 'find_splits', 'doctor', 'format_doctor', 'plot_docto
 
 # %% ../../nbs/18_data.doctor.ipynb #fdb33983
 def split_health(split, chunk: int = 512) -> pd.DataFrame:
-    "One row per sample of a prepared split: name, label, length, num_frames, bodies, nonfinite, all_zero, empty_frames."
+    "One row per sample of a split: name, label, length, num_frames, bodies, nonfinite, all_zero, empty_frames."
     rows = {k: [] for k in ("bodies", "nonfinite", "all_zero", "empty_frames")}
     for start in range(0, len(split), chunk):
         x = np.asarray(split.data[start : start + chunk])  # (n, C, T, V, M)
@@ -56,29 +56,8 @@ def doctor(path, write: bool = True) -> dict:
         sp = load_split(folder)
         t = split_health(sp)
         tables[key] = t
-        nc = sp.meta.get("num_classes", int(t.label.max()) + 1 if len(t) else 0)
-        counts = np.bincount(t.label, minlength=nc) if len(t) else np.zeros(nc, int)
-        info = {
-            "samples": len(t),
-            "shape": list(sp.data.shape),
-            "num_classes": nc,
-            "class_counts": counts.tolist(),
-            "classes_absent": np.flatnonzero(counts == 0).tolist(),
-            "length": _describe(t.length),
-            "num_frames": _describe(t.num_frames),
-            "length_histogram": _histogram(t.length),
-            "bodies": {str(k): int(v) for k, v in t.bodies.value_counts().sort_index().items()},
-            "nonfinite": t.name[t.nonfinite.astype(bool)].tolist(),
-            "all_zero": t.name[t.all_zero.astype(bool)].tolist(),
-            "with_empty_frames": int((t.empty_frames > 0).sum()),
-        }
-        for what in ("nonfinite", "all_zero"):
-            if info[what]:
-                out["problems"].append(
-                    f"{key}: {len(info[what])} {what.replace('_', '-')} samples, e.g. {info[what][:3]}"
-                )
-        if len(t) and info["classes_absent"]:
-            out["problems"].append(f"{key}: classes without samples {info['classes_absent']}")
+        info, problems = _split_info(key, sp, t)
+        out["problems"] += problems
         out["splits"][key] = info
     rep = next(
         (p / "report.json" for p in (path, path.parent, path.parent.parent) if (p / "report.json").exists()), None
@@ -94,6 +73,33 @@ def doctor(path, write: bool = True) -> dict:
             Path(tmp).write_text(format_doctor(out))
     return out
 
+# %% ../../nbs/18_data.doctor.ipynb #58577a85
+def _split_info(key, sp, t) -> tuple[dict, list[str]]:
+    "The report entry of one split from its health table `t`, and the problems it shows."
+    nc = sp.meta.get("num_classes", int(t.label.max()) + 1 if len(t) else 0)
+    counts = np.bincount(t.label, minlength=nc) if len(t) else np.zeros(nc, int)
+    info = {
+        "samples": len(t),
+        "shape": list(sp.data.shape),
+        "num_classes": nc,
+        "class_counts": counts.tolist(),
+        "classes_absent": np.flatnonzero(counts == 0).tolist(),
+        "length": _describe(t.length),
+        "num_frames": _describe(t.num_frames),
+        "length_histogram": _histogram(t.length),
+        "bodies": {str(k): int(v) for k, v in t.bodies.value_counts().sort_index().items()},
+        "nonfinite": t.name[t.nonfinite.astype(bool)].tolist(),
+        "all_zero": t.name[t.all_zero.astype(bool)].tolist(),
+        "with_empty_frames": int((t.empty_frames > 0).sum()),
+    }
+    problems = []
+    for what in ("nonfinite", "all_zero"):
+        if info[what]:
+            problems.append(f"{key}: {len(info[what])} {what.replace('_', '-')} samples, e.g. {info[what][:3]}")
+    if len(t) and info["classes_absent"]:
+        problems.append(f"{key}: classes without samples {info['classes_absent']}")
+    return info, problems
+
 
 def _describe(s) -> dict:
     if not len(s):
@@ -107,7 +113,7 @@ def _histogram(s, bins: int = 10) -> dict:
     counts, edges = np.histogram(s, bins=bins)
     return {"edges": [round(float(e), 1) for e in edges], "counts": counts.tolist()}
 
-
+# %% ../../nbs/18_data.doctor.ipynb #6ed3d59a
 def format_doctor(report: dict) -> str:
     "doctor.txt: the report as text."
     lines = [f"skelnb doctor {report['path']}", ""]
@@ -119,12 +125,16 @@ def format_doctor(report: dict) -> str:
             f"  raw length: {s['length']}",
             f"  stored num_frames: {s['num_frames']}",
             f"  bodies per sample: {s['bodies']}",
-            f"  NaN/inf: {len(s['nonfinite'])}, all-zero: {len(s['all_zero'])}, with empty frames: {s['with_empty_frames']}",
+            f"  NaN/inf: {len(s['nonfinite'])}, all-zero: {len(s['all_zero'])}, "
+            f"with empty frames: {s['with_empty_frames']}",
         ]
     d = report.get("dropped")
     if d is not None:
         lines += ["", f"dropped by prepare: {len(d['skipped'])} skipped, {len(d['excluded'])} excluded"]
-        lines += [f"  {x['file']}: {x['reason']}" for x in d["skipped"][:50] + d["excluded"][:50]]
+        dropped = d["skipped"][:50] + d["excluded"][:50]
+        lines += [
+            f"  {x['file']}" + (f" [{x['sample']}]" if x.get("sample") else "") + f": {x['reason']}" for x in dropped
+        ]
     lines += ["", "problems: " + ("none" if not report["problems"] else "")] + [f"  {p}" for p in report["problems"]]
     return "\n".join(lines) + "\n"
 
