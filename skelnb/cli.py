@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -13,14 +14,10 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['main']
 
-# %% ../nbs/90_cli.ipynb #0896a56c
-def _parser() -> argparse.ArgumentParser:
+# %% ../nbs/90_cli.ipynb #94dcc91f
+def _add_prepare(sub) -> None:
+    "The `prepare` subcommand: one flag per option of `skelnb.data.prepare.prepare`; every registered dataset."
     from skelnb.data.prepare import DATASETS, PIPELINES
-
-    p = argparse.ArgumentParser(
-        prog="skelnb", description="skelnb: self-supervised skeleton action recognition (HiCLR, HaLP)."
-    )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     pr = sub.add_parser(
         "prepare",
@@ -48,6 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--keep-cache", action="store_true", help="keep the per-chunk cache after success")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
 
+# %% ../nbs/90_cli.ipynb #0896a56c
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="skelnb", description="skelnb: self-supervised skeleton action recognition (HiCLR, HaLP)."
+    )
+    p.add_argument(
+        "--plugin", action="append", default=[], metavar="MODULE",
+        help="import MODULE first (it may register datasets and layouts of its own)",
+    )  # fmt: skip
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_prepare(sub)
     dr = sub.add_parser(
         "doctor",
         help="check a prepared dataset and write doctor.json / doctor.txt",
@@ -75,34 +84,34 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("layouts", help="list the skeleton layouts", description="Print the known skeleton layouts.")
     return p
 
+# %% ../nbs/90_cli.ipynb #f937c348
+def _prepare(args) -> None:
+    "Run `skelnb prepare` and print its report (which states every skipped file and any warning)."
+    from skelnb.data.prepare import format_report, prepare
+
+    options = dict(frames=args.frames, bodies=args.bodies, missing_list=args.missing_list)
+    options.update(
+        no_missing_list=args.no_missing_list or None, xsub_split=args.xsub_split, xview_split=args.xview_split
+    )
+    rep = prepare(
+        args.dataset, args.raw, args.out, pipeline=args.pipeline, workers=args.workers, chunk_size=args.chunk_size,
+        strict=args.strict, keep_cache=args.keep_cache, progress=not args.quiet, **options,
+    )  # fmt: skip
+    print(format_report(rep), end="")
+
 # %% ../nbs/90_cli.ipynb #e1ba7826
 def main(argv=None) -> int:
     "Entry point of the `skelnb` console script."
     from skelnb.core import SkeletonDataError
 
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # --plugin first: it may register datasets
+    pre.add_argument("--plugin", action="append", default=[])
+    for module in pre.parse_known_args(argv)[0].plugin:
+        importlib.import_module(module)
     args = _parser().parse_args(argv)
     try:
         if args.command == "prepare":
-            from skelnb.data.prepare import prepare, format_report
-
-            rep = prepare(
-                args.dataset,
-                args.raw,
-                args.out,
-                pipeline=args.pipeline,
-                workers=args.workers,
-                chunk_size=args.chunk_size,
-                strict=args.strict,
-                keep_cache=args.keep_cache,
-                progress=not args.quiet,
-                frames=args.frames,
-                bodies=args.bodies,
-                missing_list=args.missing_list,
-                no_missing_list=args.no_missing_list or None,
-                xsub_split=args.xsub_split,
-                xview_split=args.xview_split,
-            )
-            print(format_report(rep), end="")
+            _prepare(args)
         elif args.command == "doctor":
             from skelnb.data.doctor import doctor, format_doctor
 
