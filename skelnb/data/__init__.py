@@ -10,4 +10,4 @@ from .ntu import read_ntu_skeleton, parse_ntu_name, ntu_split
 from .pku import read_pku_skeleton, read_pku_labels, read_pku_split, cut_pku_segments
 from .ucla import read_ucla_json, read_ucla_val_labels
 from .store import SkeletonDataset, load_split, write_split
-from .prepare import DATASETS, PIPELINES
+from .prepare import DATASETS, PIPELINES, DatasetSpec, file_dataset, get_dataset, register_dataset
