@@ -132,3 +132,18 @@ def test_skeleton_batches_through_a_dataloader(tmp_path, shared):
     assert torch.equal(torch.stack([t for t, _ in items]), want)
     shuffled = list(ds.loader(batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0)))
     assert sorted(torch.cat([b.labels for b in shuffled]).tolist()) == sorted((np.arange(7) % 3).tolist())
+
+
+def test_layout_errors_name_what_is_wrong():
+    from skelnb.layouts import NTU25, Layout
+
+    with pytest.raises(ValueError, match=r"duplicate joint names \['a'\]"):
+        Layout("dup", ("a", "b", "a"), ((0, 1), (1, 2)), 0)
+    with pytest.raises(ValueError, match=r"joint order names \['head'\] more than once"):
+        KINECT_V1.reordered(list(UTD_ORDER[:-1]) + ["head"])
+    line = Layout.from_names("line", ("head", "neck", "tail"), (("head", "neck"), ("neck", "tail")), "neck")
+    with pytest.raises(ValueError, match="no left/right joint pairs"):
+        line.flip_permutation
+    with pytest.raises(ValueError, match="another layout is registered as 'ntu25'"):
+        register_layout(KINECT_V1.reordered(UTD_ORDER, name="ntu25"))
+    assert register_layout(NTU25) is NTU25 and get_layout("ntu25") is NTU25  # the same layout again: harmless

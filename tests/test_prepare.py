@@ -293,3 +293,11 @@ def test_val_label_pkl_disagreement_is_shown(ucla_raw, tmp_path, capsys):
     for shown in (out, text):
         assert f"WARNING: {ucla_raw / 'val_label.pkl'} disagrees with the view-3 files" in shown
         assert "460 names only in the pickle" in shown and "0 view-3 files not in it" in shown
+
+
+def test_unreadable_val_label_pkl_is_a_warning_not_an_abort(ucla_raw, tmp_path):
+    "Defect 2 for the side file: an unreadable val_label.pkl is reported, the sequences are still prepared."
+    (ucla_raw / "val_label.pkl").write_bytes(b"not a pickle")
+    rep = run("nw-ucla", ucla_raw, tmp_path / "out")
+    assert rep["counts"] == {"xview": {"train": 8, "val": 4}}
+    assert "could not be read" in (tmp_path / "out" / "nw-ucla-hiclr" / "report.txt").read_text()

@@ -87,7 +87,7 @@ def parallel_skeleton(x, layout: Layout | str, per_frame_sign: bool = False, eps
     return out
 
 # %% ../../nbs/14_data.pipelines.ipynb #c4429bb0
-HICLR_JOINTS = ("spine_base", "left_shoulder", "right_shoulder")  # plus the layout's centre
+HICLR_JOINTS = ("spine_base", "spine_shoulder", "left_shoulder", "right_shoulder")
 
 
 def hiclr_pipeline(
@@ -102,7 +102,8 @@ def hiclr_pipeline(
         raise SkeletonDataError(
             "person 0's spine_base (joint 0) is zero in every frame: no frames to resize", field="frames"
         )
-    x = x - x[:, :, layout.center : layout.center + 1]  # each person on its own spine_shoulder, per frame
+    c = layout.index("spine_shoulder")  # NTU joint 21, the reference's centre (every built-in layout's centre too)
+    x = x - x[:, :, c : c + 1]  # each person on its own spine_shoulder, per frame
     x = resize_frames(x[:length], frames)
     x = parallel_skeleton(x, layout, per_frame_sign=per_frame_sign, eps=eps)
     return np.ascontiguousarray(x.transpose(3, 0, 2, 1))

@@ -266,7 +266,12 @@ def _ucla_units(spec, raw_paths, options):
     if not files:
         raise FileNotFoundError(f"no NW-UCLA .json files under {', '.join(map(str, raw_paths))}")
     val_pkl = next((p for r in raw_paths for p in Path(r).rglob("val_label.pkl")), None)
-    notes = {"val_label_pkl": _ucla_val_note(val_pkl, files)} if val_pkl is not None else {}
+    notes = {}
+    if val_pkl is not None:
+        try:
+            notes["val_label_pkl"] = _ucla_val_note(val_pkl, files)
+        except (OSError, SkeletonDataError) as e:  # the split comes from the names: report the file, go on
+            notes["val_label_pkl"] = {"path": str(val_pkl), "agrees_with_view_3": False, "error": str(e)}
     return [Unit(f.stem, (str(f),)) for f in files], [], notes
 
 
@@ -663,7 +668,9 @@ def _report_notes(report: dict) -> list[str]:
     for b, vm in notes.get("videos_missing", {}).items():
         lines.append(f"{b}: {vm['count']} videos named in {vm['split_file']} are not in the raw folder")
     vl = notes.get("val_label_pkl")
-    if vl and not vl["agrees_with_view_3"]:
+    if vl and vl.get("error"):
+        lines.append(f"WARNING: {vl['path']} could not be read, so it was not compared with the files: {vl['error']}")
+    elif vl and not vl["agrees_with_view_3"]:
         n_pkl, n_files = vl.get("only_in_pkl_count", len(vl["only_in_pkl"])), vl.get("only_in_files_count", 0)
         lines += [
             f"WARNING: {vl['path']} disagrees with the view-3 files (the split follows the file names):",
