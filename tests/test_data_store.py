@@ -147,3 +147,23 @@ def test_layout_errors_name_what_is_wrong():
     with pytest.raises(ValueError, match="another layout is registered as 'ntu25'"):
         register_layout(KINECT_V1.reordered(UTD_ORDER, name="ntu25"))
     assert register_layout(NTU25) is NTU25 and get_layout("ntu25") is NTU25  # the same layout again: harmless
+
+
+def read_two_bodies_for_a02(path):
+    "Like read_as_utd, but action 2 files come with a second (mirrored) body, as a two-person set would."
+    label, bodies = read_as_utd(path)
+    return label, np.concatenate([bodies, -bodies], 1) if label == 1 else bodies
+
+
+def test_samples_are_stored_with_max_bodies(own_raw, tmp_path, utd_layout):
+    spec = P.file_dataset("mixed", "utd_test", 2, ("xsub",), "*.skel.json", read_two_bodies_for_a02, by_subject, 2)
+    P.prepare(spec, own_raw, tmp_path / "out", workers=1, progress=False)
+    sp = load_split(tmp_path / "out" / "mixed-hiclr" / "xsub" / "train")
+    assert sp.data.shape == (4, 3, 50, 20, 2)
+    assert not np.asarray(sp.data)[sp.labels == 0][..., 1].any()  # one-body samples: the second body zero
+    assert np.asarray(sp.data)[sp.labels == 1][..., 1].any()
+    one = P.file_dataset("one", "utd_test", 2, ("xsub",), "*.skel.json", read_two_bodies_for_a02, by_subject, 1)
+    rep = P.prepare(one, own_raw, tmp_path / "out", workers=1, progress=False)
+    assert len(rep["skipped"]) == 3 and all(
+        "2 bodies, the dataset keeps at most 1" in s["reason"] for s in rep["skipped"]
+    )

@@ -399,6 +399,15 @@ def _file_failure(path, e: Exception) -> str:
 _FILE_ERRORS = (OSError, ValueError, KeyError)  # a bad file's (SkeletonDataError is a ValueError); bugs still raise
 
 
+def _fit_bodies(d, max_bodies: int, sample) -> np.ndarray:
+    "`d` (3, T, V, M) with exactly `max_bodies` bodies, absent ones zero; more bodies is an error naming the sample."
+    m = d.shape[-1]
+    if m > max_bodies:
+        where = dict(path=sample.source, line=sample.line, field="bodies")
+        raise SkeletonDataError(f"{sample.name}: {m} bodies, the dataset keeps at most {max_bodies}", **where)
+    return np.concatenate([d, np.zeros((*d.shape[:-1], max_bodies - m), d.dtype)], -1) if m < max_bodies else d
+
+
 def _read_unit(spec, unit, pipeline, options, digests, skipped) -> list:
     "The unit's samples and sample errors; a unit that fails as a whole is added to `skipped`."
     try:
@@ -420,6 +429,7 @@ def _process_unit(spec, unit, pipeline, options, rows, digests, skipped) -> None
                 where = dict(path=s.source or unit.paths[-1], line=s.line, field="label")
                 raise SkeletonDataError(f"{s.name}: label {s.label} outside 0..{spec.num_classes - 1}", **where)
             d, nf, ln = process_sample(s, pipeline, spec.layout, options.get("frames"))
+            d = _fit_bodies(d, spec.max_bodies, s)
         except SkeletonDataError as e:
             skipped.append({"file": unit.paths[0], "sample": s.name, "reason": str(e)})
             continue
