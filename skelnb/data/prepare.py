@@ -304,12 +304,13 @@ def get_dataset(dataset: str | DatasetSpec) -> DatasetSpec:
     return DATASETS[dataset]
 
 
+_NTU, _PKU = (_ntu_units, _ntu_read, _ntu_params), (_pku_units, _pku_read, _pku_params)  # the readers' own counts
 for _spec in (
-    DatasetSpec("ntu60", NTU25, 60, ("xsub", "xview"), 2, _ntu_units, _ntu_read, _ntu_params),
-    DatasetSpec("ntu120", NTU25, 120, ("xsub", "xset"), 2, _ntu_units, _ntu_read, _ntu_params),
-    DatasetSpec("pku1", NTU25, 51, ("xsub", "xview"), 2, _pku_units, _pku_read, _pku_params),
-    DatasetSpec("pku2", NTU25, 51, ("xsub", "xview"), 2, _pku_units, _pku_read, _pku_params),
-    DatasetSpec("nw-ucla", NW_UCLA, 10, ("xview",), 1, _ucla_units, _ucla_read),
+    DatasetSpec("ntu60", NTU25, ntu.NTU60_NUM_CLASSES, ntu.NTU_BENCHMARKS["ntu60"], 2, *_NTU),
+    DatasetSpec("ntu120", NTU25, ntu.NTU120_NUM_CLASSES, ntu.NTU_BENCHMARKS["ntu120"], 2, *_NTU),
+    DatasetSpec("pku1", NTU25, pku.PKU_NUM_CLASSES, tuple(_PKU_SPLIT_FILES["pku1"]), pku.PKU_NUM_BODIES, *_PKU),
+    DatasetSpec("pku2", NTU25, pku.PKU_NUM_CLASSES, tuple(_PKU_SPLIT_FILES["pku2"]), pku.PKU_NUM_BODIES, *_PKU),
+    DatasetSpec("nw-ucla", NW_UCLA, ucla.UCLA_NUM_CLASSES, ("xview",), 1, _ucla_units, _ucla_read),
 ):
     register_dataset(_spec)
 PIPELINES = ("hiclr", "halp")
