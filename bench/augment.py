@@ -159,7 +159,7 @@ def real_batch(n: int) -> np.ndarray:
 
 
 def primitive_profile(growing, x, generator, repeat: int) -> dict:
-    "CPU ms per batch in each primitive's `sample`, `fold`, `transform`(`_`) and in `LinearSteps.result` (gather, 3x3 maps)."
+    "CPU ms per batch in each primitive's `sample`, `fold`, `transform`(`_`) and in `LinearSteps.result`."
     from skelnb.augment.base import LinearSteps
 
     spent = collections.defaultdict(float)
