@@ -16,8 +16,8 @@ other processes share the machine; wall-clock figures and the load average are r
 `--allocator tuned` keeps glibc from handing large blocks back to the OS (each new 4 MB tensor otherwise costs about
 a thousand page faults); PyTorch's CPU performance guide gets the same from jemalloc/tcmalloc. Both implementations
 run under the same allocator. When CUDA is available the batched version is also timed on the GPU (a CUDA generator,
-synchronised wall timing). `--profile` adds the CPU time of each primitive's `sample`/`fold`/`apply` and of the folded
-gathers. One JSON line is printed and appended to bench/results/augment.jsonl.
+synchronised wall timing). `--profile` adds the CPU time of each primitive's `sample`/`fold`/`transform` and of the
+folded gathers. One JSON line is printed and appended to bench/results/augment.jsonl.
 """
 
 import os
@@ -159,7 +159,7 @@ def real_batch(n: int) -> np.ndarray:
 
 
 def primitive_profile(growing, x, generator, repeat: int) -> dict:
-    "CPU milliseconds per batch in each primitive's `sample`, `fold`, `apply`/`apply_`, and in `LinearSteps.result` (the folded gather + 3x3 maps)."
+    "CPU ms per batch in each primitive's `sample`, `fold`, `transform`(`_`) and in `LinearSteps.result`."
     from skelnb.augment.base import LinearSteps
 
     spent = collections.defaultdict(float)
@@ -175,7 +175,7 @@ def primitive_profile(growing, x, generator, repeat: int) -> dict:
 
     for aug in growing.augmentations.values():
         for leaf in getattr(aug, "augmentations", [aug]):
-            for method in ("sample", "fold", "apply", "apply_"):
+            for method in ("sample", "fold", "transform", "transform_"):  # transform: what a value-only apply runs
                 if hasattr(leaf, method):
                     setattr(leaf, method, timed(getattr(leaf, method), f"{type(leaf).__name__}.{method}"))
     original = LinearSteps.result

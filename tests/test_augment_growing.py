@@ -32,7 +32,7 @@ from hiclr_oracles import (
     oracle_shear,
     oracle_temporal_crop,
 )
-from skelnb.augment.base import Compose
+from skelnb.augment.base import Compose, Params
 from skelnb.augment.growing import GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name
 from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, adain_statistics, normal_augmentation
 from skelnb.core import shared_data
@@ -64,18 +64,23 @@ def views_of(v: GrowingViews):
     return v.views + [v.key]
 
 
+def chain(*children):
+    "The parameters of a `Compose` of steps with these parameters."
+    return Params("Compose", children=children)
+
+
 # ------------------------------------------------------------------------------------------------ test oracles
 def oracle_view(x, params, n, token=0.0):
-    "TEST ORACLE: a HiCLR view of sample x (C, T, V, M) from the drawn parameters of sample n (BA, NA, Mask as recorded)."
+    "TEST ORACLE: a HiCLR view of sample x (C, T, V, M) from the drawn parameters of sample n (BA, NA, Mask recorded)."
     x = np.asarray(x, np.float64)
-    crop, shear = params["BA"]
+    crop, shear = params["BA"].children
     x = oracle_shear(
         oracle_temporal_crop(x, 6, int(crop["start"][n])),
         shear["a"][n].double().numpy(),
         shear["b"][n].double().numpy(),
     )
     if "NA" in params:
-        flip, rot, noise, blur, axis = params["NA"]
+        flip, rot, noise, blur, axis = params["NA"].children
         x = oracle_flip(x, bool(flip["apply"][n]), REFERENCE_NTU_FLIP)
         x = oracle_rotate(x, rot["degrees"][n].double().numpy())
         x = oracle_noise(x, bool(noise["apply"][n]), GaussianNoise.full_noise(noise)[n].double().numpy())
@@ -226,7 +231,7 @@ def test_default_views_equal_the_oracle_given_the_draws(ntu):
     with torch.no_grad():
         aug.augmentations["Mask"].token.fill_(0.25)
         v = aug(ntu, gen(3), return_params=True)
-    for i, params in enumerate(v.params + [v.key_params]):
+    for i, params in enumerate([*v.params.children, v.key_params]):
         got = views_of(v)[i]
         for n in range(len(ntu)):
             expected = oracle_view(ntu[n].numpy(), params, n, token=0.25)
@@ -240,13 +245,15 @@ def test_views_compose_the_primitives_and_replay(ntu):
         ba, na, mask = (aug.augmentations[n] for n in ("BA", "NA", "Mask"))
         p = v.params
         both = Compose([ba, na])  # the sets of a view run as one chain
-        assert torch.equal(v.views[0], to_bone(ba.apply(ntu, p[0]["BA"]), NTU25))
-        assert torch.equal(v.views[1], to_bone(both.apply(ntu, [p[1]["BA"], p[1]["NA"]]), NTU25))
+        assert torch.equal(v.views[0], to_bone(ba.transform(ntu, p[0]["BA"]), NTU25))
+        assert torch.equal(v.views[1], to_bone(both.transform(ntu, chain(p[1]["BA"], p[1]["NA"])), NTU25))
         assert torch.equal(
-            v.views[2], mask.apply(to_bone(both.apply(ntu, [p[2]["BA"], p[2]["NA"]]), NTU25), p[2]["Mask"])
+            v.views[2], mask.transform(to_bone(both.transform(ntu, chain(p[2]["BA"], p[2]["NA"])), NTU25), p[2]["Mask"])
         )
-        assert torch.equal(v.key, to_bone(ba.apply(ntu, v.key_params["BA"]), NTU25))
-        one_by_one = to_bone(na.apply(ba.apply(ntu, p[1]["BA"]), p[1]["NA"]), NTU25)  # equal up to float rounding
+        assert torch.equal(v.key, to_bone(ba.transform(ntu, v.key_params["BA"]), NTU25))
+        one_by_one = to_bone(
+            na.transform(ba.transform(ntu, p[1]["BA"]), p[1]["NA"]), NTU25
+        )  # equal up to float rounding
         np.testing.assert_allclose(v.views[1].numpy(), one_by_one.numpy(), rtol=0, atol=1e-6)
         again = aug.apply(ntu, v)
         for a, b in zip(views_of(again), views_of(v)):
@@ -265,7 +272,7 @@ def test_mask_comes_after_the_stream(ntu, stream):
     assert torch.equal(v.views[2][:, :, m].unique(), torch.tensor([7.0]))  # the token itself, not a difference of it
     convert = (lambda t: to_bone(t, NTU25)) if stream == "bone" else to_motion
     na, ba = aug.augmentations["NA"], aug.augmentations["BA"]
-    unmasked = convert(Compose([ba, na]).apply(ntu, [v.params[2]["BA"], v.params[2]["NA"]]))
+    unmasked = convert(Compose([ba, na]).transform(ntu, chain(v.params[2]["BA"], v.params[2]["NA"])))
     assert torch.equal(v.views[2][:, :, ~m], unmasked[:, :, ~m])
 
 
@@ -297,8 +304,8 @@ def test_dae_is_an_encoder_option(ntu):
 def test_fresh_draws_in_every_view(ntu):
     with torch.no_grad():
         v = GrowingAugmentation()(ntu, gen(6), return_params=True)
-    crops = [p["BA"][0]["start"] for p in v.params] + [v.key_params["BA"][0]["start"]]
-    shears = [p["BA"][1]["a"] for p in v.params] + [v.key_params["BA"][1]["a"]]
+    crops = [p["BA"][0]["start"] for p in v.params.children] + [v.key_params["BA"][0]["start"]]
+    shears = [p["BA"][1]["a"] for p in v.params.children] + [v.key_params["BA"][1]["a"]]
     for i in range(4):
         for j in range(i + 1, 4):
             assert not torch.equal(shears[i], shears[j])

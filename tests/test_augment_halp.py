@@ -31,14 +31,12 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from skelnb.augment.base import Augmentation, Compose, to_device
+from skelnb.augment.base import Augmentation, Compose, LinearAugmentation, Params, take_frames
 from skelnb.augment.halp import (
     CenterCrop,
     CorruptOrShear,
-    CropThen,
     JointCorruption,
     PoseShear,
-    TemporalAugmentation,
     TemporalRandomResizeCrop,
     crop_lengths,
     from_sequence,
@@ -49,12 +47,11 @@ from skelnb.augment.halp import (
     randint_below,
     resize_segments,
     scaled_num_joints,
-    take_frames,
     to_sequence,
-    valid_frames,
     where_joints,
     where_samples,
 )
+from skelnb.batch import SkeletonBatch, valid_frames
 from skelnb.core import shared_data
 from skelnb.data.ntu import bodies_by_energy, read_ntu_skeleton
 from skelnb.data.pipelines import halp_pipeline
@@ -158,6 +155,12 @@ def abs_linear(data, matrix, transpose):
     return np.einsum("ij,itvm->jtvm" if transpose else "ji,itvm->jtvm", m, np.abs(np.asarray(data, dtype=np.float64)))
 
 
+def run(aug, x, n=None, generator=None, return_params=False):
+    "`aug` on the sequences `x` with the valid frame counts `n` (a `SkeletonBatch`): the output tensor (and params)."
+    out = aug(SkeletonBatch(x, n), generator, return_params=return_params)
+    return (out[0].x, out[1]) if return_params else out.x
+
+
 def halp_samples(bodies_list, layout):
     data = [halp_pipeline(b, layout) for b in bodies_list]
     return torch.from_numpy(np.stack([d for d, _ in data])), torch.tensor([n for _, n in data])
@@ -225,7 +228,7 @@ def test_valid_frames_contract(ntu):
     with pytest.raises(ValueError, match=">= 1"):
         valid_frames(x, [1, 2, -3, 4, 5])
     with pytest.raises(ValueError, match=">= 1"):
-        TemporalRandomResizeCrop()(x, num_frames=[0, 1, 1, 1, 1])
+        SkeletonBatch(x, [0, 1, 1, 1, 1])
 
 
 def test_randint_below_uniform():
@@ -284,7 +287,7 @@ def test_take_frames_any_strides(ntu):
     assert not strided.is_contiguous() and torch.equal(take_frames(strided, frames), want)
     expanded = x[1:2].expand(5, -1, -1, -1, -1)
     assert torch.equal(take_frames(expanded, frames), torch.stack([x[1][:, frames[i]] for i in range(5)]))
-    p = TemporalRandomResizeCrop().sample(x, torch.Generator().manual_seed(1))
+    p = TemporalRandomResizeCrop().sample(SkeletonBatch(x), torch.Generator().manual_seed(1))
     assert torch.equal(resize_segments(strided, p["start"], p["length"]), resize_segments(x, p["start"], p["length"]))
 
 
@@ -308,7 +311,7 @@ def test_temporal_crop_matches_oracle(real, ratios):
     x, n = real
     crop = TemporalRandomResizeCrop(*ratios)
     for seed in range(4):
-        y, p = crop(x, torch.Generator().manual_seed(seed), return_params=True, num_frames=n)
+        y, p = run(crop, x, n, torch.Generator().manual_seed(seed), return_params=True)
         assert y.shape == (len(x), 3, 64, x.shape[3], 2) and y.dtype == torch.float32
         assert torch.equal(p["num_frames"], n)
         for i in range(len(x)):
@@ -324,7 +327,7 @@ def test_linear_train_transform_is_crop_subsequence_training_branch(ntu):
     assert halp_linear_train_transform() == TemporalRandomResizeCrop(
         min_ratio=0.5, max_ratio=1.0, min_frames=64, out_frames=64
     )
-    y, p = halp_linear_train_transform()(x, torch.Generator().manual_seed(0), return_params=True, num_frames=n)
+    y, p = run(halp_linear_train_transform(), x, n, torch.Generator().manual_seed(0), return_params=True)
     for i in range(5):
         want, length = oracle_temporal_cropresize(x[i].numpy(), int(n[i]), float(p["scale"][i]), int(p["start"][i]))
         assert int(p["length"][i]) == length and length >= min(64, int(n[i]))
@@ -335,19 +338,19 @@ def test_num_frames_above_stored_frames_are_clipped(ntu):
     "PKU-MMD actions can be longer than the 300 stored frames: the reference crops within min(num_frame, 300)."
     x, _ = ntu
     long = torch.tensor([381, 300, 1000, 82, 299])
-    y, p = TemporalRandomResizeCrop()(x, torch.Generator().manual_seed(1), return_params=True, num_frames=long)
+    y, p = run(TemporalRandomResizeCrop(), x, long, torch.Generator().manual_seed(1), return_params=True)
     for i in range(5):
         nn_ = min(int(long[i]), 300)
         want, length = oracle_temporal_cropresize(x[i].numpy(), nn_, float(p["scale"][i]), int(p["start"][i]))
         assert int(p["length"][i]) == length
         assert_rounding_close(y[i], want, oracle_resize(np.abs(x[i].numpy()), int(p["start"][i]), length))
-    pc = CenterCrop().sample(x, num_frames=long)
+    pc = CenterCrop().sample(SkeletonBatch(x, long))
     assert pc["start"].tolist() == [int((1 - 0.95) * min(int(v), 300) / 2) for v in long]
 
 
 def test_center_crop_matches_oracle(real):
     x, n = real
-    y, p = halp_eval_transform()(x, return_params=True, num_frames=n)
+    y, p = run(halp_eval_transform(), x, n, return_params=True)
     for i in range(len(x)):
         want, start, length = oracle_center_crop(x[i].numpy(), int(n[i]))
         assert (int(p["start"][i]), int(p["length"][i])) == (start, length)
@@ -357,7 +360,7 @@ def test_center_crop_matches_oracle(real):
 @pytest.mark.parametrize("ratio", [0.95, 0.9, 0.5, 1.0, 0.3333])
 def test_center_crop_start_formula_every_length(ratio):
     n = torch.arange(1, 301)
-    p = CenterCrop(ratio).sample(torch.zeros(1, 3, 300, 1, 1).expand(300, -1, -1, -1, -1), num_frames=n)
+    p = CenterCrop(ratio).sample(SkeletonBatch(torch.zeros(1, 3, 300, 1, 1).expand(300, -1, -1, -1, -1), n))
     want = [int((1 - ratio) * k / 2) for k in range(1, 301)]
     assert p["start"].tolist() == want
     assert p["length"].tolist() == [k - 2 * s for k, s in zip(range(1, 301), want)]
@@ -365,13 +368,13 @@ def test_center_crop_start_formula_every_length(ratio):
 
 def test_center_crop_without_num_frames_uses_all_frames(ntu):
     x, _ = ntu
-    p = CenterCrop().sample(x)
+    p = CenterCrop().sample(SkeletonBatch(x))
     assert p["start"].tolist() == [7] * 5 and p["length"].tolist() == [286] * 5
 
 
 # ------------------------------------------------------------------------------------------------ crop draws
 def test_crop_scale_distribution():
-    shape_only = torch.zeros(1, 3, 300, 1, 1).expand(20_000, -1, -1, -1, -1)
+    shape_only = SkeletonBatch(torch.zeros(1, 3, 300, 1, 1).expand(20_000, -1, -1, -1, -1))
     for lo, hi in ((0.1, 1.0), (0.5, 1.0)):
         p = TemporalRandomResizeCrop(lo, hi).sample(shape_only, torch.Generator().manual_seed(0))
         assert stats.kstest(p["scale"].numpy(), stats.uniform(loc=lo, scale=hi - lo).cdf).pvalue > 1e-4
@@ -383,7 +386,7 @@ def test_crop_length_and_start_distribution_vs_reference(n_valid):
     draws = 20_000
     shape_only = torch.zeros(1, 3, 300, 1, 1).expand(draws, -1, -1, -1, -1)
     p = TemporalRandomResizeCrop().sample(
-        shape_only, torch.Generator().manual_seed(1), num_frames=torch.full((draws,), n_valid)
+        SkeletonBatch(shape_only, torch.full((draws,), n_valid)), torch.Generator().manual_seed(1)
     )
     np_rng, py_rng = np.random.RandomState(1), random.Random(1)
     ref = np.array([reference_draw_crop(n_valid, py_rng, np_rng)[1:] for _ in range(draws)])
@@ -403,7 +406,7 @@ def test_crop_length_and_start_distribution_vs_reference(n_valid):
 
 def test_crop_start_uniform_given_length():
     draws = 151 * 200
-    shape_only = torch.zeros(1, 3, 300, 1, 1).expand(draws, -1, -1, -1, -1)
+    shape_only = SkeletonBatch(torch.zeros(1, 3, 300, 1, 1).expand(draws, -1, -1, -1, -1))
     p = TemporalRandomResizeCrop(0.5, 0.5).sample(shape_only, torch.Generator().manual_seed(2))
     assert (p["length"] == 150).all()
     counts = np.bincount(p["start"].numpy(), minlength=151)
@@ -414,8 +417,11 @@ def test_crop_output_moments_vs_reference(ntu):
     "Mean over many draws of each cropped frame's coordinates: ours against the reference's own draws."
     x, n = ntu
     i, draws = 4, 3000  # the 124-frame sample
-    y = TemporalRandomResizeCrop()(
-        x[i : i + 1].expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(3), num_frames=n[i].repeat(draws)
+    y = run(
+        TemporalRandomResizeCrop(),
+        x[i : i + 1].expand(draws, -1, -1, -1, -1),
+        n[i].repeat(draws),
+        torch.Generator().manual_seed(3),
     )
     ours = y.mean((3, 4)).numpy()  # (draws, C, 64)
     np_rng, py_rng = np.random.RandomState(3), random.Random(3)
@@ -449,14 +455,14 @@ def joint_corruption_check(x, y, p):
 @pytest.mark.parametrize("zero", [True, False, None])
 def test_joint_corruption_matches_oracle(real, zero):
     x, n = real
-    view = halp_eval_transform()(x, num_frames=n)
+    view = run(halp_eval_transform(), x, n)
     num_joints = 15 if x.shape[3] == 25 else scaled_num_joints(x.shape[3])
     jc = JointCorruption(num_joints)
     for seed in range(3):
-        p = jc.sample(view, torch.Generator().manual_seed(seed))
+        p = jc.sample(SkeletonBatch(view), torch.Generator().manual_seed(seed))
         if zero is not None:
-            p["zero"] = torch.full_like(p["zero"], zero)
-        y = jc.apply(view, p)
+            p.tensors["zero"] = torch.full_like(p["zero"], zero)
+        y = jc.transform(view, p)
         assert p["joints"].shape == (len(x), num_joints)
         joint_corruption_check(view, y, p)
         assert (y[absent_second(x)][..., 1] == 0).all()
@@ -467,15 +473,18 @@ def test_joint_corruption_transpose_by_hand():
     x = torch.zeros(1, 3, 1, 25, 1)
     x[0, :, 0, 4, 0] = torch.tensor([1.0, 2.0, 3.0])
     C = torch.arange(1.0, 10.0).view(1, 3, 3) / 10
-    p = {"joints": torch.tensor([[4] + list(range(6, 20))]), "zero": torch.tensor([False]), "matrix": C}
-    got = JointCorruption().apply(x, p)[0, :, 0, 4, 0]
+    p = Params(
+        "JointCorruption",
+        {"joints": torch.tensor([[4] + list(range(6, 20))]), "zero": torch.tensor([False]), "matrix": C},
+    )
+    got = JointCorruption().transform(x, p)[0, :, 0, 4, 0]
     assert torch.allclose(got, torch.tensor([1.0, 2.0, 3.0]) @ C[0])  # row vector times C
     assert torch.allclose(got, torch.tensor([3.0, 3.6, 4.2]))
 
 
 def test_joint_corruption_draws_vs_reference():
     draws, V = 20_000, 25
-    shape_only = torch.zeros(1, 3, 1, V, 1).expand(draws, -1, -1, -1, -1)
+    shape_only = SkeletonBatch(torch.zeros(1, 3, 1, V, 1).expand(draws, -1, -1, -1, -1))
     p = JointCorruption().sample(shape_only, torch.Generator().manual_seed(4))
     joints = p["joints"].numpy()
     assert all(len(set(row)) == 15 for row in joints[:2000])  # without replacement
@@ -501,7 +510,7 @@ def test_scaled_num_joints():
 # ------------------------------------------------------------------------------------------------ shear
 def test_pose_shear_matches_oracle(real):
     x, n = real
-    view = halp_eval_transform()(x, num_frames=n)
+    view = run(halp_eval_transform(), x, n)
     for seed in range(3):
         y, p = PoseShear()(view, torch.Generator().manual_seed(seed), return_params=True)
         for i in range(len(x)):
@@ -516,7 +525,9 @@ def test_pose_shear_matches_oracle(real):
 
 def test_pose_shear_draws_vs_reference():
     draws = 20_000
-    p = PoseShear().sample(torch.zeros(1, 3, 1, 1, 1).expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(5))
+    p = PoseShear().sample(
+        SkeletonBatch(torch.zeros(1, 3, 1, 1, 1).expand(draws, -1, -1, -1, -1)), torch.Generator().manual_seed(5)
+    )
     m = p["matrix"].numpy()
     assert (np.diagonal(m, axis1=1, axis2=2) == 1).all()
     off = m[:, [0, 0, 1, 1, 2, 2], [1, 2, 0, 2, 0, 1]]
@@ -527,7 +538,7 @@ def test_pose_shear_draws_vs_reference():
         assert stats.ks_2samp(off[:, k], ref[:, k]).pvalue > 1e-4
     assert np.abs(np.corrcoef(off.T) - np.eye(6)).max() < 0.04
     amp = PoseShear(0.25).sample(
-        torch.zeros(1, 3, 1, 1, 1).expand(2000, -1, -1, -1, -1), torch.Generator().manual_seed(0)
+        SkeletonBatch(torch.zeros(1, 3, 1, 1, 1).expand(2000, -1, -1, -1, -1)), torch.Generator().manual_seed(0)
     )
     assert amp["matrix"].abs().max() == 1 and amp["matrix"][:, 0, 1].abs().max() <= 0.25
 
@@ -535,13 +546,13 @@ def test_pose_shear_draws_vs_reference():
 # ------------------------------------------------------------------------------------------------ corrupt or shear
 def test_corrupt_or_shear_matches_oracle(real):
     x, n = real
-    view = halp_eval_transform()(x, num_frames=n)
+    view = run(halp_eval_transform(), x, n)
     cs = CorruptOrShear(corruption=JointCorruption(15 if x.shape[3] == 25 else 12))
     for seed in range(6):
         y, p = cs(view, torch.Generator().manual_seed(seed), return_params=True)
         for i in range(len(x)):
             if p["corrupt"][i]:
-                sub = {k: v[i : i + 1] for k, v in p["corruption"].items()}
+                sub = Params("JointCorruption", {k: v[i : i + 1] for k, v in p["corruption"].items()})
                 joint_corruption_check(view[i : i + 1], y[i : i + 1], sub)
             else:
                 want = oracle_pose_shear(view[i].numpy(), p["shear"]["matrix"][i].double().numpy())
@@ -555,7 +566,7 @@ def test_corrupt_or_shear_matches_oracle(real):
 def test_corrupt_or_shear_outcomes_vs_reference():
     draws = 20_000
     p = CorruptOrShear().sample(
-        torch.zeros(1, 3, 1, 25, 1).expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(6)
+        SkeletonBatch(torch.zeros(1, 3, 1, 25, 1).expand(draws, -1, -1, -1, -1)), torch.Generator().manual_seed(6)
     )
     ours = np.bincount(np.where(~p["corrupt"].numpy(), 2, np.where(p["corruption"]["zero"].numpy(), 0, 1)), minlength=3)
     py_rng, np_rng = random.Random(6), np.random.RandomState(6)
@@ -569,8 +580,11 @@ def test_view_output_moments_vs_reference(ntu):
     "The whole pretraining view, many draws on one real two-person sample: output statistics against the reference's."
     x, n = ntu
     i, draws = 1, 2000  # S001C003P008R002A058, two bodies
-    y = halp_view_augmentation()(
-        x[i : i + 1].expand(draws, -1, -1, -1, -1), torch.Generator().manual_seed(7), num_frames=n[i].repeat(draws)
+    y = run(
+        halp_view_augmentation(),
+        x[i : i + 1].expand(draws, -1, -1, -1, -1),
+        n[i].repeat(draws),
+        torch.Generator().manual_seed(7),
     ).numpy()
     py_rng, np_rng = random.Random(7), np.random.RandomState(7)
     ref = np.stack([reference_view(x[i].numpy(), int(n[i]), py_rng, np_rng)[0] for _ in range(draws)])
@@ -599,7 +613,7 @@ def test_dtype_shape_finite_and_absent_person(real, dtype):
         halp_linear_train_transform(),
         TemporalRandomResizeCrop(0.1, 1.0, min_frames=8, out_frames=50),
     ):
-        y = aug(x, torch.Generator().manual_seed(0), num_frames=n)
+        y = run(aug, x, n, torch.Generator().manual_seed(0))
         assert y.dtype == dtype and y.device == x.device
         assert y.shape == (len(x), 3, getattr(aug, "out_frames", 64), V, 2)
         assert torch.isfinite(y).all()
@@ -613,9 +627,9 @@ def test_dtype_shape_finite_and_absent_person(real, dtype):
 def test_one_person_and_any_layout(real):
     x, n = real
     one = x[..., :1].contiguous()
-    y = halp_view_augmentation(12)(one, torch.Generator().manual_seed(0), num_frames=n)
+    y = run(halp_view_augmentation(12), one, n, torch.Generator().manual_seed(0))
     assert y.shape == (len(x), 3, 64, x.shape[3], 1)
-    y2 = halp_view_augmentation(12)(x, torch.Generator().manual_seed(0), num_frames=n)
+    y2 = run(halp_view_augmentation(12), x, n, torch.Generator().manual_seed(0))
     assert torch.equal(y, y2[..., :1])  # persons are augmented alike, independently
 
 
@@ -630,18 +644,17 @@ def test_without_num_frames_all_stored_frames_are_valid(ntu):
 def test_reproducible_and_replayable(real):
     x, n = real
     view = halp_view_augmentation(12)
-    a, pa = view(x, torch.Generator().manual_seed(42), return_params=True, num_frames=n)
-    b, pb = view(x, torch.Generator().manual_seed(42), return_params=True, num_frames=n)
-    c = view(x, torch.Generator().manual_seed(43), num_frames=n)
+    a, pa = run(view, x, n, torch.Generator().manual_seed(42), return_params=True)
+    b, pb = run(view, x, n, torch.Generator().manual_seed(42), return_params=True)
+    c = run(view, x, n, torch.Generator().manual_seed(43))
     assert torch.equal(a, b) and not torch.equal(a, c)
-    assert torch.equal(pa["crop"]["start"], pb["crop"]["start"]) and torch.equal(
-        pa["then"]["shear"]["matrix"], pb["then"]["shear"]["matrix"]
-    )
-    assert torch.equal(view.apply(x, pa), a)
+    assert pa == pb and torch.equal(pa[0]["start"], pb[0]["start"])
+    assert torch.equal(pa[1]["shear"]["matrix"], pb[1]["shear"]["matrix"])
+    assert torch.equal(view.apply(SkeletonBatch(x, n), pa).x, a)
     torch.manual_seed(0)
-    d = view(x, num_frames=n)  # no generator: torch's default one
+    d = run(view, x, n)  # no generator: torch's default one
     torch.manual_seed(0)
-    e = view(x, num_frames=n)
+    e = run(view, x, n)
     assert torch.equal(d, e)
 
 
@@ -653,13 +666,14 @@ def test_repr_shows_settings():
     assert repr(CenterCrop()) == "CenterCrop(ratio=0.95, out_frames=64)"
     assert "JointCorruption(num_joints=12, p_zero=0.5)" in repr(halp_view_augmentation(12))
     assert "PoseShear(amplitude=1.0)" in repr(halp_view_augmentation())
-    assert isinstance(halp_view_augmentation(), TemporalAugmentation) and isinstance(PoseShear(), Augmentation)
+    assert isinstance(halp_view_augmentation(), Compose) and isinstance(PoseShear(), LinearAugmentation)
+    assert isinstance(TemporalRandomResizeCrop(), Augmentation)
 
 
 # ------------------------------------------------------------------------------------------------ BiGRU layout
 def test_sequence_layout_is_the_reference_seq_based(real):
     x, n = real
-    v = halp_eval_transform()(x, num_frames=n)
+    v = run(halp_eval_transform(), x, n)
     s = to_sequence(v)
     V = x.shape[3]
     assert s.shape == (len(x), 64, V * 6)
@@ -672,7 +686,7 @@ def test_sequence_layout_is_the_reference_seq_based(real):
     assert torch.equal(from_sequence(to_sequence(v[..., :1]), num_persons=1), v[..., :1])
 
 
-# ------------------------------------------------------------------------------------------------ bad settings and input
+# ----------------------------------------------------------------------------------------------- bad settings and input
 def test_bad_settings_and_input(ntu):
     x, n = ntu
     with pytest.raises(ValueError, match="min_ratio"):
@@ -698,16 +712,13 @@ def test_bad_settings_and_input(ntu):
     with pytest.raises(ValueError, match="shape"):
         resize_segments(x, torch.zeros(4, dtype=torch.long), torch.full((4,), 64))
     with pytest.raises(ValueError, match="(N, C, T, V, M)"):
-        halp_view_augmentation()(x[0], num_frames=n)
+        halp_view_augmentation()(x[0])
     with pytest.raises(TypeError, match="floating"):
-        halp_eval_transform()(x.long(), num_frames=n)
+        halp_eval_transform()(x.long())
     with pytest.raises(ValueError, match="multiple"):
         from_sequence(torch.zeros(1, 64, 149))
     with pytest.raises(RuntimeError, match="call it"):
-        halp_view_augmentation().sample(x)
-    with pytest.raises(TypeError, match="does not read num_frames"):
-        CropThen(PoseShear(), PoseShear())(x, num_frames=n)
-    assert CropThen(PoseShear(), PoseShear())(x).shape == x.shape
+        halp_view_augmentation().sample(SkeletonBatch(x, n))
 
 
 # ------------------------------------------------------------------------------------------------ CUDA
@@ -715,21 +726,21 @@ def test_bad_settings_and_input(ntu):
 def test_cuda_matches_cpu(ntu, ucla):
     for (x, n), V in ((ntu, 25), (ucla, 20)):
         view = halp_view_augmentation(15 if V == 25 else 12)
-        y_cpu, p = view(x, torch.Generator().manual_seed(0), return_params=True, num_frames=n)
-        y_gpu = view.apply(x.cuda(), to_device(p, "cuda"))
+        y_cpu, p = run(view, x, n, torch.Generator().manual_seed(0), return_params=True)
+        y_gpu = view.apply(SkeletonBatch(x, n).to("cuda"), p.to("cuda")).x
         assert y_gpu.device.type == "cuda"
         torch.testing.assert_close(y_gpu.cpu(), y_cpu, rtol=0, atol=4e-6)
         crop = TemporalRandomResizeCrop()
-        yc, pc = crop(x, torch.Generator().manual_seed(1), return_params=True, num_frames=n)
-        assert torch.equal(crop.apply(x.cuda(), to_device(pc, "cuda")).cpu(), yc)  # gather + elementwise: exact
-        ye = halp_eval_transform()(x, num_frames=n)
-        assert torch.equal(halp_eval_transform()(x.cuda(), num_frames=n.cuda()).cpu(), ye)
+        yc, pc = run(crop, x, n, torch.Generator().manual_seed(1), return_params=True)
+        assert torch.equal(crop.apply(SkeletonBatch(x, n).to("cuda"), pc.to("cuda")).x.cpu(), yc)  # gather: exact
+        ye = run(halp_eval_transform(), x, n)
+        assert torch.equal(run(halp_eval_transform(), x.cuda(), n.cuda()).cpu(), ye)
 
 
 @pytest.mark.cuda
 def test_cuda_generator_draws_on_device(ntu):
     x, n = ntu
     g = torch.Generator("cuda").manual_seed(0)
-    y, p = halp_view_augmentation()(x.cuda(), g, return_params=True, num_frames=n.cuda())
-    assert y.device.type == "cuda" and p["crop"]["start"].device.type == "cuda" and torch.isfinite(y).all()
-    assert ((p["crop"]["start"] + p["crop"]["length"]) <= n.cuda()).all()
+    y, p = run(halp_view_augmentation(), x.cuda(), n.cuda(), g, return_params=True)
+    assert y.device.type == "cuda" and p[0]["start"].device.type == "cuda" and torch.isfinite(y).all()
+    assert ((p[0]["start"] + p[0]["length"]) <= n.cuda()).all()

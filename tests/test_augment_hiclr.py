@@ -33,7 +33,7 @@ from hiclr_oracles import (
     oracle_shear,
     oracle_temporal_crop,
 )
-from skelnb.augment.base import Compose, to_device
+from skelnb.augment.base import Compose, Params
 from skelnb.augment.hiclr import (
     ChannelMask,
     DropAddEdges,
@@ -60,6 +60,7 @@ from skelnb.augment.hiclr import (
     shear_matrices,
     style_partners,
 )
+from skelnb.batch import SkeletonBatch
 from skelnb.core import shared_data
 from skelnb.layouts import NTU25, NW_UCLA
 
@@ -157,7 +158,7 @@ STRONG_AUG = ["crop", "shear", "flip", "rotate", "noise", "blur", "axis_mask"]  
 
 
 def features(y):
-    "Per-draw summary of augmented samples (n, C, T, V, M): per-coordinate mean and std, and the right wrist at frame 25."
+    "Per-draw summary of augmented samples (n, C, T, V, M): per-coordinate mean and std, the right wrist at frame 25."
     y = np.asarray(y, np.float64)
     wrist = NTU25.index("right_wrist")
     return np.concatenate([y.mean(axis=(2, 3, 4)), y.std(axis=(2, 3, 4)), y[:, :, 25, wrist, 0]], axis=1)
@@ -192,7 +193,7 @@ def binom_p(flags, p):
 
 def shape_only(n, T=50, V=25, M=2):
     "A batch used only for its shape (parameters are drawn from shapes)."
-    return torch.zeros(n, 3, T, V, M)
+    return SkeletonBatch(torch.zeros(n, 3, T, V, M))
 
 
 # ------------------------------------------------------------------------------------------------ (a) apply == oracle
@@ -217,7 +218,7 @@ def test_temporal_crop_matches_oracle_exactly(ntu, ucla, ratio):
     for batch in (ntu, ucla):
         p = batch.shape[2] // ratio
         starts = torch.tensor([0, p, 2 * p, min(3, 2 * p)] + [2 * p] * (len(batch) - 4))[: len(batch)]
-        y = TemporalCrop(ratio).apply(batch, {"start": starts})
+        y = TemporalCrop(ratio).transform(batch, Params("TemporalCrop", {"start": starts}))
         for n in range(len(batch)):
             np.testing.assert_array_equal(y[n].numpy(), oracle_temporal_crop(batch[n].numpy(), ratio, int(starts[n])))
 
@@ -238,10 +239,10 @@ def test_flip_matches_oracle_exactly(ntu, ucla):
     np.testing.assert_array_equal(NTU25.flip_permutation, REFERENCE_NTU_FLIP)
     for batch, layout, order in ((ntu, NTU25, REFERENCE_NTU_FLIP), (ucla, NW_UCLA, KINECT_V1_FLIP)):
         flips = torch.tensor([True, False, True, True, False])[: len(batch)]
-        y = SpatialFlip(layout).apply(batch, {"apply": flips})
+        y = SpatialFlip(layout).transform(batch, Params("SpatialFlip", {"apply": flips}))
         for n in range(len(batch)):
             np.testing.assert_array_equal(y[n].numpy(), oracle_flip(batch[n].numpy(), bool(flips[n]), order))
-        ym = SpatialFlip(layout, mirror=True).apply(batch, {"apply": flips})
+        ym = SpatialFlip(layout, mirror=True).transform(batch, Params("SpatialFlip", {"apply": flips}))
         np.testing.assert_array_equal(ym[:, 1:].numpy(), y[:, 1:].numpy())
         np.testing.assert_array_equal(ym[flips, 0].numpy(), -y[flips, 0].numpy())
         np.testing.assert_array_equal(ym[~flips, 0].numpy(), batch[~flips, 0].numpy())
@@ -289,7 +290,9 @@ def test_blur_matches_oracle(ntu, ucla, normalized):
 def test_blur_equals_grouped_conv1d(ntu):
     "The banded-matrix product is the reference's depthwise conv (as a grouped conv1d in float64)."
     sigma = torch.tensor([0.1, 0.7, 1.3, 2.0, 1.9])
-    y = GaussianBlur(p=1.0).apply(ntu.double(), {"sigma": sigma, "apply": torch.ones(5, dtype=torch.bool)})
+    y = GaussianBlur(p=1.0).transform(
+        ntu.double(), Params("GaussianBlur", {"sigma": sigma, "apply": torch.ones(5, dtype=torch.bool)})
+    )
     w = gaussian_kernels(sigma)
     seq = ntu.double().permute(0, 1, 3, 4, 2).reshape(1, -1, 50)
     ref = F.conv1d(seq, w.repeat_interleave(3 * 25 * 2, 0)[:, None], padding=7, groups=seq.shape[1])
@@ -299,13 +302,15 @@ def test_blur_equals_grouped_conv1d(ntu):
 
 
 def test_blur_gain(ntu):
-    "The reference's kernel sums to 1.00 / 2.51 / 5.01 at σ = 0.1 / 1 / 2: a constant signal is scaled by it (middle frames)."
+    "The reference's kernel sums to 1.00 / 2.51 / 5.01 at σ = 0.1 / 1 / 2: a constant is scaled by it (middle frames)."
     x = torch.ones(3, 3, 50, 25, 2)
     sigma = torch.tensor([0.1, 1.0, 2.0])
-    y = GaussianBlur().apply(x, {"sigma": sigma, "apply": torch.ones(3, dtype=torch.bool)})
+    y = GaussianBlur().transform(x, Params("GaussianBlur", {"sigma": sigma, "apply": torch.ones(3, dtype=torch.bool)}))
     np.testing.assert_allclose(y[:, 0, 25, 0, 0].numpy(), [1.0, 2.5066283, 5.0124975], rtol=1e-6)
     assert y[2, 0, 0, 0, 0] < y[2, 0, 25, 0, 0]  # the edge frames see the zero padding
-    yn = GaussianBlur(normalized=True).apply(x, {"sigma": sigma, "apply": torch.ones(3, dtype=torch.bool)})
+    yn = GaussianBlur(normalized=True).transform(
+        x, Params("GaussianBlur", {"sigma": sigma, "apply": torch.ones(3, dtype=torch.bool)})
+    )
     np.testing.assert_allclose(yn[:, :, 7:43].numpy(), 1.0, rtol=1e-6)
 
 
@@ -340,12 +345,12 @@ def test_adain_matches_oracle(ntu, ucla, dim):
         for n in range(len(batch)):
             want = oracle_adain(batch[n].numpy(), batch[int(p["style"][n])].numpy(), dim=dim)
             np.testing.assert_allclose(y[n].numpy(), want, rtol=1e-9, atol=1e-9)
-        y32 = SkeleAdaIN(dims=dim).apply(batch, p)
+        y32 = SkeleAdaIN(dims=dim).transform(batch, p)
         np.testing.assert_allclose(y32.numpy(), y.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def ntu_spatial_adjacency():
-    """A (3, 25, 25) ST-GCN-like adjacency of the NTU graph (test helper): Â = (adjacency + I) D⁻¹ split into self-loops,
+    """A (3, 25, 25) ST-GCN-like adjacency of the NTU graph (test helper): Â = (adjacency + I) D⁻¹ split in self-loops,
     edges away from the centre and edges towards it (the encoders' exact partition is not needed here)."""
     a = NTU25.adjacency().astype(np.float64)
     a_hat = a / a.sum(0, keepdims=True)
@@ -405,7 +410,7 @@ def test_crop_start_draws(T):
     ],
 )
 def test_coin_draws(name, aug):
-    p = aug.sample(torch.zeros(20000, 3, 2, 2, 1), gen(12))
+    p = aug.sample(SkeletonBatch(torch.zeros(20000, 3, 2, 2, 1)), gen(12))
     assert binom_p(p["apply"], aug.p) > 1e-3
 
 
@@ -618,7 +623,7 @@ def test_absent_person_under_noise_and_adain_is_documented(ntu):
     y, p = GaussianNoise(p=1.0)(ntu, gen(0), return_params=True)
     np.testing.assert_allclose(y[0, ..., 1].numpy(), GaussianNoise.full_noise(p)[0, ..., 1].numpy(), atol=0)
     style = torch.tensor([1, 0, 2, 3, 4])
-    y = SkeleAdaIN().apply(ntu, {"style": style, "apply": torch.ones(5, dtype=torch.bool)})
+    y = SkeleAdaIN().transform(ntu, Params("SkeleAdaIN", {"style": style, "apply": torch.ones(5, dtype=torch.bool)}))
     mean = ntu[1, :, :, :, 1].mean((1, 2))
     np.testing.assert_allclose(y[0, :, :, :, 1].numpy(), mean[:, None, None].expand(3, 50, 25).numpy(), atol=1e-6)
 
@@ -626,8 +631,8 @@ def test_absent_person_under_noise_and_adain_is_documented(ntu):
 def test_meta_device(ntu):
     "apply keeps the device (meta tensors stand in for a GPU here: no computation, only shapes, dtypes and devices)."
     for aug in ALL:
-        p = aug.sample(ntu, gen(0))
-        y = aug.apply(ntu.to("meta"), to_device(p, "meta"))
+        p = aug.sample(SkeletonBatch(ntu), gen(0))
+        y = aug.transform(ntu.to("meta"), p.to("meta"))
         assert y.device.type == "meta" and y.shape == ntu.shape and y.dtype == ntu.dtype
 
 
@@ -642,7 +647,7 @@ def test_noop_settings(ntu):
         SkeleAdaIN(p=0.0),
     ):
         assert torch.equal(aug(ntu, gen()), ntu), aug
-    assert torch.equal(TemporalCrop().apply(ntu, {"start": torch.full((5,), 8)}), ntu)
+    assert torch.equal(TemporalCrop().transform(ntu, Params("TemporalCrop", {"start": torch.full((5,), 8)})), ntu)
     assert torch.equal(Rotate(0.0, 0.0)(ntu.double(), gen()), ntu.double())
     A = ntu_spatial_adjacency()
     assert torch.equal(drop_add_adjacency(A, 0.0, 0.0, gen()), A)
@@ -655,7 +660,7 @@ def test_joint_mask_token_is_learnable(ntu):
     y, p = jm(x, gen(0), return_params=True)
     y.square().sum().backward()
     assert jm.token.grad is not None and jm.token.grad.item() == 0.0  # d/dtoken Σ token² at token 0
-    (jm.apply(ntu, p) - 1).square().sum().backward()
+    (jm.transform(ntu, p) - 1).square().sum().backward()
     masked = int(p["mask"].sum()) * 5 * 3 * 2
     assert jm.token.grad.item() == pytest.approx(-2.0 * masked)
     assert (x.grad.permute(0, 1, 4, 2, 3)[:, :, :, p["mask"]] == 0).all()  # masked entries get no gradient
@@ -697,7 +702,7 @@ def test_reproducible_from_seed(ntu, aug):
 def test_sets_reproducible_and_replayable(ntu):
     view = Compose([basic_augmentation(), normal_augmentation(NTU25)])
     a, params = view(ntu, gen(3), return_params=True)
-    assert torch.equal(a, view(ntu, gen(3))) and torch.equal(view.apply(ntu, params), a)
+    assert torch.equal(a, view(ntu, gen(3))) and torch.equal(view.transform(ntu, params), a)
     assert [type(t).__name__ for t in view.augmentations[0].augmentations] == ["TemporalCrop", "Shear"]
     assert [type(t).__name__ for t in view.augmentations[1].augmentations] == [
         "SpatialFlip",
@@ -742,11 +747,11 @@ def test_bad_settings(ntu, ucla):
 @pytest.mark.cuda
 @pytest.mark.parametrize("aug", ALL, ids=short_id)
 def test_cuda_equals_cpu(ntu, aug):
-    p = aug.sample(ntu, gen(50))  # drawn on the CPU
-    want = aug.apply(ntu, p)
+    p = aug.sample(SkeletonBatch(ntu), gen(50))  # drawn on the CPU
+    want = aug.transform(ntu, p)
     if isinstance(aug, torch.nn.Module):
         aug = aug.cuda()
-    got = aug.apply(ntu.cuda(), to_device(p, "cuda"))
+    got = aug.transform(ntu.cuda(), p.to("cuda"))
     assert got.device.type == "cuda"
     if isinstance(aug, (TemporalCrop, SpatialFlip, ChannelMask, RandomJointMask)):
         assert torch.equal(got.detach().cpu(), want.detach())  # pure indexing: bit for bit

@@ -334,6 +334,7 @@ def test_bad_input():
 
 def test_real_ntu_views_match_oracle(shared, full_pair):
     from skelnb.augment.halp import halp_eval_transform
+    from skelnb.batch import SkeletonBatch
     from skelnb.data.ntu import bodies_by_energy, read_ntu_skeleton
     from skelnb.data.pipelines import halp_pipeline
 
@@ -341,7 +342,8 @@ def test_real_ntu_views_match_oracle(shared, full_pair):
     if not files:
         pytest.skip("no NTU samples in the shared data")
     samples = [halp_pipeline(bodies_by_energy(read_ntu_skeleton(f)), NTU25) for f in files]
-    x = halp_eval_transform()(torch.from_numpy(np.stack([d for d, _ in samples])), num_frames=[n for _, n in samples])
+    batch = SkeletonBatch(torch.from_numpy(np.stack([d for d, _ in samples])), [n for _, n in samples])
+    x = halp_eval_transform()(batch).x
     oracle, model = full_pair
     with torch.no_grad():
         torch.testing.assert_close(model.features(x), oracle.features(to_sequence(x)), atol=1e-5, rtol=0)

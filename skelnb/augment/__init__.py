@@ -6,7 +6,8 @@
 __all__ = []
 
 # %% ../../nbs/25_augment.ipynb #66facdbd
-from .base import Augmentation, Compose, LinearAugmentation, LinearSteps, run_chain
+from ..batch import SkeletonBatch
+from .base import Augmentation, Compose, LinearAugmentation, LinearSteps, Params, run_chain
 from skelnb.augment.hiclr import (
     Shear,
     TemporalCrop,

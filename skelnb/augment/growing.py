@@ -5,12 +5,13 @@
 # %% ../../nbs/23_augment.growing.ipynb #73f699bb
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
+from fastcore.basics import patch
 from torch import nn
 
-from .base import check_batch, run_chain, shares_memory
+from .base import Params, as_batch, batch_with, run_chain, shares_memory
 from skelnb.augment.hiclr import (
     ChannelMask,
     DropAddEdges,
@@ -25,6 +26,7 @@ from skelnb.augment.hiclr import (
     basic_augmentation,
     normal_augmentation,
 )
+from ..batch import SkeletonBatch
 from ..layouts import Layout, get_layout
 from ..streams import STREAMS, to_stream
 
@@ -69,9 +71,9 @@ def strategy_name(token: str) -> str:
         return ALIASES[key]
     raise ValueError(f"unknown augmentation {token!r}: expected one of {', '.join(STRATEGIES)} (or 'Strong')")
 
-
+# %% ../../nbs/23_augment.growing.ipynb #b7d38c89
 def parse_sets(sets: str, strong: str | None = "Mask") -> list[tuple[str, ...]]:
-    "`'BA|NA|Strong'` -> `[('BA',), ('NA',), ('Mask',)]`: `|` separates strategies, `+` joins within one, `Strong` is `strong`."
+    "`'BA|NA|Strong'` -> `[('BA',), ('NA',), ('Mask',)]`: `|` splits sets, `+` joins within one, `Strong` is `strong`."
     if not isinstance(sets, str) or not sets.strip():
         raise ValueError(f"empty augmentation spec {sets!r}")
     out, seen = [], set()
@@ -97,24 +99,26 @@ def parse_sets(sets: str, strong: str | None = "Mask") -> list[tuple[str, ...]]:
 # %% ../../nbs/23_augment.growing.ipynb #ce257ab5
 @dataclass
 class GrowingViews:
-    "One draw of a growing augmentation: views v0..v(k-1), the key view, per-view encoder options, chains and (optionally) parameters."
+    "One draw of a growing augmentation: views v0..v(k-1), the key view, encoder options, chains and (maybe) params."
 
-    views: list
-    key: torch.Tensor
+    views: list  # tensors, or SkeletonBatch when the input was one
+    key: torch.Tensor | SkeletonBatch
     encoder_options: list
     key_encoder_options: dict
     chains: list
     key_chain: str
-    params: list | None = None
-    key_params: dict | None = None
+    params: Params | None = None  # children v0, v1, ..., each with a child per strategy token
+    key_params: Params | None = None  # the key view's, a child per strategy token
 
     def __len__(self):
         return len(self.views)
 
     def __repr__(self):
-        k = self.key
+        k = self.key.x if isinstance(self.key, SkeletonBatch) else self.key
+        kind = "batches" if isinstance(self.key, SkeletonBatch) else "views"
         lines = [
-            f"GrowingViews(k={len(self.views)}, views {tuple(k.shape)} {str(k.dtype).replace('torch.', '')} on {k.device}"
+            f"GrowingViews(k={len(self.views)}, {kind} {tuple(k.shape)} "
+            f"{str(k.dtype).replace('torch.', '')} on {k.device}"
             + (", with params)" if self.params is not None else ")")
         ]
 
@@ -176,70 +180,76 @@ class GrowingAugmentation(nn.Module):
         data, late, enc = self.split(tokens)
         return " -> ".join([*data, self.stream, *late]) + (f" (+ encoder {', '.join(enc)})" if enc else "")
 
-    def draw(self, x: torch.Tensor, tokens, generator=None) -> tuple[torch.Tensor, dict, dict]:
-        "One view of `x` through `tokens`, with fresh draws: (view, params by strategy, encoder options)."
-        data, late, enc = self.split(tokens)
-        y, drawn = run_chain(
-            x, [self.augmentations[t] for t in data], generator
-        )  # one chain: linear steps fold across sets
-        y = to_stream(y, self.stream, self.layout)
-        y, late_drawn = run_chain(y, [self.augmentations[t] for t in late], generator, owned=not shares_memory(y, x))
-        params = dict(zip(data + late, drawn + late_drawn))
-        return y, params, {ENCODER_STRATEGIES[t]: self.augmentations[t] for t in enc}
+# %% ../../nbs/23_augment.growing.ipynb #43bff99e
+@patch
+def draw(self: GrowingAugmentation, batch: SkeletonBatch, tokens, generator=None, name: str = "view"):
+    "One view of `batch` through `tokens`, with fresh draws: (view, its `Params` named `name`, encoder options)."
+    data, late, enc = self.split(tokens)
+    y, drawn = run_chain(batch, [self.augmentations[t] for t in data], generator)  # linear steps fold across sets
+    y = batch_with(y, to_stream(y.x, self.stream, self.layout))
+    y, late_drawn = run_chain(
+        y, [self.augmentations[t] for t in late], generator, owned=not shares_memory(y.x, batch.x)
+    )
+    children = tuple(p.renamed(t) for t, p in zip(data + late, drawn.children + late_drawn.children))
+    return y, Params(name, children=children), {ENCODER_STRATEGIES[t]: self.augmentations[t] for t in enc}
 
-    def replay(self, x: torch.Tensor, tokens, params: dict) -> torch.Tensor:
-        "The view of `x` through `tokens` with given `params` (deterministic)."
-        data, late, _ = self.split(tokens)
-        y, _ = run_chain(x, [self.augmentations[t] for t in data], params=[params[t] for t in data])
-        y = to_stream(y, self.stream, self.layout)
-        return run_chain(
-            y, [self.augmentations[t] for t in late], params=[params[t] for t in late], owned=not shares_memory(y, x)
-        )[0]
 
-    def forward(
-        self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False
-    ) -> GrowingViews:
-        check_batch(x)
-        draws = [self.draw(x, self.view_tokens(i), generator) for i in range(self.k)]
-        key, key_params, key_opts = self.draw(x, self.key_tokens, generator)
-        return GrowingViews(
-            [v for v, _, _ in draws],
-            key,
-            [o for _, _, o in draws],
-            key_opts,
-            [self.chain(self.view_tokens(i)) for i in range(self.k)],
-            self.chain(self.key_tokens),
-            [p for _, p, _ in draws] if return_params else None,
-            key_params if return_params else None,
-        )
+@patch
+def replay(self: GrowingAugmentation, batch: SkeletonBatch, tokens, params: Params) -> SkeletonBatch:
+    "The view of `batch` through `tokens` with the drawn `params` (a child per token); deterministic."
+    data, late, _ = self.split(tokens)
+    chain = lambda names: Params("Compose", children=tuple(params[t] for t in names))  # noqa: E731
+    y, _ = run_chain(batch, [self.augmentations[t] for t in data], params=chain(data))
+    y = batch_with(y, to_stream(y.x, self.stream, self.layout))
+    late_augs = [self.augmentations[t] for t in late]
+    return run_chain(y, late_augs, params=chain(late), owned=not shares_memory(y.x, batch.x))[0]
 
-    def apply(self, x: torch.Tensor, views: GrowingViews) -> GrowingViews:
-        "The same draw again from the parameters recorded in `views` (which must hold them), e.g. on another device."
-        if views.params is None:
-            raise ValueError("these views were drawn without return_params=True")
-        out = [self.replay(x, self.view_tokens(i), p) for i, p in enumerate(views.params)]
-        return GrowingViews(
-            out,
-            self.replay(x, self.key_tokens, views.key_params),
-            views.encoder_options,
-            views.key_encoder_options,
-            views.chains,
-            views.key_chain,
-            views.params,
-            views.key_params,
-        )
+# %% ../../nbs/23_augment.growing.ipynb #220163fd
+@patch
+def forward(self: GrowingAugmentation, x, generator: torch.Generator | None = None, return_params: bool = False):
+    "The k views and the key view of `x` (a `SkeletonBatch` or a tensor), as `GrowingViews`."
+    batch = as_batch(x)
+    draws = [self.draw(batch, self.view_tokens(i), generator, f"v{i}") for i in range(self.k)]
+    key, key_params, key_opts = self.draw(batch, self.key_tokens, generator, "key")
+    return GrowingViews(
+        [self._returned(x, v) for v, _, _ in draws],
+        self._returned(x, key),
+        [o for _, _, o in draws],
+        key_opts,
+        [self.chain(self.view_tokens(i)) for i in range(self.k)],
+        self.chain(self.key_tokens),
+        Params("views", children=tuple(p for _, p, _ in draws)) if return_params else None,
+        key_params if return_params else None,
+    )
 
-    def __repr__(self):
-        args = [f"sets={self.spec!r}"] + ([f"strong={self.strong!r}"] if "strong" in self.spec.lower() else [])
-        args += ([f"key={self.key_spec!r}"] if self.key_spec is not None else []) + [
-            f"stream={self.stream!r}",
-            f"layout={self.layout.name!r}",
-        ]
-        lines = [f"GrowingAugmentation({', '.join(args)}): k={self.k}"]
-        lines += [f"  v{i:<2} = {self.chain(self.view_tokens(i))}" for i in range(self.k)]
-        lines.append(f"  key = {self.chain(self.key_tokens)}")
-        lines += ["where"] + [f"  {n} = {a!r}".replace("\n", "\n    ") for n, a in self.augmentations.items()]
-        return "\n".join(lines)
+
+@patch
+def _returned(self: GrowingAugmentation, x, view: SkeletonBatch):
+    "A view as the kind of `x`: a batch (in this policy's stream) or its tensor."
+    return replace(view, stream=self.stream) if isinstance(x, SkeletonBatch) else view.x
+
+
+@patch
+def apply(self: GrowingAugmentation, x, views: GrowingViews) -> GrowingViews:
+    "The same draw again from the parameters recorded in `views` (which must hold them), e.g. on another device."
+    if views.params is None:
+        raise ValueError("these views were drawn without return_params=True")
+    batch = as_batch(x)
+    out = [self._returned(x, self.replay(batch, self.view_tokens(i), p)) for i, p in enumerate(views.params.children)]
+    key = self._returned(x, self.replay(batch, self.key_tokens, views.key_params))
+    return replace(views, views=out, key=key)
+
+
+@patch
+def __repr__(self: GrowingAugmentation):
+    args = [f"sets={self.spec!r}"] + ([f"strong={self.strong!r}"] if "strong" in self.spec.lower() else [])
+    args += [f"key={self.key_spec!r}"] if self.key_spec is not None else []
+    args += [f"stream={self.stream!r}", f"layout={self.layout.name!r}"]
+    lines = [f"GrowingAugmentation({', '.join(args)}): k={self.k}"]
+    lines += [f"  v{i:<2} = {self.chain(self.view_tokens(i))}" for i in range(self.k)]
+    lines.append(f"  key = {self.chain(self.key_tokens)}")
+    lines += ["where"] + [f"  {n} = {a!r}".replace("\n", "\n    ") for n, a in self.augmentations.items()]
+    return "\n".join(lines)
 
 # %% ../../nbs/23_augment.growing.ipynb #175f2fe1
 PAPER_SETTINGS = [  # (table, row, sets, strong, stream, xsub %, xview %) as printed in the HiCLR paper
@@ -275,7 +285,7 @@ PAPER_SETTINGS = [  # (table, row, sets, strong, stream, xsub %, xview %) as pri
 
 
 def paper_settings():
-    "The HiCLR paper's Table 1 and Table 2 rows as a DataFrame of `GrowingAugmentation` parameters (sets, strong, stream) and k."
+    "The HiCLR paper's Table 1 and 2 rows as a DataFrame of `GrowingAugmentation` parameters (sets, strong, stream), k."
     import pandas as pd
 
     df = pd.DataFrame(PAPER_SETTINGS, columns=["table", "row", "sets", "strong", "stream", "xsub", "xview"])

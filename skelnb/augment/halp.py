@@ -9,51 +9,32 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .base import Augmentation, bernoulli, check_batch, draw_device, uniform
+from skelnb.augment.base import (
+    Augmentation,
+    Compose,
+    LinearAugmentation,
+    Params,
+    bernoulli,
+    batch_with,
+    check_batch,
+    check_xyz,
+    draw_device,
+    take_frames,
+    uniform,
+)
 
 # %% auto #0
-__all__ = ['valid_frames', 'randint_below', 'TemporalAugmentation', 'crop_lengths', 'take_frames', 'resize_segments',
-           'TemporalRandomResizeCrop', 'CenterCrop', 'linear_map', 'where_samples', 'where_joints', 'scaled_num_joints',
-           'JointCorruption', 'PoseShear', 'CorruptOrShear', 'CropThen', 'halp_view_augmentation',
-           'halp_linear_train_transform', 'halp_eval_transform', 'to_sequence', 'from_sequence']
+__all__ = ['randint_below', 'crop_lengths', 'resize_segments', 'resized_batch', 'TemporalRandomResizeCrop', 'CenterCrop',
+           'linear_map', 'where_samples', 'where_joints', 'scaled_num_joints', 'JointCorruption', 'PoseShear',
+           'CorruptOrShear', 'halp_view_augmentation', 'halp_linear_train_transform', 'halp_eval_transform',
+           'to_sequence', 'from_sequence']
 
 # %% ../../nbs/22_augment.halp.ipynb #e36e52bd
-def valid_frames(x: torch.Tensor, num_frames=None, device=None) -> torch.Tensor:
-    "Per-sample valid frame counts `min(num_frames, T)` as int64 on `device`; all `T` frames when `num_frames` is None."
-    N, T = x.shape[0], x.shape[2]
-    device = torch.device("cpu") if device is None else device
-    if num_frames is None:
-        return torch.full((N,), T, dtype=torch.int64, device=device)
-    n = torch.as_tensor(num_frames)
-    if n.is_floating_point() or n.is_complex() or n.dtype == torch.bool:
-        raise TypeError(f"num_frames must hold integers, got {n.dtype}")
-    if n.shape != (N,):
-        raise ValueError(f"num_frames must have shape ({N},) for a batch of {N}, got {tuple(n.shape)}")
-    if (n < 1).any():
-        raise ValueError(f"num_frames must be >= 1, got {n.min().item()} (sample {n.argmin().item()})")
-    return n.to(device=device, dtype=torch.int64).clamp(max=T)
-
-
 def randint_below(high: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     "One integer uniform in `[0, high[i])` per entry of the int64 tensor `high` (>= 1), on the generator's device."
     u = torch.rand(high.shape, generator=generator, device=draw_device(generator), dtype=torch.float64)
     high = high.to(u.device)
     return (u * high).floor().long().clamp(max=high - 1)  # the clamp guards u * high rounding up to high
-
-
-class TemporalAugmentation(Augmentation):
-    "An augmentation that reads each sample's valid frame count: `aug(x, generator, num_frames=n)`."
-
-    def sample(self, x: torch.Tensor, generator: torch.Generator | None = None, num_frames=None) -> dict:
-        return {}
-
-    def __call__(
-        self, x: torch.Tensor, generator: torch.Generator | None = None, return_params: bool = False, num_frames=None
-    ):
-        check_batch(x)
-        params = self.sample(x, generator, num_frames=num_frames)
-        out = self.apply(x, params)
-        return (out, params) if return_params else out
 
 # %% ../../nbs/22_augment.halp.ipynb #59997079
 def crop_lengths(n: torch.Tensor, scale: torch.Tensor, min_frames: int = 64) -> torch.Tensor:
@@ -63,17 +44,6 @@ def crop_lengths(n: torch.Tensor, scale: torch.Tensor, min_frames: int = 64) -> 
     return torch.minimum(length.clamp(min=min_frames), n)
 
 # %% ../../nbs/22_augment.halp.ipynb #b0b4895f
-def take_frames(x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-    "`x[n, :, frames[n, j]]` for every sample `n` and output frame `j`: (N, C, J, V, M) from `frames` (N, J)."
-    N, C, T, V, M = x.shape
-    J = frames.shape[1]
-    if x.is_contiguous():  # one index_select over the N*C*T rows of V*M values: much the fastest on CPU
-        rows = torch.arange(N * C, device=x.device).view(N, C, 1) * T + frames.view(N, 1, J)
-        return x.view(N * C * T, V * M).index_select(0, rows.flatten()).view(N, C, J, V, M)
-    n, c = torch.arange(N, device=x.device).view(N, 1, 1), torch.arange(C, device=x.device).view(1, C, 1)
-    return x[n, c, frames.view(N, 1, J)]  # any strides (an expanded batch is not copied)
-
-
 def resize_segments(x: torch.Tensor, start: torch.Tensor, length: torch.Tensor, out_frames: int = 64) -> torch.Tensor:
     "Frames `[start, start + length)` of each sample of `x` (N, C, T, V, M), linearly resized to `out_frames` frames."
     N, C, T, V, M = x.shape
@@ -94,10 +64,16 @@ def resize_segments(x: torch.Tensor, start: torch.Tensor, length: torch.Tensor, 
     w0, w1 = (1 - w1).to(x.dtype).view(N, 1, -1, 1, 1), w1.to(x.dtype).view(N, 1, -1, 1, 1)
     return take_frames(x, start + i0) * w0 + take_frames(x, start + i1) * w1
 
+
+def resized_batch(batch, params, out_frames: int):
+    "`batch` cropped to `params`' segments and resized: `out_frames` frames, every one valid."
+    x = resize_segments(batch.x, params["start"], params["length"], out_frames)
+    return batch_with(batch, x, torch.full((len(batch),), out_frames, dtype=torch.int64, device=x.device))
+
 # %% ../../nbs/22_augment.halp.ipynb #c936f396
 @dataclass
-class TemporalRandomResizeCrop(TemporalAugmentation):
-    "HaLP's `temporal_cropresize`: a random crop of `clip(floor(n*s), min_frames, n)` valid frames, resized to `out_frames`."
+class TemporalRandomResizeCrop(Augmentation):
+    "HaLP's `temporal_cropresize`: a crop of `clip(floor(n*s), min_frames, n)` valid frames, resized to `out_frames`."
 
     min_ratio: float = 0.1
     max_ratio: float = 1.0
@@ -110,18 +86,18 @@ class TemporalRandomResizeCrop(TemporalAugmentation):
         if self.min_frames < 1 or self.out_frames < 1:
             raise ValueError("min_frames and out_frames must be >= 1")
 
-    def sample(self, x, generator=None, num_frames=None):
-        n = valid_frames(x, num_frames, draw_device(generator))
-        scale = uniform((x.shape[0],), self.min_ratio, self.max_ratio, generator)
+    def sample(self, batch, generator=None):
+        n = batch.num_frames.to(draw_device(generator))
+        scale = uniform((len(batch),), self.min_ratio, self.max_ratio, generator)
         length = crop_lengths(n, scale, self.min_frames)
-        return {"scale": scale, "length": length, "start": randint_below(n - length + 1, generator), "num_frames": n}
+        return self.drawn(scale=scale, length=length, start=randint_below(n - length + 1, generator), num_frames=n)
 
-    def apply(self, x, params):
-        return resize_segments(x, params["start"], params["length"], self.out_frames)
+    def apply(self, batch, params):
+        return resized_batch(batch, params, self.out_frames)
 
 # %% ../../nbs/22_augment.halp.ipynb #9e3eeeb4
 @dataclass
-class CenterCrop(TemporalAugmentation):
+class CenterCrop(Augmentation):
     "HaLP's evaluation crop: valid frames `[int((1-ratio)*n/2), n - that)`, resized to `out_frames`; deterministic."
 
     ratio: float = 0.95
@@ -133,20 +109,15 @@ class CenterCrop(TemporalAugmentation):
         if self.out_frames < 1:
             raise ValueError("out_frames must be >= 1")
 
-    def sample(self, x, generator=None, num_frames=None):
-        n = valid_frames(x, num_frames, draw_device(generator))
+    def sample(self, batch, generator=None):
+        n = batch.num_frames.to(draw_device(generator))
         start = ((1 - self.ratio) * n.double() / 2).trunc().long()  # Python's int() of the same double
-        return {"start": start, "length": n - 2 * start, "num_frames": n}
+        return self.drawn(start=start, length=n - 2 * start, num_frames=n)
 
-    def apply(self, x, params):
-        return resize_segments(x, params["start"], params["length"], self.out_frames)
+    def apply(self, batch, params):
+        return resized_batch(batch, params, self.out_frames)
 
 # %% ../../nbs/22_augment.halp.ipynb #531f9153
-def _check_xyz(x: torch.Tensor):
-    if x.shape[1] != 3:
-        raise ValueError(f"expected 3 coordinate channels (x, y, z), got C = {x.shape[1]}")
-
-
 def linear_map(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     "`matrices[n] @ xyz` for every joint, frame and person of sample `n`: one batched matmul."
     N, C, T, V, M = x.shape
@@ -171,29 +142,27 @@ def scaled_num_joints(num_joints_in_layout: int, reference_count: int = 15, refe
     "HaLP's 15-of-25 corrupted joints scaled to another layout's joint count (12 for NW-UCLA's 20)."
     return max(1, round(reference_count * num_joints_in_layout / reference_joints))
 
-
+# %% ../../nbs/22_augment.halp.ipynb #dcdd3100
 @dataclass
 class JointCorruption(Augmentation):
-    "HaLP's `joint_courruption`: `num_joints` random joints per sample zeroed (prob. `p_zero`) or mixed by Cᵀ, C ~ U(-1, 1)."
+    "HaLP's `joint_courruption`: `num_joints` joints per sample zeroed (prob. `p_zero`) or mixed by Cᵀ, C ~ U(-1, 1)."
 
     num_joints: int = 15
     p_zero: float = 0.5
 
-    def sample(self, x, generator=None):
-        N, C, T, V, M = x.shape
-        _check_xyz(x)
+    def sample(self, batch, generator=None):
+        N, C, T, V, M = batch.x.shape
+        check_xyz(batch.x.shape, "JointCorruption")
         if not 1 <= self.num_joints <= V:
             raise ValueError(f"num_joints must be in [1, {V}] for {V} joints, got {self.num_joints}")
         joints = uniform((N, V), 0, 1, generator).argsort(dim=1)[:, : self.num_joints]  # a random subset per sample
-        return {
-            "joints": joints,
-            "zero": bernoulli((N,), self.p_zero, generator),
-            "matrix": uniform((N, 3, 3), -1, 1, generator),
-        }
+        return self.drawn(
+            joints=joints, zero=bernoulli((N,), self.p_zero, generator), matrix=uniform((N, 3, 3), -1, 1, generator)
+        )
 
-    def apply(self, x, params):
+    def transform(self, x, params):
         N, C, T, V, M = x.shape
-        _check_xyz(x)
+        check_xyz(x.shape, "JointCorruption")
         chosen = torch.zeros(N, V, dtype=torch.bool, device=x.device).scatter_(1, params["joints"].to(x.device), True)
         mixed = linear_map(x, params["matrix"].transpose(1, 2))  # x' = Cᵀ x
         corrupted = torch.where(params["zero"].to(x.device).view(N, 1), 0.0, mixed.view(N, -1)).view_as(x)
@@ -204,21 +173,21 @@ _OFF_DIAGONAL = (torch.tensor([0, 0, 1, 1, 2, 2]), torch.tensor([1, 2, 0, 2, 0, 
 
 
 @dataclass
-class PoseShear(Augmentation):
+class PoseShear(LinearAugmentation):
     "HaLP's `pose_augmentation`: `x' = S x`, S with unit diagonal and six i.i.d. U(-amplitude, amplitude) entries."
 
     amplitude: float = 1.0
 
-    def sample(self, x, generator=None):
-        _check_xyz(x)
-        off = uniform((x.shape[0], 6), -self.amplitude, self.amplitude, generator)
-        matrix = torch.eye(3, device=off.device).repeat(x.shape[0], 1, 1)
+    def sample(self, batch, generator=None):
+        check_xyz(batch.x.shape, "PoseShear")
+        off = uniform((len(batch), 6), -self.amplitude, self.amplitude, generator)
+        matrix = torch.eye(3, device=off.device).repeat(len(batch), 1, 1)
         matrix[:, _OFF_DIAGONAL[0], _OFF_DIAGONAL[1]] = off
-        return {"matrix": matrix}
+        return self.drawn(matrix=matrix)
 
-    def apply(self, x, params):
-        _check_xyz(x)
-        return linear_map(x, params["matrix"])  # x' = S x
+    def fold(self, steps, params):
+        check_xyz(steps.shape, "PoseShear")
+        steps.map_coords(params["matrix"])  # x' = S x
 
 # %% ../../nbs/22_augment.halp.ipynb #5a367ec3
 @dataclass
@@ -229,48 +198,27 @@ class CorruptOrShear(Augmentation):
     corruption: JointCorruption = field(default_factory=JointCorruption)
     shear: PoseShear = field(default_factory=PoseShear)
 
-    def sample(self, x, generator=None):
-        return {
-            "corrupt": bernoulli((x.shape[0],), self.p, generator),
-            "corruption": self.corruption.sample(x, generator),
-            "shear": self.shear.sample(x, generator),
-        }
+    def sample(self, batch, generator=None):
+        corrupt = bernoulli((len(batch),), self.p, generator)
+        corruption = self.corruption.sample(batch, generator).renamed("corruption")
+        return Params(
+            type(self).__name__,
+            {"corrupt": corrupt},
+            (corruption, self.shear.sample(batch, generator).renamed("shear")),
+        )
 
-    def apply(self, x, params):
-        corrupted = self.corruption.apply(x, params["corruption"])
-        return where_samples(params["corrupt"], corrupted, self.shear.apply(x, params["shear"]))
+    def transform(self, x, params):
+        corrupted = self.corruption.transform(x, params["corruption"])
+        return where_samples(params["corrupt"], corrupted, self.shear.transform(x, params["shear"]))
 
 # %% ../../nbs/22_augment.halp.ipynb #341d8715
-@dataclass
-class CropThen(TemporalAugmentation):
-    "A temporal crop that reads `num_frames`, then a spatial augmentation; drawn while applied, like `Compose`."
-
-    crop: Augmentation = field(default_factory=TemporalRandomResizeCrop)
-    then: Augmentation = field(default_factory=CorruptOrShear)
-
-    def sample(self, x, generator=None, num_frames=None):
-        raise RuntimeError("CropThen draws while it applies (the second step sees the cropped shape); call it")
-
-    def __call__(self, x, generator=None, return_params=False, num_frames=None):
-        check_batch(x)
-        if isinstance(self.crop, TemporalAugmentation):
-            x, crop_params = self.crop(x, generator, return_params=True, num_frames=num_frames)
-        elif num_frames is not None:
-            raise TypeError(f"{type(self.crop).__name__} does not read num_frames")
-        else:
-            x, crop_params = self.crop(x, generator, return_params=True)
-        x, then_params = self.then(x, generator, return_params=True)
-        return (x, {"crop": crop_params, "then": then_params}) if return_params else x
-
-    def apply(self, x, params):
-        return self.then.apply(self.crop.apply(x, params["crop"]), params["then"])
-
-
-def halp_view_augmentation(num_joints: int = 15, out_frames: int = 64) -> CropThen:
-    "HaLP/CMD's pretraining view: random crop of 10-100 % (>= 64 frames) resized to `out_frames`, then corrupt or shear."
-    return CropThen(
-        TemporalRandomResizeCrop(0.1, 1.0, 64, out_frames),
-        CorruptOrShear(0.5, JointCorruption(num_joints, 0.5), PoseShear(1.0)),
+def halp_view_augmentation(num_joints: int = 15, out_frames: int = 64) -> Compose:
+    "HaLP/CMD's pretraining view: a crop of 10-100 % (>= 64 frames) resized to `out_frames`, then corrupt or shear."
+    return Compose(
+        [
+            TemporalRandomResizeCrop(0.1, 1.0, 64, out_frames),
+            CorruptOrShear(0.5, JointCorruption(num_joints, 0.5), PoseShear(1.0)),
+        ]
     )
 
 

@@ -12,15 +12,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Augmentation, Compose, LinearAugmentation, LinearSteps, bernoulli, randint, uniform
+from skelnb.augment.base import (
+    Augmentation,
+    Compose,
+    LinearAugmentation,
+    LinearSteps,
+    bernoulli,
+    check_xyz,
+    randint,
+    uniform,
+)
 from ..layouts import Layout, get_layout
 
 # %% auto #0
-__all__ = ['batch_view', 'person_present', 'fresh_copy', 'shear_matrices', 'Shear', 'reflect_crop_index', 'TemporalCrop',
-           'SpatialFlip', 'hiclr_rotation', 'Rotate', 'GaussianNoise', 'gaussian_kernels', 'blur_matrices',
-           'GaussianBlur', 'ChannelMask', 'basic_augmentation', 'normal_augmentation', 'RandomJointMask',
-           'style_partners', 'adain_statistics', 'SkeleAdaIN', 'sample_drop_add', 'apply_drop_add',
-           'drop_add_adjacency', 'drop_add_attention', 'DropAddEdges']
+__all__ = ['batch_view', 'person_present', 'fresh_copy', 'shear_matrices', 'Shear', 'reflect_crop_index',
+           'frames_read_from_valid', 'TemporalCrop', 'SpatialFlip', 'hiclr_rotation', 'Rotate', 'GaussianNoise',
+           'gaussian_kernels', 'blur_matrices', 'GaussianBlur', 'ChannelMask', 'basic_augmentation',
+           'normal_augmentation', 'RandomJointMask', 'style_partners', 'adain_statistics', 'SkeleAdaIN',
+           'sample_drop_add', 'apply_drop_add', 'drop_add_adjacency', 'drop_add_attention', 'DropAddEdges']
 
 # %% ../../nbs/21_augment.hiclr.ipynb #96e3ec93
 def batch_view(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -35,13 +44,8 @@ def person_present(x: torch.Tensor) -> torch.Tensor:
 
 
 def fresh_copy(x: torch.Tensor) -> torch.Tensor:
-    "A contiguous copy of `x` to write into (`empty_like` + `copy_`: faster than `clone` on CPU, and autograd follows it)."
+    "A contiguous copy of `x` to write into (`empty_like` + `copy_`: faster than `clone` on CPU; autograd follows it)."
     return torch.empty_like(x, memory_format=torch.contiguous_format).copy_(x)
-
-
-def _check_xyz(shape, what: str):
-    if shape[1] != 3:
-        raise ValueError(f"{what} needs the 3 coordinates x, y, z on axis 1 of (N, C, T, V, M), got C={shape[1]}")
 
 # %% ../../nbs/21_augment.hiclr.ipynb #b73cf7fa
 def shear_matrices(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -52,16 +56,16 @@ def shear_matrices(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Shear(LinearAugmentation):
-    "HiCLR's shear (BA): x' = S x with S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]] and a, b ~ U(-amplitude, amplitude)."
+    "HiCLR's shear (BA): x' = S x, S = [[1, a0, b0], [a1, 1, b1], [a2, b2, 1]], a, b ~ U(-amplitude, amplitude)."
 
     amplitude: float = 0.5
 
-    def sample(self, x, generator=None):
-        s = uniform((x.shape[0], 2, 3), -self.amplitude, self.amplitude, generator)
-        return {"a": s[:, 0], "b": s[:, 1]}
+    def sample(self, batch, generator=None):
+        s = uniform((len(batch), 2, 3), -self.amplitude, self.amplitude, generator)
+        return self.drawn(a=s[:, 0], b=s[:, 1])
 
     def fold(self, steps, params):
-        _check_xyz(steps.shape, "Shear")
+        check_xyz(steps.shape, "Shear")
         steps.map_coords(shear_matrices(params["a"], params["b"]))
 
 # %% ../../nbs/21_augment.hiclr.ipynb #f8a08dd8
@@ -72,9 +76,21 @@ def reflect_crop_index(start: torch.Tensor, length: int, padding: int) -> torch.
     return torch.where(j >= length, 2 * length - 1 - j, j)  # back: T -> T-1, T+p-1 -> T-p
 
 
+def frames_read_from_valid(source: torch.Tensor, num_frames: torch.Tensor) -> torch.Tensor:
+    "Per sample, how many output frames read a valid input frame (`source` (N, T) < `num_frames` (N,)); never 0."
+    counts = (source.to(num_frames.device) < num_frames[:, None]).sum(1)
+    if counts.device.type != "meta" and (counts == 0).any():
+        n = int(counts.argmin())
+        raise ValueError(
+            f"the crop of sample {n} reads only padding (its {int(num_frames[n])} valid frames lie outside it): "
+            "HiCLR's crop shifts the stored frames, so resample the valid frames first (HiCLR's 50-frame pipeline)"
+        )
+    return counts
+
+
 @dataclass
 class TemporalCrop(LinearAugmentation):
-    "HiCLR's temporal crop (BA): reflect-pad p = T // padding_ratio frames on both ends, keep T frames from a start ~ U{0..2p}."
+    "HiCLR's temporal crop (BA): reflect-pad p = T // padding_ratio frames at both ends, keep T from start ~ U{0..2p}."
 
     padding_ratio: int = 6
 
@@ -87,25 +103,27 @@ class TemporalCrop(LinearAugmentation):
     def padding(self, num_frames: int) -> int:
         return num_frames // self.padding_ratio
 
-    def sample(self, x, generator=None):
-        return {"start": randint((x.shape[0],), 0, 2 * self.padding(x.shape[2]) + 1, generator)}
+    def sample(self, batch, generator=None):
+        return self.drawn(start=randint((len(batch),), 0, 2 * self.padding(batch.x.shape[2]) + 1, generator))
 
     def fold(self, steps, params):
         T = steps.shape[2]
-        steps.gather_frames(reflect_crop_index(params["start"], T, self.padding(T)))
+        source = reflect_crop_index(params["start"], T, self.padding(T))
+        steps.num_frames = frames_read_from_valid(source, steps.num_frames)
+        steps.gather_frames(source)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #ed42640d
 @dataclass
 class SpatialFlip(LinearAugmentation):
-    "HiCLR's spatial flip (NA): with probability `p` swap left and right joints; `mirror=True` also negates `mirror_axis`."
+    "HiCLR's spatial flip (NA): with probability `p` swap left and right joints; `mirror=True` negates `mirror_axis`."
 
     layout: Layout | str
     p: float = 0.5
     mirror: bool = False
     mirror_axis: int = 0
 
-    def sample(self, x, generator=None):
-        return {"apply": bernoulli((x.shape[0],), self.p, generator)}
+    def sample(self, batch, generator=None):
+        return self.drawn(apply=bernoulli((len(batch),), self.p, generator))
 
     def fold(self, steps, params):
         layout = get_layout(self.layout)
@@ -133,36 +151,36 @@ def hiclr_rotation(degrees: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Rotate(LinearAugmentation):
-    "HiCLR's rotation (NA): a main axis ~ U{x,y,z} turned by U(0, main_max_deg), the others by U(0, other_max_deg); x' = R_z R_y R_x x."
+    "HiCLR's rotation (NA): a main axis ~ U{x,y,z} turned by U(0, main_max_deg), the others by U(0, other_max_deg)."
 
     main_max_deg: float = 30.0
     other_max_deg: float = 1.0
     symmetric: bool = False  # True: angles from U(-max, max) instead of U(0, max)
 
-    def sample(self, x, generator=None):
-        n = x.shape[0]
+    def sample(self, batch, generator=None):
+        n = len(batch)
         main = randint((n,), 0, 3, generator)
         u = uniform((n, 3), -1.0 if self.symmetric else 0.0, 1.0, generator)
         is_main = torch.arange(3, device=main.device) == main[:, None]
-        return {"main_axis": main, "degrees": u * torch.where(is_main, self.main_max_deg, self.other_max_deg)}
+        return self.drawn(main_axis=main, degrees=u * torch.where(is_main, self.main_max_deg, self.other_max_deg))
 
     def fold(self, steps, params):
-        _check_xyz(steps.shape, "Rotate")
-        steps.map_coords(hiclr_rotation(params["degrees"]))
+        check_xyz(steps.shape, "Rotate")
+        steps.map_coords(hiclr_rotation(params["degrees"]))  # x' = R_z R_y R_x x
 
 # %% ../../nbs/21_augment.hiclr.ipynb #2a0b7b17
 @dataclass
 class GaussianNoise(Augmentation):
-    "HiCLR's Gaussian noise (NA): with probability `p` add N(0, std²) to every entry (absent persons too, unless `keep_absent_zero`)."
+    "HiCLR's Gaussian noise (NA): with probability `p` add N(0, std²) everywhere (absent persons too, unless kept 0)."
 
     std: float = 0.01
     p: float = 0.5
     keep_absent_zero: bool = False
 
-    def sample(self, x, generator=None):
-        on = bernoulli((x.shape[0],), self.p, generator)
-        noise = torch.empty((int(on.sum()), *x.shape[1:]), device=on.device)  # drawn for the samples given noise only
-        return {"apply": on, "noise": noise.normal_(0.0, self.std, generator=generator)}
+    def sample(self, batch, generator=None):
+        on = bernoulli((len(batch),), self.p, generator)
+        noise = torch.empty((int(on.sum()), *batch.x.shape[1:]), device=on.device)  # for the noised samples only
+        return self.drawn(apply=on, noise=noise.normal_(0.0, self.std, generator=generator))
 
     @staticmethod
     def full_noise(params) -> torch.Tensor:
@@ -172,18 +190,16 @@ class GaussianNoise(Augmentation):
             0, on.to(noise.device).nonzero().squeeze(1), noise
         )
 
-    def apply_(self, x, params):
+    def transform_(self, x, params):
         "In place: `x[n] += noise` for the samples whose coin is on (in order)."
         on, noise = params["apply"].to(x.device), params["noise"]
-        if (
-            len(on) != len(x)
-            or noise.shape[1:] != x.shape[1:]
-            or (on.device.type != "meta" and len(noise) != int(on.sum()))
-        ):
+        meta = on.device.type == "meta"
+        if len(on) != len(x) or noise.shape[1:] != x.shape[1:] or (not meta and len(noise) != int(on.sum())):
             raise ValueError(
-                f"noise {tuple(noise.shape)} for {len(on)} samples does not fit {int(on.sum())} noised samples of {tuple(x.shape)}"
+                f"noise {tuple(noise.shape)} for {len(on)} samples does not fit "
+                f"{int(on.sum())} noised samples of {tuple(x.shape)}"
             )
-        if on.device.type == "meta":
+        if meta:
             return x  # shapes only
         idx = on.nonzero().squeeze(1)
         if not len(idx):
@@ -193,8 +209,8 @@ class GaussianNoise(Augmentation):
             noise = noise * person_present(x.index_select(0, idx))
         return x.index_add_(0, idx, noise)
 
-    def apply(self, x, params):
-        return self.apply_(fresh_copy(x), params)
+    def transform(self, x, params):
+        return self.transform_(fresh_copy(x), params)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #835200ac
 def gaussian_kernels(sigma: torch.Tensor, kernel_size: int = 15, normalized: bool = False) -> torch.Tensor:
@@ -214,16 +230,16 @@ def blur_matrices(kernels: torch.Tensor, num_frames: int) -> torch.Tensor:
     taps = kernels[:, offset.clamp(0, kernels.shape[1] - 1)]  # (N, T, T)
     return torch.where(inside, taps, torch.zeros((), dtype=kernels.dtype, device=kernels.device))
 
-
+# %% ../../nbs/21_augment.hiclr.ipynb #26fc38b9
 @dataclass
 class GaussianBlur(Augmentation):
-    "HiCLR's Gaussian blur (NA): with probability `p` convolve over time with exp(-k²/2σ²), σ ~ U(sigma_min, sigma_max); unnormalised by default."
+    "HiCLR's Gaussian blur (NA): with probability `p` convolve over time with exp(-k²/2σ²), σ ~ U(sigma_min, max)."
 
     sigma_min: float = 0.1
     sigma_max: float = 2.0
     kernel_size: int = 15
     p: float = 0.5
-    normalized: bool = False
+    normalized: bool = False  # False: HiCLR's unnormalised kernel
 
     def __post_init__(self):
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
@@ -231,12 +247,11 @@ class GaussianBlur(Augmentation):
         if not 0 < self.sigma_min <= self.sigma_max:
             raise ValueError(f"need 0 < sigma_min <= sigma_max, got {self.sigma_min}, {self.sigma_max}")
 
-    def sample(self, x, generator=None):
-        n = x.shape[0]
-        return {
-            "sigma": uniform((n,), self.sigma_min, self.sigma_max, generator),
-            "apply": bernoulli((n,), self.p, generator),
-        }
+    def sample(self, batch, generator=None):
+        n = len(batch)
+        return self.drawn(
+            sigma=uniform((n,), self.sigma_min, self.sigma_max, generator), apply=bernoulli((n,), self.p, generator)
+        )
 
     def blur(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         "Every sample of `x` blurred with its σ: a depthwise convolution over time, zero-padded (the product B x)."
@@ -246,7 +261,7 @@ class GaussianBlur(Augmentation):
         out = F.conv2d(x.reshape(1, N * C, T, V * M), w, padding=(self.kernel_size // 2, 0), groups=N * C)
         return out.view(x.shape)
 
-    def apply_(self, x, params):
+    def transform_(self, x, params):
         "In place: the samples whose coin is on blurred."
         on, sigma = params["apply"].to(x.device), params["sigma"].to(x.device)
         if on.device.type == "meta":
@@ -256,8 +271,8 @@ class GaussianBlur(Augmentation):
             return x
         return x.index_copy_(0, idx, self.blur(x.index_select(0, idx), sigma[idx]))
 
-    def apply(self, x, params):
-        return self.apply_(fresh_copy(x), params)
+    def transform(self, x, params):
+        return self.transform_(fresh_copy(x), params)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #af701790
 @dataclass
@@ -266,9 +281,9 @@ class ChannelMask(LinearAugmentation):
 
     p: float = 0.5
 
-    def sample(self, x, generator=None):
-        n = x.shape[0]
-        return {"apply": bernoulli((n,), self.p, generator), "axis": randint((n,), 0, x.shape[1], generator)}
+    def sample(self, batch, generator=None):
+        n = len(batch)
+        return self.drawn(apply=bernoulli((n,), self.p, generator), axis=randint((n,), 0, batch.x.shape[1], generator))
 
     def fold(self, steps, params):
         axis, on = params["axis"], params["apply"]
@@ -291,7 +306,7 @@ def normal_augmentation(layout: Layout | str) -> Compose:
 # %% ../../nbs/21_augment.hiclr.ipynb #c4b15683
 @dataclass(eq=False)
 class RandomJointMask(Augmentation, nn.Module):
-    "HiCLR's random mask: per frame k = int(V·ratio) (or `num_joints`) joints set to a learnable token; one mask per batch."
+    "HiCLR's random mask: per frame k = int(V·ratio) (or `num_joints`) joints set to a learned token, one mask a batch."
 
     ratio: float = 0.1
     num_joints: int | None = None
@@ -307,15 +322,13 @@ class RandomJointMask(Augmentation, nn.Module):
             raise ValueError(f"cannot mask {k} of {num_joints} joints")
         return k
 
-    def sample(self, x, generator=None):
-        N, C, T, V, M = x.shape
+    def sample(self, batch, generator=None):
+        N, C, T, V, M = batch.x.shape
         shape = (N, T, V) if self.per_sample else (T, V)
-        chosen = uniform(shape, 0, 1, generator).argsort(-1)[
-            ..., : self.joints_per_frame(V)
-        ]  # k distinct joints per frame
-        return {"mask": torch.zeros(shape, dtype=torch.bool, device=chosen.device).scatter_(-1, chosen, True)}
+        chosen = uniform(shape, 0, 1, generator).argsort(-1)[..., : self.joints_per_frame(V)]  # k distinct joints
+        return self.drawn(mask=torch.zeros(shape, dtype=torch.bool, device=chosen.device).scatter_(-1, chosen, True))
 
-    def apply_(self, x, params):
+    def transform_(self, x, params):
         "In place (on a contiguous `x`): the masked frame-joint entries set to the token."
         mask, token = params["mask"].to(x.device), self.token.to(x.device, x.dtype)[0]
         N, C, T, V, M = x.shape
@@ -324,11 +337,11 @@ class RandomJointMask(Augmentation, nn.Module):
             return x.view(N * C, T * V, M).index_fill_(1, positions, token).view(x.shape)
         return x.masked_fill_(mask.view(-1, 1, T, V, 1), token)  # (N, T, V): per sample
 
-    def apply(self, x, params):
-        return self.apply_(fresh_copy(x), params)
+    def transform(self, x, params):
+        return self.transform_(fresh_copy(x), params)
 
     def forward(self, x, params):
-        return self.apply(x, params)
+        return self.transform(x, params)
 
 # %% ../../nbs/21_augment.hiclr.ipynb #8542092d
 def style_partners(order: torch.Tensor, pairing: str = "derangement") -> torch.Tensor:
@@ -349,7 +362,7 @@ def style_partners(order: torch.Tensor, pairing: str = "derangement") -> torch.T
 
 
 def adain_statistics(x: torch.Tensor, dims: str = "TV", eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    "Mean and std (unbiased variance + eps, then sqrt) of `x` (N, C, T, V, M) over T and V (`dims='TV'`) or V only, per sample, channel and person."
+    "Mean and std (sqrt of unbiased variance + eps) of `x` over T, V (`dims='TV'`) or V, per sample, channel, person."
     if dims not in ("TV", "V"):
         raise ValueError(f"dims must be 'TV' or 'V', got {dims!r}")
     axes = (2, 3) if dims == "TV" else (3,)
@@ -358,7 +371,7 @@ def adain_statistics(x: torch.Tensor, dims: str = "TV", eps: float = 1e-5) -> tu
 
 @dataclass
 class SkeleAdaIN(Augmentation):
-    "SkeleAdaIN (strong): give each sample the per-person, per-coordinate mean and std (over T, V) of another sample of the batch."
+    "SkeleAdaIN (strong): each sample takes the per-person, per-coordinate mean and std (over T, V) of another sample."
 
     pairing: str = "derangement"
     dims: str = "TV"
@@ -366,12 +379,12 @@ class SkeleAdaIN(Augmentation):
     p: float = 1.0
     keep_absent: bool = False
 
-    def sample(self, x, generator=None):
-        n = x.shape[0]
+    def sample(self, batch, generator=None):
+        n = len(batch)
         order = uniform((n,), 0, 1, generator).argsort()
-        return {"style": style_partners(order, self.pairing), "apply": bernoulli((n,), self.p, generator)}
+        return self.drawn(style=style_partners(order, self.pairing), apply=bernoulli((n,), self.p, generator))
 
-    def apply(self, x, params):
+    def transform(self, x, params):
         style = params["style"].to(x.device)
         mean, std = adain_statistics(x, self.dims, self.eps)
         out = (x - mean) / std * std[style] + mean[style]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from . import halp, hiclr
-from .base import Augmentation, Compose
+from .base import Augmentation, Compose, Params
 from .growing import GrowingAugmentation
 from ..core import shared_data
 from ..layouts import NTU25, NW_UCLA, Layout, get_layout
@@ -88,7 +88,7 @@ def default_sources(ntu_folder=None, ucla_folder=None) -> dict[str, SampleSource
 # %% ../../nbs/24_augment.inspector.ipynb #5cf0037e
 @dataclass
 class Entry:
-    "An inspectable augmentation: `build(strength, layout, frames)`, and the strength slider `(label, min, max, step, default)` or None."
+    "An inspectable augmentation: `build(strength, layout, frames)`, its slider `(label, min, max, step, default)`."
 
     name: str
     group: str
@@ -107,7 +107,7 @@ class GrowingView(Augmentation):
     def tokens(self):
         return self.growing.key_tokens if self.view == "key" else self.growing.view_tokens(self.view)
 
-    def sample(self, x, generator=None):
+    def sample(self, batch, generator=None):
         raise RuntimeError("a growing view draws while it applies; call it")
 
     def __call__(self, x, generator=None, return_params=False):
@@ -116,21 +116,20 @@ class GrowingView(Augmentation):
         out, params = (v.key, v.key_params) if self.view == "key" else (v.views[self.view], v.params[self.view])
         return (out, params) if return_params else out
 
-    def apply(self, x, params):
+    def apply(self, batch, params):
         with torch.no_grad():
-            return self.growing.replay(x, self.tokens(), params)
+            return self.growing.replay(batch, self.tokens(), params)
 
     def __repr__(self):
         return f"GrowingView({'key' if self.view == 'key' else f'v{self.view}'} = {self.growing.chain(self.tokens())})"
 
-
+# %% ../../nbs/24_augment.inspector.ipynb #1c882fb5
 def _halp_crop(s, layout, frames):
     return halp.TemporalRandomResizeCrop(min_ratio=s, min_frames=max(1, round(64 * frames / 300)), out_frames=frames)
 
 
-def catalogue(spec: str = "BA|NA|Mask") -> dict[str, Entry]:
-    "Everything the inspector offers, by name; growing views come from the policy `spec`."
-    entries = [
+def _hiclr_entries() -> list[Entry]:
+    return [
         Entry("Shear", "HiCLR BA", lambda s, L, T: hiclr.Shear(amplitude=s), ("amplitude r", 0.0, 1.0, 0.05, 0.5)),
         Entry(
             "Temporal crop",
@@ -169,6 +168,11 @@ def catalogue(spec: str = "BA|NA|Mask") -> dict[str, Entry]:
         Entry(
             "SkeleAdaIN", "HiCLR strong", lambda s, L, T: hiclr.SkeleAdaIN(p=s), ("probability", 0.0, 1.0, 0.05, 1.0)
         ),
+    ]
+
+# %% ../../nbs/24_augment.inspector.ipynb #dbebee7f
+def _halp_entries() -> list[Entry]:
+    return [
         Entry("HaLP crop-resize", "HaLP", _halp_crop, ("min crop ratio", 0.1, 1.0, 0.05, 0.1)),
         Entry(
             "HaLP joint corruption",
@@ -185,6 +189,17 @@ def catalogue(spec: str = "BA|NA|Mask") -> dict[str, Entry]:
             lambda s, L, T: halp.CorruptOrShear(p=s),
             ("probability of corruption", 0.0, 1.0, 0.05, 0.5),
         ),
+    ]
+
+# %% ../../nbs/24_augment.inspector.ipynb #a6b25d94
+def _halp_view(s, L, T):
+    "HaLP's view chain with the crop scaled to the sample (see above) and the corrupted joints to the layout."
+    corrupt = halp.CorruptOrShear(0.5, halp.JointCorruption(halp.scaled_num_joints(L.num_joints)), halp.PoseShear())
+    return Compose([_halp_crop(0.1, L, T), corrupt])
+
+
+def _chain_entries(spec: str) -> list[Entry]:
+    entries = [
         Entry("HiCLR BA", "HiCLR set", lambda s, L, T: hiclr.basic_augmentation()),
         Entry("HiCLR NA", "HiCLR set", lambda s, L, T: hiclr.normal_augmentation(L)),
         Entry(
@@ -192,63 +207,59 @@ def catalogue(spec: str = "BA|NA|Mask") -> dict[str, Entry]:
             "HiCLR set",
             lambda s, L, T: Compose([hiclr.basic_augmentation(), hiclr.normal_augmentation(L)]),
         ),
-        Entry(
-            "HaLP view",
-            "HaLP",
-            lambda s, L, T: halp.CropThen(
-                _halp_crop(0.1, L, T),
-                halp.CorruptOrShear(0.5, halp.JointCorruption(halp.scaled_num_joints(L.num_joints)), halp.PoseShear()),
-            ),
-        ),
+        Entry("HaLP view", "HaLP", _halp_view),
     ]
     for view in ("v0", "v1", "v2", "key"):
         index = "key" if view == "key" else int(view[1:])
-        entries.append(
-            Entry(
-                f"growing: {view}",
-                "growing view",
-                lambda s, L, T, index=index: GrowingView(GrowingAugmentation(spec, layout=L), index),
-            )
-        )
-    return {e.name: e for e in entries}
+        build = lambda s, L, T, index=index: GrowingView(GrowingAugmentation(spec, layout=L), index)  # noqa: E731
+        entries.append(Entry(f"growing: {view}", "growing view", build))
+    return entries
+
+
+def catalogue(spec: str = "BA|NA|Mask") -> dict[str, Entry]:
+    "Everything the inspector offers, by name; growing views come from the policy `spec`."
+    return {e.name: e for e in [*_hiclr_entries(), *_halp_entries(), *_chain_entries(spec)]}
 
 # %% ../../nbs/24_augment.inspector.ipynb #c5d48d4d
-def _walk(aug, params, n: int, prefix: str, out: dict):
-    if isinstance(params, torch.Tensor):
-        t = params.detach().cpu()
-        if t.ndim == 0 or t.shape[0] != n:
-            return  # shared by the batch: not a per-sample draw
-        per = t.reshape(n, -1)
-        if t.dtype == torch.bool:
-            per = per.to(torch.int64)
-        name = prefix.rstrip(".")
-        if per.shape[1] == 1:
-            out[name] = per[:, 0].numpy()
-        elif per.shape[1] <= 6:
-            for j in range(per.shape[1]):
-                out[f"{name}[{j}]"] = per[:, j].numpy()
-        elif per.is_floating_point():
-            out[f"{name} (std)"] = per.double().std(1).numpy()
-        return
-    if isinstance(aug, Compose) and isinstance(params, (list, tuple)):
-        for sub, p in zip(aug.augmentations, params):
-            _walk(sub, p, n, f"{prefix}{type(sub).__name__}.", out)
-    elif isinstance(aug, GrowingView) and isinstance(params, dict):
-        for token, p in params.items():
-            _walk(aug.growing.augmentations[token], p, n, f"{prefix}{token}.", out)
-    elif isinstance(params, dict):
-        if isinstance(aug, hiclr.GaussianNoise):
-            params = {**params, "noise": aug.full_noise(params)}  # drawn per noised sample
-        for key, p in params.items():
-            sub = getattr(aug, key, None)
-            _walk(sub if isinstance(sub, Augmentation) else None, p, n, f"{prefix}{key}.", out)
-    elif isinstance(params, (list, tuple)):
-        for j, p in enumerate(params):
-            _walk(None, p, n, f"{prefix}{j}.", out)
+def _columns(t: torch.Tensor, n: int, name: str, out: dict):
+    "The per-sample columns of one drawn tensor (none when it is shared by the batch)."
+    t = t.detach().cpu()
+    if t.ndim == 0 or t.shape[0] != n:
+        return  # shared by the batch: not a per-sample draw
+    per = t.reshape(n, -1)
+    if t.dtype == torch.bool:
+        per = per.to(torch.int64)
+    if per.shape[1] == 1:
+        out[name] = per[:, 0].numpy()
+    elif per.shape[1] <= 6:
+        for j in range(per.shape[1]):
+            out[f"{name}[{j}]"] = per[:, j].numpy()
+    elif per.is_floating_point():
+        out[f"{name} (std)"] = per.double().std(1).numpy()
 
 
-def flatten_params(aug, params, n: int) -> dict[str, np.ndarray]:
-    "One array of n values per scalar parameter drawn for a batch of n (nested params of `aug` walked by name)."
+def _child(aug, params: Params, i: int):
+    "The augmentation that drew child `i` of `params` (None when unknown)."
+    if isinstance(aug, Compose):
+        return aug.augmentations[i]
+    if isinstance(aug, GrowingView):
+        return aug.growing.augmentations.get(params.children[i].name)
+    return getattr(aug, params.children[i].name, None)
+
+
+def _walk(aug, params: Params, n: int, prefix: str, out: dict):
+    tensors = params.tensors
+    if isinstance(aug, hiclr.GaussianNoise):
+        tensors = {**tensors, "noise": aug.full_noise(params)}  # drawn per noised sample
+    for key, t in tensors.items():
+        _columns(t, n, f"{prefix}{key}", out)
+    for i, child in enumerate(params.children):
+        sub = _child(aug, params, i)
+        _walk(sub if isinstance(sub, Augmentation) else None, child, n, f"{prefix}{child.name}.", out)
+
+
+def flatten_params(aug, params: Params, n: int) -> dict[str, np.ndarray]:
+    "One array of n values per scalar parameter drawn for a batch of n (the children of `params` walked by name)."
     out = {}
     _walk(aug, params, n, "", out)
     return out
@@ -269,7 +280,7 @@ def draw_parameters(aug, sample: torch.Tensor, draws: int = 2000, seed: int = 0,
 
 # %% ../../nbs/24_augment.inspector.ipynb #01c95358
 def pick_columns(draws, max_plots: int) -> list[str]:
-    "Up to `max_plots` varying columns, taken in turn from each augmentation (the name before the last '.') so all show."
+    "Up to `max_plots` varying columns, taken in turn from each augmentation (the name before the last '.'): all show."
     groups = {}
     for c in draws.columns:
         if draws[c].nunique() > 1:
@@ -282,7 +293,7 @@ def pick_columns(draws, max_plots: int) -> list[str]:
 
 
 def plot_draws(draws, axes, max_plots: int | None = None):
-    "Seaborn histograms of varying columns of `draws` (see `pick_columns`), one per axis, discrete ones as probabilities."
+    "Seaborn histograms of varying columns of `draws` (`pick_columns`), one per axis, discrete ones as probabilities."
     import seaborn as sns
 
     varying = pick_columns(draws, max_plots or len(axes))
