@@ -50,7 +50,8 @@ case "$cmd" in
     setup
     # the server, and so its default kernel, run on the venv's python: notebooks import this checkout's skelnb
     echo "JupyterLab on nbs/ with $VENV's python; open the URL it prints below (with its token). Ctrl-C stops it."
-    exec python -m jupyter lab --ServerApp.root_dir=nbs "$@"
+    root=(); if [ "$(id -u)" -eq 0 ]; then root=(--allow-root); fi  # jupyter refuses root unless told (containers)
+    exec python -m jupyter lab --ServerApp.root_dir=nbs "${root[@]}" "$@"
     ;;
   *) echo "usage: bash run.sh {main|test|lab|setup} [options]" >&2; exit 2 ;;
 esac
