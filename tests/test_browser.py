@@ -110,10 +110,9 @@ def lab(tmp_path_factory):
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"),
         "IPYTHONDIR": str(tmp / "ipython"),
-        "MPLBACKEND": "",  # the kernel chooses (the inline backend), as in a fresh JupyterLab
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    env.pop("MPLBACKEND")
+    env.pop("MPLBACKEND", None)  # the kernel chooses (the inline backend), as in a fresh JupyterLab
     port, token = _free_port(), secrets.token_hex(16)
     log = tmp / "jupyter.log"
     cmd = [
