@@ -132,7 +132,6 @@ def test_growing_views_and_bad_specs(sources, insp):
     assert c["error"] is None and "Mask" in repr(c["augmenter"])
 
 
-@pytest.mark.parametrize("name", list(catalogue()))
 def shown_png(insp) -> bytes:
     "The PNG the output area shows; it must hold exactly one image."
     outputs = insp.out.outputs
@@ -181,6 +180,7 @@ def test_notebook_drives_another_instance_than_it_displays():
     assert not later, f"cells after the displayed inspector change it (drive another instance): {later}"
 
 
+@pytest.mark.parametrize("name", list(catalogue()))
 def test_every_catalogue_entry_renders(sources, name):
     insp = AugmentationInspector(sources, augmentation=name, sample=TWO, draws=100)
     c = insp.current
