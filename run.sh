@@ -2,6 +2,7 @@
 # skelnb: one command to set up and run the main job, one to set up and run every test.
 #   bash run.sh main [--raw PATH] [--out PATH]   set up, prepare NW-UCLA and print its data doctor report
 #   bash run.sh test [PYTEST ARGS]               set up and run every test (notebooks + tests/)
+#   bash run.sh lab [JUPYTER LAB OPTIONS]        set up, then JupyterLab on nbs/ in the project's environment
 #   bash run.sh setup                            only set up (.venv with CPU torch, the package and its dev tools)
 # Both are idempotent: setup is skipped while settings.ini, setup.py and this file are unchanged.
 # Environment: PYTHON (default python3.11), SKELNB_VENV (default .venv), TORCH_SPEC (default torch==2.13.0),
@@ -45,5 +46,12 @@ case "$cmd" in
     setup
     python -m pytest tests "$@"
     ;;
-  *) echo "usage: bash run.sh {main|test|setup} [options]" >&2; exit 2 ;;
+  lab)
+    setup
+    # the server, and so its default kernel, run on the venv's python: notebooks import this checkout's skelnb
+    echo "JupyterLab on nbs/ with $VENV's python; open the URL it prints below (with its token). Ctrl-C stops it."
+    root=(); if [ "$(id -u)" -eq 0 ]; then root=(--allow-root); fi  # jupyter refuses root unless told (containers)
+    exec python -m jupyter lab --ServerApp.root_dir=nbs "${root[@]}" "$@"
+    ;;
+  *) echo "usage: bash run.sh {main|test|lab|setup} [options]" >&2; exit 2 ;;
 esac

@@ -1,8 +1,12 @@
 """skelnb.augment.inspector driven headlessly: set widget values, click redraw, check what is shown (`.current`).
 
-Matplotlib runs on the Agg backend; the inspector draws with `matplotlib.figure.Figure` and keeps the last figure in
-`.figure`, so nothing needs a display or a kernel.
+Matplotlib runs on the Agg backend; the inspector draws with `matplotlib.figure.Figure`, keeps the last figure in
+`.figure` and sets what its output area shows in `.out.outputs`, so nothing needs a display or a kernel.
 """
+
+import base64
+import json
+import re
 
 import matplotlib
 
@@ -126,6 +130,54 @@ def test_growing_views_and_bad_specs(sources, insp):
     assert "unknown augmentation" in c["error"]
     c = redraw(insp, spec="Mask|BA|NA", augmentation="growing: key")
     assert c["error"] is None and "Mask" in repr(c["augmenter"])
+
+
+def shown_png(insp) -> bytes:
+    "The PNG the output area shows; it must hold exactly one image."
+    outputs = insp.out.outputs
+    assert len(outputs) == 1 and outputs[0]["output_type"] == "display_data", outputs
+    return base64.b64decode(outputs[0]["data"]["image/png"])
+
+
+def test_output_area_shows_the_current_figure(insp):
+    png = shown_png(insp)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == figure_png(insp.figure)
+    redraw(insp, seed=3)
+    assert shown_png(insp) == figure_png(insp.figure) != png  # replaced, not appended
+
+
+def test_invalid_parameter_shows_only_the_error(insp):
+    redraw(insp, augmentation="growing: v2")
+    assert insp.figure is not None and len(shown_png(insp)) > 1000
+    c = redraw(insp, spec="BA|NA+Mask")  # k = 2: there is no v2
+    assert "no v2" in c["error"] and "no v2" in insp.info.value
+    assert insp.figure is None and insp.out.outputs == (), "the previous figure stays under the error"
+    c = redraw(insp, spec="BA|NA|<Musk>")  # the error is shown as text, not as HTML
+    assert "unknown augmentation" in c["error"] and "&lt;Musk&gt;" in insp.info.value and insp.out.outputs == ()
+    c = redraw(insp, spec="BA|NA|Mask")
+    assert c["error"] is None and shown_png(insp) == figure_png(insp.figure)
+
+
+def test_instances_are_independent(sources):
+    shown = AugmentationInspector(sources, augmentation="Rotate", sample=TWO, draws=100)
+    before, png = shown.current["augmented"].copy(), shown_png(shown)
+    driven = AugmentationInspector(sources, augmentation="Rotate", sample=TWO, draws=100)
+    redraw(driven, seed=5, augmentation="Shear", sample=OTHER, frame=20)
+    redraw(driven, spec="BA|NA+Mask", augmentation="growing: v2")
+    assert (shown.current["sample"], shown.current["augmentation"], shown.current["seed"]) == (TWO, "Rotate", 0)
+    np.testing.assert_array_equal(shown.current["augmented"], before)
+    assert shown_png(shown) == png and shown.frame.value == 0
+
+
+def test_notebook_drives_another_instance_than_it_displays():
+    "After Run All, the inspector displayed in 24_augment.inspector still shows what its own cell asked for."
+    cells = json.loads((project_root() / "nbs" / "24_augment.inspector.ipynb").read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    shown = [i for i, s in enumerate(code) if s.rstrip().endswith("insp.widget")]
+    assert len(shown) == 1, "the notebook should display one inspector, `insp`, with `insp.widget`"
+    drives = re.compile(r"\binsp\.(\w+\.value\s*=[^=]|redraw\.click|update\(|\w+\s*=[^=])|^insp\s*=[^=]", re.M)
+    later = [m.group(0) for s in code[shown[0] + 1 :] for m in drives.finditer(s)]
+    assert not later, f"cells after the displayed inspector change it (drive another instance): {later}"
 
 
 @pytest.mark.parametrize("name", list(catalogue()))

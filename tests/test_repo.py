@@ -2,6 +2,8 @@
 README.md is the rendering of nbs/index.ipynb, and the console script answers --help."""
 
 import filecmp
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -53,3 +55,60 @@ def test_readme_is_index_notebook():
 def test_console_script_help(sub):
     r = subprocess.run([str(BIN / "skelnb"), *sub, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("usage: skelnb"), r.stderr
+
+
+# --- form: one formatter, a line length, small export cells, clean markdown -------------------------------------------
+FORMATTED = ["nbs", "tests", "bench", "tools"]
+MAX_EXPORT_LINES = 60
+EXPORT_RE = re.compile(r"^#\|\s*export[i]?\s*$", re.M)
+CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # every control character but \n; tabs included
+
+
+def _ruff(*args) -> subprocess.CompletedProcess:
+    ruff = BIN / "ruff"
+    if not ruff.exists():
+        pytest.fail(f"ruff is not installed in {BIN} (it is a dev requirement: bash run.sh setup)")
+    return subprocess.run([str(ruff), *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def _notebooks() -> list[Path]:
+    return sorted(p for p in (ROOT / "nbs").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def _cells(nb: Path):
+    "(index, id, type, source) of every cell of a notebook; the index counts from 0 (messages count from 1, as ruff)."
+    for i, c in enumerate(json.loads(nb.read_text(encoding="utf-8"))["cells"]):
+        yield i, c.get("id", "?"), c["cell_type"], "".join(c["source"])
+
+
+def test_code_is_formatted():
+    r = _ruff("format", "--check", *FORMATTED)
+    assert r.returncode == 0, f"not formatted as ruff.toml says (run: ruff format {' '.join(FORMATTED)}):\n{r.stdout}"
+
+
+def test_no_line_over_120_characters():
+    r = _ruff("check", "--select", "E501", "--output-format", "concise", "--no-cache", *FORMATTED)
+    assert r.returncode == 0, f"lines over 120 characters (file:cell:line:column):\n{r.stdout}{r.stderr}"
+
+
+def test_export_cells_are_small():
+    big = [
+        f"{nb.relative_to(ROOT)} cell {i + 1} (id {cid}): {len(src.splitlines())} lines, {src.splitlines()[1:2]}"
+        for nb in _notebooks()
+        for i, cid, kind, src in _cells(nb)
+        if kind == "code" and EXPORT_RE.search(src) and len(src.splitlines()) > MAX_EXPORT_LINES
+    ]
+    assert not big, f"#| export cells over {MAX_EXPORT_LINES} lines (split them, e.g. with @patch):\n" + "\n".join(big)
+
+
+def test_markdown_has_no_control_characters():
+    "A lost backslash escape (\\b, \\t in LaTeX) leaves a control character in the prose; tabs do not belong either."
+    found = [
+        f"{nb.relative_to(ROOT)} cell {i + 1} (id {cid}) line {n}: {m.group()!r} at {line[: m.start()][-24:]!r}"
+        for nb in _notebooks()
+        for i, cid, kind, src in _cells(nb)
+        if kind == "markdown"
+        for n, line in enumerate(src.split("\n"), 1)
+        for m in CONTROL_RE.finditer(line)
+    ]
+    assert not found, "control characters in markdown:\n" + "\n".join(found)

@@ -5,11 +5,14 @@
 # %% ../../nbs/24_augment.inspector.ipynb #b4a0da90
 from __future__ import annotations
 
+import base64
+import html
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 
 from . import halp, hiclr
 from .base import Augmentation, Compose, Params
@@ -280,7 +283,7 @@ def draw_parameters(aug, sample: torch.Tensor, draws: int = 2000, seed: int = 0,
 
 # %% ../../nbs/24_augment.inspector.ipynb #01c95358
 def pick_columns(draws, max_plots: int) -> list[str]:
-    "Up to `max_plots` varying columns, taken in turn from each augmentation (the name before the last '.'): all show."
+    "Up to `max_plots` varying columns, taken in turn from each augmentation (the name before the last '.')."
     groups = {}
     for c in draws.columns:
         if draws[c].nunique() > 1:
@@ -293,7 +296,7 @@ def pick_columns(draws, max_plots: int) -> list[str]:
 
 
 def plot_draws(draws, axes, max_plots: int | None = None):
-    "Seaborn histograms of varying columns of `draws` (`pick_columns`), one per axis, discrete ones as probabilities."
+    "Seaborn histograms of varying columns of `draws` (see `pick_columns`), one per axis, discrete as probabilities."
     import seaborn as sns
 
     varying = pick_columns(draws, max_plots or len(axes))
@@ -370,7 +373,7 @@ def figure_png(fig, dpi: int = 72) -> bytes:
 
 # %% ../../nbs/24_augment.inspector.ipynb #af20b6a6
 class AugmentationInspector:
-    "Widgets to inspect an augmentation on a real sample: 3-D original vs augmented, plus the drawn parameters' distributions."
+    "Widgets to inspect an augmentation on a real sample: original and augmented in 3-D, and the drawn parameters."
 
     def __init__(
         self,
@@ -414,173 +417,176 @@ class AugmentationInspector:
         self._quiet = False
         self.update()
 
-    # --- widgets -------------------------------------------------------------------------------------------------------
-    @property
-    def widget(self):
-        "The whole inspector as one ipywidgets box."
-        import ipywidgets as w
+# %% ../../nbs/24_augment.inspector.ipynb #d45c0431
+@patch(as_prop=True)
+def widget(self: AugmentationInspector):
+    "The whole inspector as one ipywidgets box: the controls, the info line, then the figure."
+    import ipywidgets as w
 
-        controls = w.VBox(
-            [
-                self.dataset,
-                w.HBox([self.sample, self.augmentation]),
-                w.HBox([self.strength, self.spec]),
-                w.HBox([self.seed, self.redraw]),
-                w.HBox([self.play, self.frame]),
-                self.info,
-            ]
-        )
-        return w.VBox([controls, self.out])
+    controls = w.VBox(
+        [
+            self.dataset,
+            w.HBox([self.sample, self.augmentation]),
+            w.HBox([self.strength, self.spec]),
+            w.HBox([self.seed, self.redraw]),
+            w.HBox([self.play, self.frame]),
+            self.info,
+        ]
+    )
+    return w.VBox([controls, self.out])
 
-    def _ipython_display_(self):
-        from IPython.display import display
 
-        display(self.widget)
+@patch
+def _ipython_display_(self: AugmentationInspector):
+    from IPython.display import display
 
-    def _configure_strength(self):
-        "Set the slider to the chosen augmentation's main parameter (range and reference default), or disable it."
+    display(self.widget)
+
+# %% ../../nbs/24_augment.inspector.ipynb #03d25bcb
+@patch
+def _configure_strength(self: AugmentationInspector):
+    "Set the slider to the chosen augmentation's main parameter (range and reference default), or disable it."
+    entry = self.catalogue[self.augmentation.value]
+    quiet, self._quiet = self._quiet, True
+    if entry.strength is None:
+        self.strength.disabled, self.strength.description = True, "(chain)"
+    else:
+        label, lo, hi, step, default = entry.strength
+        self.strength.disabled, self.strength.description = False, "strength"
+        self.strength.min, self.strength.max = -1e9, 1e9  # widen first: min/max are validated in turn
+        self.strength.min, self.strength.max, self.strength.step, self.strength.value = lo, hi, step, default
+        self.strength.tooltip = label
+    self.spec.disabled = entry.group != "growing view"
+    self._quiet = quiet
+
+
+@patch
+def _on_augmentation(self: AugmentationInspector, _):
+    self._configure_strength()
+    self.update()
+
+
+@patch
+def _on_dataset(self: AugmentationInspector, change):
+    quiet, self._quiet = self._quiet, True
+    self.sample.options = self.sources[change["new"]].names
+    self._quiet = quiet
+    self.update()
+
+
+@patch
+def _set_frames(self: AugmentationInspector, frames: int):
+    quiet, self._quiet = self._quiet, True
+    self.frame.max = self.play.max = frames - 1
+    self._quiet = quiet
+
+# %% ../../nbs/24_augment.inspector.ipynb #f090fe93
+@patch
+def _build(self: AugmentationInspector, source: SampleSource, frames: int):
+    entry = self.catalogue[self.augmentation.value]
+    if entry.group == "growing view" and self.spec.value != self._spec_built:
+        self.catalogue, self._spec_built = catalogue(self.spec.value), self.spec.value
         entry = self.catalogue[self.augmentation.value]
-        quiet, self._quiet = self._quiet, True
-        if entry.strength is None:
-            self.strength.disabled, self.strength.description = True, "(chain)"
-        else:
-            label, lo, hi, step, default = entry.strength
-            self.strength.disabled, self.strength.description = False, "strength"
-            self.strength.min, self.strength.max = -1e9, 1e9  # widen first: min/max are validated in turn
-            self.strength.min, self.strength.max, self.strength.step, self.strength.value = lo, hi, step, default
-            self.strength.tooltip = label
-        self.spec.disabled = entry.group != "growing view"
-        self._quiet = quiet
+    return entry.build(self.strength.value if entry.strength else None, source.layout, frames)
 
-    def _on_augmentation(self, _):
-        self._configure_strength()
-        self.update()
 
-    def _on_dataset(self, change):
-        quiet, self._quiet = self._quiet, True
-        self.sample.options = self.sources[change["new"]].names
-        self._quiet = quiet
-        self.update()
+@patch
+def _compute(self: AugmentationInspector, state: tuple, force: bool = False) -> dict:
+    "What `.current` holds for `state` = (dataset, sample, augmentation, strength, spec, seed)."
+    dataset, sample, augmentation, strength, spec, seed = state
+    source = self.sources[dataset]
+    x = source.batch(sample, self.batch_size)
+    aug = self._build(source, x.shape[2])
+    with torch.no_grad():
+        y, params = aug(x, torch.Generator().manual_seed(seed), return_params=True)
+    key = state + (self.draws,)
+    if force or key not in self._draws_cache:
+        self._draws_cache[key] = draw_parameters(aug, x[0], self.draws, seed)
+    self._set_frames(x.shape[2])
+    return {
+        "dataset": dataset,
+        "sample": sample,
+        "augmentation": augmentation,
+        "strength": strength if self.catalogue[augmentation].strength else None,
+        "spec": spec,
+        "seed": seed,
+        "layout": source.layout,
+        "augmenter": aug,
+        "original": x[0].numpy(),
+        "augmented": y[0].detach().numpy().copy(),
+        "params": {k: v[0].item() for k, v in flatten_params(aug, params, len(x)).items()},
+        "draws": self._draws_cache[key],
+        "error": None,
+    }
 
-    # --- computing -------------------------------------------------------------------------------------------------------
-    def _build(self, source: SampleSource, frames: int):
-        entry = self.catalogue[self.augmentation.value]
-        if entry.group == "growing view" and self.spec.value != self._spec_built:
-            self.catalogue, self._spec_built = catalogue(self.spec.value), self.spec.value
-            entry = self.catalogue[self.augmentation.value]
-        return entry.build(self.strength.value if entry.strength else None, source.layout, frames)
-
-    def update(self, force: bool = False):
-        "Recompute what the widget values changed (everything when `force`) and redraw the figure."
-        if self._quiet:
-            return
-        source = self.sources[self.dataset.value]
-        state = (
-            self.dataset.value,
-            self.sample.value,
-            self.augmentation.value,
-            self.strength.value,
-            self.spec.value,
-            self.seed.value,
-        )
+# %% ../../nbs/24_augment.inspector.ipynb #fa8b5a86
+@patch
+def update(self: AugmentationInspector, force: bool = False):
+    "Recompute what the widget values changed (everything when `force`) and redraw the figure, or show the error."
+    if self._quiet:
+        return
+    w = (self.dataset, self.sample, self.augmentation, self.strength, self.spec, self.seed)
+    state = tuple(wid.value for wid in w)
+    if force or state != self._state:
         try:
-            if force or state != self._state:
-                x = source.batch(self.sample.value, self.batch_size)
-                aug = self._build(source, x.shape[2])
-                with torch.no_grad():
-                    y, params = aug(x, torch.Generator().manual_seed(self.seed.value), return_params=True)
-                key = state[:5] + (self.seed.value, self.draws)
-                if force or key not in self._draws_cache:
-                    self._draws_cache[key] = draw_parameters(aug, x[0], self.draws, self.seed.value)
-                shown = {k: v[0].item() for k, v in flatten_params(aug, params, len(x)).items()}
-                self.current = {
-                    "dataset": state[0],
-                    "sample": state[1],
-                    "augmentation": state[2],
-                    "strength": state[3] if self.catalogue[state[2]].strength else None,
-                    "spec": state[4],
-                    "seed": state[5],
-                    "layout": source.layout,
-                    "augmenter": aug,
-                    "original": x[0].numpy(),
-                    "augmented": y[0].detach().numpy().copy(),
-                    "params": shown,
-                    "draws": self._draws_cache[key],
-                    "error": None,
-                }
-                self._state = state
-                self._set_frames(x.shape[2])
+            self.current, self._state = self._compute(state, force), state
         except (ValueError, KeyError, IndexError, RuntimeError) as e:
-            self.current = {
-                "dataset": state[0],
-                "sample": state[1],
-                "augmentation": state[2],
-                "error": f"{type(e).__name__}: {e}",
-            }
-            self._state = None
-            self.info.value = f"<b style='color:#b00'>{self.current['error']}</b>"
+            self.current = {"dataset": state[0], "sample": state[1], "augmentation": state[2]}
+            self.current["error"] = f"{type(e).__name__}: {e}"
+            self._state, self.figure = None, None
+            self.info.value = f"<b style='color:#b00'>{html.escape(self.current['error'])}</b>"
             self._show(None)
             return
-        T, Ta = self.current["original"].shape[1], self.current["augmented"].shape[1]
-        self.current["frame"] = min(self.frame.value, T - 1)
-        self.current["augmented_frame"] = min(round(self.current["frame"] * (Ta - 1) / max(T - 1, 1)), Ta - 1)
-        self.info.value = (
-            "shown sample's draws: " + ", ".join(f"{k} = {v:.3g}" for k, v in self.current["params"].items())
-            if self.current["params"]
-            else "no per-sample draws"
-        )
-        self._show(self.render())
+    c = self.current
+    T, Ta = c["original"].shape[1], c["augmented"].shape[1]
+    c["frame"] = min(self.frame.value, T - 1)
+    c["augmented_frame"] = min(round(c["frame"] * (Ta - 1) / max(T - 1, 1)), Ta - 1)
+    drawn = ", ".join(f"{k} = {v:.3g}" for k, v in c["params"].items())
+    self.info.value = f"shown sample's draws: {drawn}" if drawn else "no per-sample draws"
+    self._show(self.render())
 
-    def _set_frames(self, frames: int):
-        quiet, self._quiet = self._quiet, True
-        self.frame.max = self.play.max = frames - 1
-        self._quiet = quiet
+# %% ../../nbs/24_augment.inspector.ipynb #f51bfa0c
+@patch
+def render(self: AugmentationInspector):
+    "The figure of the current state: original and augmented frame in 3-D, and the parameter histograms."
+    from matplotlib.figure import Figure
 
-    # --- drawing ---------------------------------------------------------------------------------------------------------
-    def render(self):
-        "The figure of the current state: original and augmented frame in 3-D, and the parameter histograms."
-        from matplotlib.figure import Figure
+    c = self.current
+    draws = c["draws"]
+    plots = min(self.max_plots, max(1, sum(draws[k].nunique() > 1 for k in draws.columns))) if len(draws.columns) else 0
+    fig = Figure(figsize=(11, 6.4 if plots else 4.4))
+    gs = fig.add_gridspec(2 if plots else 1, max(plots, 2), height_ratios=[2.6, 1] if plots else None)
+    top = gs[0, : max(plots, 2) // 2], gs[0, max(plots, 2) // 2 :]
+    lim = skeleton_limits(c["original"], c["augmented"])
+    plot_skeleton_3d(
+        fig.add_subplot(top[0], projection="3d"),
+        c["original"][:, c["frame"]],
+        c["layout"],
+        lim,
+        f"{c['sample']}, frame {c['frame']}",
+    )
+    strength = f" ({c['strength']:.3g})" if c["strength"] is not None else ""
+    plot_skeleton_3d(
+        fig.add_subplot(top[1], projection="3d"),
+        c["augmented"][:, c["augmented_frame"]],
+        c["layout"],
+        lim,
+        f"{c['augmentation']}{strength}, seed {c['seed']}",
+    )
+    if plots:
+        axes = [fig.add_subplot(gs[1, i]) for i in range(plots)]
+        plot_draws(draws, axes, plots)
+        axes[0].set_ylabel(f"{len(draws):,} draws", fontsize=8)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=0.96, hspace=0.12, wspace=0.3)
+    self.figure = fig
+    return fig
 
-        c = self.current
-        draws = c["draws"]
-        plots = (
-            min(self.max_plots, max(1, sum(draws[k].nunique() > 1 for k in draws.columns))) if len(draws.columns) else 0
-        )
-        fig = Figure(figsize=(11, 6.4 if plots else 4.4))
-        gs = fig.add_gridspec(2 if plots else 1, max(plots, 2), height_ratios=[2.6, 1] if plots else None)
-        top = gs[0, : max(plots, 2) // 2], gs[0, max(plots, 2) // 2 :]
-        lim = skeleton_limits(c["original"], c["augmented"])
-        plot_skeleton_3d(
-            fig.add_subplot(top[0], projection="3d"),
-            c["original"][:, c["frame"]],
-            c["layout"],
-            lim,
-            f"{c['sample']}, frame {c['frame']}",
-        )
-        strength = f" ({c['strength']:.3g})" if c["strength"] is not None else ""
-        plot_skeleton_3d(
-            fig.add_subplot(top[1], projection="3d"),
-            c["augmented"][:, c["augmented_frame"]],
-            c["layout"],
-            lim,
-            f"{c['augmentation']}{strength}, seed {c['seed']}",
-        )
-        if plots:
-            axes = [fig.add_subplot(gs[1, i]) for i in range(plots)]
-            plot_draws(draws, axes, plots)
-            axes[0].set_ylabel(f"{len(draws):,} draws", fontsize=8)
-        fig.subplots_adjust(left=0.05, right=0.99, bottom=0.05, top=0.96, hspace=0.12, wspace=0.3)
-        self.figure = fig
-        return fig
-
-    def _show(self, fig):
-        from IPython import get_ipython
-
-        if get_ipython() is None:
-            return  # headless: the figure is kept in .figure
-        from IPython.display import Image, clear_output, display
-
-        with self.out:
-            clear_output(wait=True)
-            if fig is not None:
-                display(Image(figure_png(fig)))  # a PNG shows under any matplotlib backend
+# %% ../../nbs/24_augment.inspector.ipynb #f8416be3
+@patch
+def _show(self: AugmentationInspector, fig):
+    "Show `fig` as a PNG image in the output area, replacing what was there; None empties it."
+    if fig is None:
+        self.out.outputs = ()
+        return
+    data = {"image/png": base64.b64encode(figure_png(fig)).decode("ascii"), "text/plain": repr(fig)}
+    self.out.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
