@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from skelnb.augment.halp import to_sequence
+from skelnb.batch import to_sequence
 from skelnb.encoders.bigru import (
     BiGRU,
     ForwardScanningGRU,

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelnb.augment.hiclr import DropAddEdges
+from skelnb.graph import DropAddEdges
 from skelnb.core import shared_data
 from skelnb.encoders.common import LoadResult, projector_mlp, reference_init
 from skelnb.encoders.stgcn import (

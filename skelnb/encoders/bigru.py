@@ -11,7 +11,7 @@ from os import PathLike
 import torch
 import torch.nn as nn
 
-from ..augment.halp import to_sequence
+from ..batch import to_sequence
 from .common import LoadResult, as_state_dict, encoder_entries, finish_load
 from ..layouts import Layout, get_layout
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..augment.hiclr import DropAddEdges
+from ..graph import DropAddEdges
 from .common import LoadResult, as_state_dict, encoder_entries, finish_load, reference_init
 from ..layouts import Layout, get_layout
 
