@@ -216,3 +216,33 @@ def test_single_frame_motion_is_zero(real):
     x = real["ntu"][0][:, :1]
     np.testing.assert_array_equal(to_motion(x), np.zeros_like(x))
     np.testing.assert_array_equal(to_motion(torch.from_numpy(x)).numpy(), np.zeros_like(x))
+
+
+def test_batch_stream_once(real):
+    "A SkeletonBatch is converted once, from joints; a bone or motion batch is refused with a message that says so."
+    from skelnb.batch import SkeletonBatch
+
+    x = torch.from_numpy(np.stack(real["ntu"][0::2]))  # the HiCLR samples, (5, 3, 50, 25, 2)
+    joints = SkeletonBatch(x, num_frames=[50, 40, 30, 20, 10], layout="ntu25", labels=torch.arange(5))
+    assert to_stream(joints, "joint") is joints
+    for stream in ("bone", "motion"):
+        out = to_stream(joints, stream)
+        assert (out.stream, out.layout) == (stream, "ntu25")
+        assert torch.equal(out.x, to_stream(x, stream, NTU25))
+        assert torch.equal(out.num_frames, joints.num_frames) and torch.equal(out.labels, joints.labels)
+        for again in STREAMS:
+            with pytest.raises(ValueError, match=f"already a {stream} stream; stream conversions start from joints"):
+                to_stream(out, again)
+    assert to_stream(joints.replace(layout=None), "bone", "ntu25").layout == "ntu25"
+    with pytest.raises(ValueError, match="needs a layout"):
+        to_stream(joints.replace(layout=None), "bone")
+    with pytest.raises(ValueError, match="layout 'nw_ucla' given for a batch of layout 'ntu25'"):
+        to_stream(joints, "bone", NW_UCLA)
+    with pytest.raises(ValueError, match="unknown stream"):
+        to_stream(joints, "velocity")
+
+
+def test_one_definition_of_streams():
+    import skelnb.batch
+
+    assert STREAMS is skelnb.batch.STREAMS
