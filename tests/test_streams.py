@@ -5,14 +5,12 @@ motion stream as the difference of consecutive frames with a zero last frame; `r
 below restate those loops as test oracles.
 """
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
 from skelnb.core import SkeletonDataError, shared_data
-from skelnb.data.pipelines import halp_pipeline, hiclr_pipeline
+from skelnb.data.samples import ntu_sample, ntu_sample_paths, ucla_sample
 from skelnb.layouts import NTU25, NW_UCLA
 from skelnb.streams import STREAMS, bone_parents, to_bone, to_motion, to_stream
 
@@ -87,21 +85,9 @@ def real():
     "Real samples in the stored layout: NTU (both pipelines) and NW-UCLA (one body, the second absent)."
     if shared_data("ntu_samples") is None or shared_data("nw_ucla") is None:
         pytest.skip("shared data absent")
-    try:
-        from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    except ImportError:
-        pytest.skip("skelnb.data.ntu not available")
-    ntu = []
-    for f in sorted(shared_data("ntu_samples").glob("*.skeleton")):
-        bodies = bodies_by_frame_order(read_ntu_skeleton(f), max_bodies=2)
-        ntu += [hiclr_pipeline(bodies, NTU25), halp_pipeline(bodies, NTU25)[0]]
-    ucla = []
-    for name in ("a01_s01_e00_v01", "a06_s03_e02_v02", "a12_s10_e04_v03"):
-        xyz = np.array(
-            json.loads(shared_data("nw_ucla", "all_sqe", f"{name}.json").read_text())["skeletons"], dtype=np.float32
-        )
-        bodies = np.stack([xyz, np.zeros_like(xyz)], axis=1)
-        ucla += [hiclr_pipeline(bodies, NW_UCLA), halp_pipeline(bodies, NW_UCLA)[0]]
+    ntu = [ntu_sample(p, pipeline)[0] for p in ntu_sample_paths() for pipeline in ("hiclr", "halp")]
+    names = ("a01_s01_e00_v01", "a06_s03_e02_v02", "a12_s10_e04_v03")
+    ucla = [ucla_sample(name, pipeline)[0] for name in names for pipeline in ("hiclr", "halp")]
     return {"ntu": ntu, "ucla": ucla}
 
 
