@@ -1,5 +1,6 @@
 """Samples per second of HiCLR's four augmented views (BA, BA, BA+NA, BA+NA+Mask), batched against the reference.
-    python bench/augment.py [--batch 128] [--repeat 5] [--threads 1] [--allocator default|tuned] [--no-cuda] [--profile] [--no-write]
+    python bench/augment.py [--batch 128] [--repeat 5] [--threads 1] [--allocator default|tuned] [--no-cuda]
+                            [--profile] [--no-write]
 
 Two implementations of the same views of a batch of (3, 50, 25, 2) real NTU samples (the five shared samples through
 the HiCLR pipeline, cycled to fill the batch):
@@ -148,7 +149,7 @@ def reference_batch(data, mask_token=torch.zeros(1)):
     return views
 
 
-# --- timing ------------------------------------------------------------------------------------------------------------
+# --- timing ----------------------------------------------------------------------------------------------------
 def real_batch(n: int) -> np.ndarray:
     "The five shared NTU samples through the HiCLR pipeline, cycled to `n` samples (N, 3, 50, 25, 2) float32."
     samples = ntu_samples().x.numpy()
@@ -156,7 +157,8 @@ def real_batch(n: int) -> np.ndarray:
 
 
 def primitive_profile(growing, x, generator, repeat: int) -> dict:
-    "CPU milliseconds per batch in each primitive's `sample`, `fold`, `apply`/`apply_`, and in `LinearSteps.result` (the folded gather + 3x3 maps)."
+    """CPU milliseconds per batch in each primitive's `sample`, `fold`, `apply`/`apply_`, and in `LinearSteps.result`
+    (the folded gather + 3x3 maps)."""
     from skelnb.augment.base import LinearSteps
 
     spent = collections.defaultdict(float)
@@ -192,7 +194,8 @@ def primitive_profile(growing, x, generator, repeat: int) -> dict:
 
 
 def tune_allocator() -> str:
-    "glibc malloc kept from returning large blocks to the OS (no page faults on every new 4 MB tensor): what PyTorch's CPU tuning guide gets from jemalloc/tcmalloc."
+    """glibc malloc kept from returning large blocks to the OS (no page faults on every new 4 MB tensor): what
+    PyTorch's CPU tuning guide gets from jemalloc/tcmalloc."""
     import ctypes
 
     libc = ctypes.CDLL("libc.so.6")

@@ -50,7 +50,7 @@ def shared():
 
 @pytest.fixture(scope="session")
 def ntu_hiclr_samples():
-    "The 5 real NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32 tensor; sample 1 (A058) has two persons."
+    "The 5 real NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32; sample 1 (A058) has two persons."
     from skelnb.data.samples import ntu_sample_paths, ntu_samples
 
     if shared_data("ntu_samples") is None:
@@ -62,5 +62,5 @@ def ntu_hiclr_samples():
 
 @pytest.fixture(scope="session")
 def ntu(ntu_hiclr_samples):
-    "`ntu_hiclr_samples` under the short name the augmentation and encoder tests use (a test file may define its own `ntu`)."
+    "`ntu_hiclr_samples` under the short name the augmentation and encoder tests use (a test file may define its own)."
     return ntu_hiclr_samples

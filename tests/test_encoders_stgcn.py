@@ -447,7 +447,7 @@ class FixedGraph:
 
 
 def test_drop_add_edges_hook_matches_reference_order(ntu):
-    "The perturbed graph replaces A in every block and is multiplied by that block's edge importance (drop_graph branch)."
+    "The perturbed graph replaces A in every block, multiplied by that block's edge importance (drop_graph branch)."
     ref = randomise(OracleSTGCN(), seed=4).eval()
     ours = STGCN()
     load_reference_state_dict(ours, ref.state_dict())
