@@ -10,6 +10,7 @@ from os import PathLike
 
 import torch
 import torch.nn as nn
+from fastcore.basics import patch
 
 from ..batch import to_sequence
 from .common import LoadResult, as_state_dict, encoder_entries, finish_load
@@ -54,16 +55,16 @@ BIDIRECTIONAL_MODES = ("forward", "true")
 
 
 def bigru_init(model: nn.Module) -> nn.Module:
-    "HaLP/CMD's `weights_init_gru`: xavier_uniform_ on every 2-D parameter of the GRU and the head, in the reference's order; biases untouched."
+    "HaLP/CMD's `weights_init_gru`: xavier_uniform_ on every 2-D weight of the GRU and the head (reference order)."
     with torch.no_grad():  # gru.parameters() runs l0, l0_reverse, l1, ... with weight_ih, weight_hh, biases each
         for param in [*model.gru.parameters(), *model.fc.parameters()]:
             if param.dim() == 2:
                 nn.init.xavier_uniform_(param)
     return model
 
-
+# %% ../../nbs/32_encoders.bigru.ipynb #4416bb6c
 class BiGRU(nn.Module):
-    "CMD/HaLP's BiGRU encoder of a skeleton view (N, C, T, V, M): BatchNorm over the V*C*M features, a 3-layer GRU, head `fc`."
+    "CMD/HaLP's BiGRU encoder of a view (N, C, T, V, M): BatchNorm over the V*C*M features, a 3-layer GRU, `fc`."
 
     def __init__(
         self,
@@ -97,38 +98,46 @@ class BiGRU(nn.Module):
         if mlp:  # the reference wraps the already initialised fc; the new first layer keeps torch's default init
             self.fc = nn.Sequential(nn.Linear(self.feature_dim, self.feature_dim), nn.ReLU(), self.fc)
 
-    def sequence(self, x: torch.Tensor) -> torch.Tensor:
-        "The view (N, C, T, V, M), or an already flat (N, T, V*C*M), as the GRU's input (N, T, V*C*M)."
-        if x.ndim == 5:
-            N, C, T, V, M = x.shape
-            if (C, V, M) != (self.in_channels, self.layout.num_joints, self.num_persons):
-                raise ValueError(
-                    f"expected (N, {self.in_channels}, T, {self.layout.num_joints}, {self.num_persons}) "
-                    f"for {self.layout.name}, got {tuple(x.shape)}"
-                )
-            x = to_sequence(x)
-        elif x.ndim != 3 or x.shape[-1] != self.input_size:
+# %% ../../nbs/32_encoders.bigru.ipynb #761a5fa9
+@patch
+def sequence(self: BiGRU, x: torch.Tensor) -> torch.Tensor:
+    "The view (N, C, T, V, M), or an already flat (N, T, V*C*M), as the GRU's input (N, T, V*C*M)."
+    if x.ndim == 5:
+        N, C, T, V, M = x.shape
+        if (C, V, M) != (self.in_channels, self.layout.num_joints, self.num_persons):
             raise ValueError(
-                f"expected a view (N, C, T, V, M) or a sequence (N, T, {self.input_size}), got {tuple(x.shape)}"
+                f"expected (N, {self.in_channels}, T, {self.layout.num_joints}, {self.num_persons}) "
+                f"for {self.layout.name}, got {tuple(x.shape)}"
             )
-        if x.shape[1] == 0:
-            raise ValueError("the sequence has no frames")
-        return x
+        x = to_sequence(x)
+    elif x.ndim != 3 or x.shape[-1] != self.input_size:
+        raise ValueError(
+            f"expected a view (N, C, T, V, M) or a sequence (N, T, {self.input_size}), got {tuple(x.shape)}"
+        )
+    if x.shape[1] == 0:
+        raise ValueError("the sequence has no frames")
+    return x
 
-    def normalized_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        "`sequence(x)` after `input_norm`, which normalises each of the V*C*M features over batch and time."
-        return self.input_norm(self.sequence(x).transpose(1, 2)).transpose(1, 2).contiguous()
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        "The backbone feature (N, 2H): the top layer's two last states (the reference's `knn_eval=True` output)."
-        _, last_states = self.gru(self.normalized_sequence(x))
-        return torch.cat([last_states[-2], last_states[-1]], dim=-1)
+@patch
+def normalized_sequence(self: BiGRU, x: torch.Tensor) -> torch.Tensor:
+    "`sequence(x)` after `input_norm`, which normalises each of the V*C*M features over batch and time."
+    return self.input_norm(self.sequence(x).transpose(1, 2)).transpose(1, 2).contiguous()
 
-    def forward(self, x: torch.Tensor, drop_add_edges=None, generator=None) -> torch.Tensor:
-        "`fc(features(x))`: class scores, or the projection when `fc` is a projector."
-        if drop_add_edges is not None:
-            raise ValueError("the BiGRU has no adjacency or attention map to drop or add edges in")
-        return self.fc(self.features(x))
+
+@patch
+def features(self: BiGRU, x: torch.Tensor) -> torch.Tensor:
+    "The backbone feature (N, 2H): the top layer's two last states (the reference's `knn_eval=True` output)."
+    _, last_states = self.gru(self.normalized_sequence(x))
+    return torch.cat([last_states[-2], last_states[-1]], dim=-1)
+
+
+@patch
+def forward(self: BiGRU, x: torch.Tensor, drop_add_edges=None, generator=None) -> torch.Tensor:
+    "`fc(features(x))`: class scores, or the projection when `fc` is a projector."
+    if drop_add_edges is not None:
+        raise ValueError("the BiGRU has no adjacency or attention map to drop or add edges in")
+    return self.fc(self.features(x))
 
 # %% ../../nbs/32_encoders.bigru.ipynb #2d7baf64
 _GRU_TENSORS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

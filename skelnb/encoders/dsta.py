@@ -13,6 +13,7 @@ from os import PathLike
 
 import torch
 import torch.nn as nn
+from fastcore.basics import patch
 
 from ..graph import DropAddEdges
 from .common import LoadResult, as_state_dict, encoder_entries, finish_load, reference_init
@@ -74,9 +75,9 @@ def _as_drop_add(drop_add_edges) -> DropAddEdges | None:
         raise TypeError(f"drop_add_edges must be None, True or a DropAddEdges, got {type(drop_add_edges).__name__}")
     return drop_add_edges
 
-
+# %% ../../nbs/31_encoders.dsta.ipynb #4763518b
 class DSTABlock(nn.Module):
-    "One DSTA-Net block with spatial attention over joints and a temporal convolution; input/output `(N·M, C, T, V)`."
+    "A DSTA-Net block: spatial attention over joints, then a temporal convolution; input/output `(N·M, C, T, V)`."
 
     def __init__(
         self,
@@ -92,7 +93,8 @@ class DSTABlock(nn.Module):
         self.in_channels, self.out_channels, self.inter_channels = in_channels, out_channels, inter_channels
         self.num_subset, self.num_joints, self.stride = num_subset, num_joints, stride
         self.register_buffer("pos_enc", spatial_positional_encoding(in_channels, num_joints), persistent=False)
-        # registration order = the reference's (ff_nets, in_nets, alphas, attention0s, out_nets, out_nett, downs1, downs2, downt2)
+        # registration order = the reference's (ff_nets, in_nets, alphas, attention0s, out_nets, out_nett, downs1,
+        # downs2, downt2)
         self.feedforward = conv_bn(out_channels, out_channels)
         self.qk = nn.Conv2d(in_channels, 2 * num_subset * inter_channels, 1, bias=True)
         self.alpha = nn.Parameter(torch.ones(1, num_subset, 1, 1))
@@ -106,31 +108,38 @@ class DSTABlock(nn.Module):
         self.act = nn.LeakyReLU(0.1)
         self.drop = nn.Dropout(attention_drop)
 
-    def attention(self, x: torch.Tensor) -> torch.Tensor:
-        "The attention maps `(N, S, V, V)` of input `x` `(N, C, T, V)`: `tanh(q·k/(inter·T))·α + A0`."
-        N, C, T, V = x.shape
-        if V != self.num_joints:
-            raise ValueError(f"the block is built for {self.num_joints} joints, the input has {V}")
-        q, k = self.qk(x + self.pos_enc).view(N, 2 * self.num_subset, self.inter_channels, T, V).chunk(2, dim=1)
-        scores = torch.einsum("nsctu,nsctv->nsuv", q, k) / (self.inter_channels * T)
-        return torch.tanh(scores) * self.alpha + self.attention0
-
-    def forward(self, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
-        N, C, T, V = x.shape
-        att = self.attention(x)
-        dae = _as_drop_add(drop_add_edges)
-        if dae is not None:
-            att = dae.attention(att, generator)
-        y = torch.einsum("nctu,nsuv->nsctv", x, att).reshape(N, self.num_subset * C, T, V)
-        y = self.act(self.down_spatial1(x) + self.aggregate(y))
-        y = self.act(self.down_spatial2(x) + self.feedforward(y))
-        return self.act(self.drop(self.down_temporal(y)) + self.temporal(y))
-
     def extra_repr(self) -> str:
         return (
             f"in={self.in_channels}, out={self.out_channels}, inter={self.inter_channels}, stride={self.stride}, "
             f"subsets={self.num_subset}, joints={self.num_joints}"
         )
+
+# %% ../../nbs/31_encoders.dsta.ipynb #f1f551ef
+@patch
+def attention(self: DSTABlock, x: torch.Tensor) -> torch.Tensor:
+    "The attention maps `(N, S, V, V)` of input `x` `(N, C, T, V)`: `tanh(q·k/(inter·T))·α + A0`."
+    N, C, T, V = x.shape
+    if V != self.num_joints:
+        raise ValueError(f"the block is built for {self.num_joints} joints, the input has {V}")
+    q, k = self.qk(x + self.pos_enc).view(N, 2 * self.num_subset, self.inter_channels, T, V).chunk(2, dim=1)
+    scores = torch.einsum("nsctu,nsctv->nsuv", q, k) / (self.inter_channels * T)
+    return torch.tanh(scores) * self.alpha + self.attention0
+
+
+@patch
+def forward(
+    self: DSTABlock, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None
+) -> torch.Tensor:
+    "Steps 1-6 above on `x` `(N, C, T, V)`, with Drop/Add Edges on the attention maps when `drop_add_edges` is given."
+    N, C, T, V = x.shape
+    att = self.attention(x)
+    dae = _as_drop_add(drop_add_edges)
+    if dae is not None:
+        att = dae.attention(att, generator)
+    y = torch.einsum("nctu,nsuv->nsctv", x, att).reshape(N, self.num_subset * C, T, V)
+    y = self.act(self.down_spatial1(x) + self.aggregate(y))
+    y = self.act(self.down_spatial2(x) + self.feedforward(y))
+    return self.act(self.drop(self.down_temporal(y)) + self.temporal(y))
 
 # %% ../../nbs/31_encoders.dsta.ipynb #680655b3
 class DSTANet(nn.Module):
@@ -181,37 +190,46 @@ class DSTANet(nn.Module):
         if fix_stem:
             self.stem[0].requires_grad_(False)
 
-    def _backbone(self, x, drop_add_edges=None, generator=None) -> torch.Tensor:
-        if x.ndim != 5:
-            raise ValueError(f"expected x of shape (N, C, T, V, M), got {tuple(x.shape)}")
-        N, C, T, V, M = x.shape
-        if V != self.num_joints:
-            raise ValueError(f"the model is built for {self.num_joints} joints, x has V={V}")
-        x = self.stem(x.permute(0, 4, 1, 2, 3).reshape(N * M, C, T, V))
-        for block in self.blocks:
-            x = block(x, drop_add_edges, generator)
-        return x  # (N·M, 256, T', V)
+# %% ../../nbs/31_encoders.dsta.ipynb #7df24fec
+@patch
+def _backbone(self: DSTANet, x, drop_add_edges=None, generator=None) -> torch.Tensor:
+    "The last block's output `(N·M, 256, T', V)` of `x` `(N, C, T, V, M)`, every person a separate sample."
+    if x.ndim != 5:
+        raise ValueError(f"expected x of shape (N, C, T, V, M), got {tuple(x.shape)}")
+    N, C, T, V, M = x.shape
+    if V != self.num_joints:
+        raise ValueError(f"the model is built for {self.num_joints} joints, x has V={V}")
+    x = self.stem(x.permute(0, 4, 1, 2, 3).reshape(N * M, C, T, V))
+    for block in self.blocks:
+        x = block(x, drop_add_edges, generator)
+    return x  # (N·M, 256, T', V)
 
-    def features(self, x: torch.Tensor, drop_add_edges=None, generator=None) -> torch.Tensor:
-        "The backbone feature `(N, 256)`: the mean of the last block over persons, frames and joints."
-        N, M = x.shape[0], x.shape[-1]
-        h = self._backbone(x, drop_add_edges, generator)
-        h = h.view(N, M, self.out_channels, -1).permute(0, 1, 3, 2).reshape(N, -1, self.out_channels, 1)
-        return self.drop_out2d(h).mean(3).mean(1)
 
-    def forward(self, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
-        "Class scores (or projector output with `mlp=True`); `drop_add_edges` switches Drop/Add Edges on in every block."
-        return self.fc(self.drop_out(self.features(x, drop_add_edges, generator)))
+@patch
+def features(self: DSTANet, x: torch.Tensor, drop_add_edges=None, generator=None) -> torch.Tensor:
+    "The backbone feature `(N, 256)`: the mean of the last block over persons, frames and joints."
+    N, M = x.shape[0], x.shape[-1]
+    h = self._backbone(x, drop_add_edges, generator)
+    h = h.view(N, M, self.out_channels, -1).permute(0, 1, 3, 2).reshape(N, -1, self.out_channels, 1)
+    return self.drop_out2d(h).mean(3).mean(1)
 
-    @torch.no_grad()
-    def attention_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        "Each block's attention maps `(N, M, S, V, V)` for `x` (no Drop/Add Edges; in the current train/eval mode)."
-        N, C, T, V, M = x.shape
-        h, maps = self.stem(x.permute(0, 4, 1, 2, 3).reshape(N * M, C, T, V)), []
-        for block in self.blocks:
-            maps.append(block.attention(h).view(N, M, *block.attention0.shape[1:]))
-            h = block(h)
-        return maps
+
+@patch
+def forward(self: DSTANet, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
+    "Class scores (or projector output with `mlp=True`); `drop_add_edges`: Drop/Add Edges in every block."
+    return self.fc(self.drop_out(self.features(x, drop_add_edges, generator)))
+
+
+@patch
+@torch.no_grad()
+def attention_maps(self: DSTANet, x: torch.Tensor) -> list[torch.Tensor]:
+    "Each block's attention maps `(N, M, S, V, V)` for `x` (no Drop/Add Edges; in the current train/eval mode)."
+    N, C, T, V, M = x.shape
+    h, maps = self.stem(x.permute(0, 4, 1, 2, 3).reshape(N * M, C, T, V)), []
+    for block in self.blocks:
+        maps.append(block.attention(h).view(N, M, *block.attention0.shape[1:]))
+        h = block(h)
+    return maps
 
 # %% ../../nbs/31_encoders.dsta.ipynb #687a0b2f
 def dsta_init(model: nn.Module) -> nn.Module:
@@ -290,11 +308,12 @@ def reference_key_map(model: DSTANet) -> dict[str, str]:
     "Reference key (HiCLR `net/dsta.py`) → our state-dict key, for every entry of `model.state_dict()`."
     return {_reference_name(k): k for k in model.state_dict()}
 
-
+# %% ../../nbs/31_encoders.dsta.ipynb #43e23a6a
 _BUFFER_RE = re.compile(r"^graph_layers\.(\d+)\.(atts|pes\.pe)$")
 
 
 def _check_buffer(model: DSTANet, key: str, value: torch.Tensor):
+    "Fail unless the reference buffer `key` holds zeros (`atts`) or the positional encoding (`pes.pe`)."
     i, what = _BUFFER_RE.match(key).groups()
     block = model.blocks[int(i)]
     if what == "atts":
@@ -314,11 +333,11 @@ def _check_buffer(model: DSTANet, key: str, value: torch.Tensor):
                 f"{block.num_joints} joints (shape {tuple(value.shape)})"
             )
 
-
+# %% ../../nbs/31_encoders.dsta.ipynb #8e67f27d
 def load_reference_state_dict(
     model: DSTANet, state_dict: Mapping | str | PathLike, encoder: str | None = "encoder_q", strict: bool = False
 ) -> LoadResult:
-    "Load a state dict (or checkpoint file) with the reference's key names into `model`: `LoadResult(missing, unexpected, ignored)`."
+    "Load a state dict (or checkpoint file) with the reference's key names into `model`: a `LoadResult`."
     state_dict = as_state_dict(state_dict)
     inside, ignored = encoder_entries(state_dict, encoder)
     names, values, unexpected = reference_key_map(model), {}, []
@@ -333,7 +352,7 @@ def load_reference_state_dict(
 
 
 def to_reference_state_dict(model: DSTANet, num_frame: int = 50, prefix: str = "") -> OrderedDict:
-    "`model`'s weights under the reference's key names, with its `atts` and `pes.pe` buffers for `num_frame` input frames."
+    "`model`'s weights under the reference's names, with the `atts` and `pes.pe` buffers for `num_frame` frames."
     out, frames = OrderedDict(), frames_after(num_frame, model.config)
     own = {_reference_name(k): v for k, v in model.state_dict().items()}
     for ref, v in own.items():

@@ -12,6 +12,7 @@ from os import PathLike
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import nn
 
 from ..graph import DropAddEdges
@@ -161,36 +162,47 @@ class STGCN(nn.Module):
         "Edge importance of block `block` (0-based), or 1 without edge importance."
         return getattr(self, f"edge_importance{block + 1}") if self.edge_importance else 1.0
 
-    def _check(self, x: torch.Tensor):
-        v = self.A.shape[1]
-        if x.ndim != 5 or x.shape[1] != self.in_channels or x.shape[3] != v:
-            raise ValueError(
-                f"expected (N, {self.in_channels}, T, {v}, M) for layout {self.layout.name}, got {tuple(x.shape)}"
-            )
+# %% ../../nbs/30_encoders.stgcn.ipynb #22fd5591
+@patch
+def _check(self: STGCN, x: torch.Tensor):
+    "Fail clearly unless `x` is (N, in_channels, T, V, M) for the model's layout."
+    v = self.A.shape[1]
+    if x.ndim != 5 or x.shape[1] != self.in_channels or x.shape[3] != v:
+        raise ValueError(
+            f"expected (N, {self.in_channels}, T, {v}, M) for layout {self.layout.name}, got {tuple(x.shape)}"
+        )
 
-    def feature_maps(self, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
-        "Output of the last block, (N·M, hidden_dim, T', V), persons of a sample adjacent."
-        self._check(x)
-        n, c, t, v, m = x.shape
-        x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)  # BN channel = joint * C + coordinate
-        x = self.data_bn(x).view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
-        for i, block in enumerate(self.st_gcn_networks):
-            A = self.A
-            if drop_add_edges is not None:
-                A = drop_add_edges.adjacency(A, generator, num_samples=n)
-                if A.ndim == 4:
-                    A = A.repeat_interleave(m, dim=0)  # one draw per sample, shared by its persons
-            x = block(x, A * self.importance(i))
-        return x
 
-    def features(self, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
-        "The backbone feature (N, hidden_dim): average over (T, V), then mean over persons."
-        n, m = x.shape[0], x.shape[-1]
-        return self.feature_maps(x, drop_add_edges, generator).mean((2, 3)).view(n, m, -1).mean(1)
+@patch
+def feature_maps(
+    self: STGCN, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None
+) -> torch.Tensor:
+    "Output of the last block, (N·M, hidden_dim, T', V), persons of a sample adjacent."
+    self._check(x)
+    n, c, t, v, m = x.shape
+    x = x.permute(0, 4, 3, 1, 2).reshape(n * m, v * c, t)  # BN channel = joint * C + coordinate
+    x = self.data_bn(x).view(n, m, v, c, t).permute(0, 1, 3, 4, 2).reshape(n * m, c, t, v)
+    for i, block in enumerate(self.st_gcn_networks):
+        A = self.A
+        if drop_add_edges is not None:
+            A = drop_add_edges.adjacency(A, generator, num_samples=n)
+            if A.ndim == 4:
+                A = A.repeat_interleave(m, dim=0)  # one draw per sample, shared by its persons
+        x = block(x, A * self.importance(i))
+    return x
 
-    def forward(self, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
-        "x (N, C, T, V, M) -> `fc` output (N, num_class); `drop_add_edges` turns Drop/Add Edges on in every block."
-        return self.fc(self.features(x, drop_add_edges, generator))
+
+@patch
+def features(self: STGCN, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
+    "The backbone feature (N, hidden_dim): average over (T, V), then mean over persons."
+    n, m = x.shape[0], x.shape[-1]
+    return self.feature_maps(x, drop_add_edges, generator).mean((2, 3)).view(n, m, -1).mean(1)
+
+
+@patch
+def forward(self: STGCN, x: torch.Tensor, drop_add_edges: DropAddEdges | None = None, generator=None) -> torch.Tensor:
+    "x (N, C, T, V, M) -> `fc` output (N, num_class); `drop_add_edges` turns Drop/Add Edges on in every block."
+    return self.fc(self.features(x, drop_add_edges, generator))
 
 # %% ../../nbs/30_encoders.stgcn.ipynb #e12ca17b
 def _skelnb_name(name: str) -> str:
