@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .base import Augmentation, bernoulli, check_batch, draw_device, uniform
-from ..batch import from_sequence, to_sequence  # noqa: F401
+from ..batch import from_sequence, to_sequence  # re-exported: the sequence layout lives in skelnb.batch
 
 # %% auto #0
 __all__ = ['valid_frames', 'randint_below', 'TemporalAugmentation', 'crop_lengths', 'take_frames', 'resize_segments',

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Augmentation, Compose, LinearAugmentation, LinearSteps, bernoulli, randint, uniform
-from ..graph import DropAddEdges, apply_drop_add, drop_add_adjacency, drop_add_attention, sample_drop_add  # noqa: F401
+
+# re-exported: Drop/Add Edges live in skelnb.graph, below both the augmentations and the encoders
+from ..graph import DropAddEdges, apply_drop_add, drop_add_adjacency, drop_add_attention, sample_drop_add
 from ..layouts import Layout, get_layout
 
 # %% auto #0
