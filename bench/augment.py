@@ -1,5 +1,6 @@
 """Samples per second of HiCLR's four augmented views (BA, BA, BA+NA, BA+NA+Mask), batched against the reference.
-    python bench/augment.py [--batch 128] [--repeat 5] [--threads 1] [--allocator default|tuned] [--no-cuda] [--profile] [--no-write]
+    python bench/augment.py [--batch 128] [--repeat 5] [--threads 1] [--allocator default|tuned] [--no-cuda]
+                            [--profile] [--no-write]
 
 Two implementations of the same views of a batch of (3, 50, 25, 2) real NTU samples (the five shared samples through
 the HiCLR pipeline, cycled to fill the batch):
@@ -41,10 +42,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from skelnb.core import shared_data, versions
-from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-from skelnb.data.pipelines import hiclr_pipeline
-from skelnb.layouts import NTU25
+from skelnb.core import versions
+from skelnb.data.samples import ntu_samples
 
 # --- the reference, per sample (HiCLR:feeder/tools.py semantics, restated) ------------------------------------------
 FLIP_ORDER = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15, 20, 23, 24, 21, 22]
@@ -150,12 +149,11 @@ def reference_batch(data, mask_token=torch.zeros(1)):
     return views
 
 
-# --- timing ------------------------------------------------------------------------------------------------------------
+# --- timing ----------------------------------------------------------------------------------------------------
 def real_batch(n: int) -> np.ndarray:
     "The five shared NTU samples through the HiCLR pipeline, cycled to `n` samples (N, 3, 50, 25, 2) float32."
-    files = sorted(shared_data("ntu_samples", required=True).glob("*.skeleton"))
-    samples = [hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f), max_bodies=2), NTU25) for f in files]
-    return np.stack([samples[i % len(samples)] for i in range(n)]).astype(np.float32)
+    samples = ntu_samples().x.numpy()
+    return samples[np.arange(n) % len(samples)]
 
 
 def primitive_profile(growing, x, generator, repeat: int) -> dict:
@@ -195,7 +193,8 @@ def primitive_profile(growing, x, generator, repeat: int) -> dict:
 
 
 def tune_allocator() -> str:
-    "glibc malloc kept from returning large blocks to the OS (no page faults on every new 4 MB tensor): what PyTorch's CPU tuning guide gets from jemalloc/tcmalloc."
+    """glibc malloc kept from returning large blocks to the OS (no page faults on every new 4 MB tensor): what
+    PyTorch's CPU tuning guide gets from jemalloc/tcmalloc."""
     import ctypes
 
     libc = ctypes.CDLL("libc.so.6")

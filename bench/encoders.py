@@ -1,5 +1,6 @@
 """Training throughput of the encoders in skelnb.encoders: forward + backward samples per second.
-    python bench/encoders.py [--repeat 2] [--threads N] [--cpu-batch-gru 8] [--cpu-batch-graph 128] [--no-cuda] [--no-write]
+    python bench/encoders.py [--repeat 2] [--threads N] [--cpu-batch-gru 8] [--cpu-batch-graph 128] [--no-cuda]
+                             [--no-write]
                              [--only stgcn,dsta,bigru,stepwise,roofline]
 
 Encoders (each one that exists in skelnb.encoders is measured; a missing module is reported and skipped):
@@ -23,10 +24,10 @@ Encoders (each one that exists in skelnb.encoders is measured; a missing module 
 
 One step = forward, a scalar loss (mean of the logits' log-sum-exp), backward, gradients zeroed. The figure is the
 median over `--repeat` timed steps after one warm-up step. CPU: torch threads = all cores unless `--threads`
-(on a loaded machine, fewer threads than cores avoids OpenMP oversubscription, which can slow a step tenfold). With CUDA (and not
-`--no-cuda`) each encoder is also timed on the GPU in float32, with bf16 autocast, with channels_last (graph
-encoders only: the GRU has no 4-D tensors) and with `torch.compile` (default mode). One JSON line per measurement is
-printed and appended to bench/results/encoders.jsonl.
+(on a loaded machine, fewer threads than cores avoids OpenMP oversubscription, which can slow a step tenfold).
+With CUDA (and not `--no-cuda`) each encoder is also timed on the GPU in float32, with bf16 autocast, with
+channels_last (graph encoders only: the GRU has no 4-D tensors) and with `torch.compile` (default mode). One JSON line
+per measurement is printed and appended to bench/results/encoders.jsonl.
 """
 
 import argparse
@@ -100,7 +101,7 @@ def record(line, write):
 
 
 def gemm_gflops(m, k, n, repeat=3):
-    "sgemm GFLOPS of (m, k) @ (k, n) in float32 on the CPU at the current thread count (median of `repeat` after a warm-up)."
+    "sgemm GFLOPS of (m, k) @ (k, n) in float32 on the CPU at the current thread count (median of `repeat`, warmed up)."
     a, b = torch.randn(m, k), torch.randn(k, n)
     return 2 * m * k * n / time_steps(lambda: a @ b, torch.device("cpu"), repeat) / 1e9
 

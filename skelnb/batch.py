@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import torch
 
 # %% auto #0
-__all__ = ['STREAMS', 'check_batch', 'valid_frames', 'SkeletonBatch']
+__all__ = ['STREAMS', 'check_batch', 'to_sequence', 'from_sequence', 'valid_frames', 'SkeletonBatch']
 
 # %% ../nbs/02_batch.ipynb #22b12cc6
 def check_batch(x) -> torch.Tensor:
@@ -22,6 +22,21 @@ def check_batch(x) -> torch.Tensor:
     if not x.is_floating_point():
         raise TypeError(f"expected a floating-point tensor, got {x.dtype}")
     return x
+
+# %% ../nbs/02_batch.ipynb #4d1da975
+def to_sequence(x: torch.Tensor) -> torch.Tensor:
+    "A view (N, C, T, V, M) as the BiGRU's input (N, T, V*C*M), feature index `v*C*M + c*M + m`."
+    check_batch(x)
+    N, C, T, V, M = x.shape
+    return x.permute(0, 2, 3, 1, 4).reshape(N, T, V * C * M)
+
+
+def from_sequence(seq: torch.Tensor, num_channels: int = 3, num_persons: int = 2) -> torch.Tensor:
+    "Undo `to_sequence`: (N, T, V*C*M) back to (N, C, T, V, M)."
+    N, T, F_ = seq.shape
+    if F_ % (num_channels * num_persons):
+        raise ValueError(f"{F_} features is not a multiple of C*M = {num_channels * num_persons}")
+    return seq.reshape(N, T, F_ // (num_channels * num_persons), num_channels, num_persons).permute(0, 3, 1, 2, 4)
 
 # %% ../nbs/02_batch.ipynb #b47e5f32
 def valid_frames(x: torch.Tensor, num_frames=None, device=None) -> torch.Tensor:

@@ -50,24 +50,17 @@ def shared():
 
 @pytest.fixture(scope="session")
 def ntu_hiclr_samples():
-    "The 5 real NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32 tensor; sample 1 (A058) has two persons."
-    import numpy as np
-    import torch
-    from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    from skelnb.data.pipelines import hiclr_pipeline
-    from skelnb.layouts import NTU25
+    "The 5 real NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32; sample 1 (A058) has two persons."
+    from skelnb.data.samples import ntu_sample_paths, ntu_samples
 
-    folder = shared_data("ntu_samples")
-    if folder is None:
+    if shared_data("ntu_samples") is None:
         pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    files = sorted(folder.glob("*.skeleton"))
+    files = ntu_sample_paths()
     assert len(files) == 5 and "A058" in files[1].name
-    return torch.from_numpy(
-        np.stack([hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(f)), NTU25) for f in files])
-    )
+    return ntu_samples().x
 
 
 @pytest.fixture(scope="session")
 def ntu(ntu_hiclr_samples):
-    "`ntu_hiclr_samples` under the short name the augmentation and encoder tests use (a test file may define its own `ntu`)."
+    "`ntu_hiclr_samples` under the short name the augmentation and encoder tests use (a test file may define its own)."
     return ntu_hiclr_samples

@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from skelnb.augment.halp import to_sequence
+from skelnb.batch import to_sequence
 from skelnb.encoders.bigru import (
     BiGRU,
     ForwardScanningGRU,
@@ -334,16 +334,12 @@ def test_bad_input():
 
 def test_real_ntu_views_match_oracle(shared, full_pair):
     from skelnb.augment.halp import halp_eval_transform
-    from skelnb.batch import SkeletonBatch
-    from skelnb.data.ntu import bodies_by_energy, read_ntu_skeleton
-    from skelnb.data.pipelines import halp_pipeline
+    from skelnb.data.samples import ntu_samples
 
-    files = sorted((shared / "ntu_samples").glob("*.skeleton"))
-    if not files:
+    if not (shared / "ntu_samples").is_dir():
         pytest.skip("no NTU samples in the shared data")
-    samples = [halp_pipeline(bodies_by_energy(read_ntu_skeleton(f)), NTU25) for f in files]
-    batch = SkeletonBatch(torch.from_numpy(np.stack([d for d, _ in samples])), [n for _, n in samples])
-    x = halp_eval_transform()(batch).x
+    halp = ntu_samples("halp")  # the five NTU samples through HaLP's pipeline, with their frame counts
+    x = halp_eval_transform()(halp).x
     oracle, model = full_pair
     with torch.no_grad():
         torch.testing.assert_close(model.features(x), oracle.features(to_sequence(x)), atol=1e-5, rtol=0)

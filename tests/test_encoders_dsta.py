@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 import skelnb.encoders.dsta as dsta_module
-from skelnb.augment.hiclr import DropAddEdges
+from skelnb.graph import DropAddEdges
 from skelnb.core import shared_data
 from skelnb.encoders.common import encoder_entries, reference_init, strip_module
 from skelnb.encoders.dsta import (
@@ -536,7 +536,7 @@ def test_drop_add_edges_every_block(ntu, monkeypatch):
 
 def test_drop_add_edges_block_equals_manual(ntu):
     "With Drop/Add Edges on, the block uses drop_add_attention(att) in place of att, nothing else changes."
-    from skelnb.augment.hiclr import drop_add_attention
+    from skelnb.graph import drop_add_attention
 
     torch.manual_seed(0)
     block = DSTABlock(32, 64, 16, stride=2).eval()

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skelnb.augment.hiclr import DropAddEdges
+from skelnb.graph import DropAddEdges
 from skelnb.core import shared_data
 from skelnb.encoders.common import LoadResult, projector_mlp, reference_init
 from skelnb.encoders.stgcn import (
@@ -241,21 +241,12 @@ def ntu(ntu_hiclr_samples):
 
 @pytest.fixture(scope="module")
 def ucla():
-    "Two NW-UCLA sequences through HiCLR's pipeline, (2, 3, 50, 20, 1)."
-    from skelnb.data.pipelines import hiclr_pipeline
-    from skelnb.data.ucla import read_ucla_json
+    "Two NW-UCLA sequences through HiCLR's pipeline, one person slot: (2, 3, 50, 20, 1)."
+    from skelnb.data.samples import ucla_samples
 
-    folder = shared_data("nw_ucla", "all_sqe")
-    if folder is None:
+    if shared_data("nw_ucla", "all_sqe") is None:
         pytest.skip("shared data absent")
-    return torch.from_numpy(
-        np.stack(
-            [
-                hiclr_pipeline(read_ucla_json(folder / f"{n}.json").xyz[:, None], NW_UCLA)
-                for n in ["a01_s01_e01_v01", "a12_s10_e04_v03"]
-            ]
-        )
-    )
+    return ucla_samples(["a01_s01_e01_v01", "a12_s10_e04_v03"]).x[..., :1]
 
 
 def resample(x, frames):
@@ -456,7 +447,7 @@ class FixedGraph:
 
 
 def test_drop_add_edges_hook_matches_reference_order(ntu):
-    "The perturbed graph replaces A in every block and is multiplied by that block's edge importance (drop_graph branch)."
+    "The perturbed graph replaces A in every block, multiplied by that block's edge importance (drop_graph branch)."
     ref = randomise(OracleSTGCN(), seed=4).eval()
     ours = STGCN()
     load_reference_state_dict(ours, ref.state_dict())

@@ -34,7 +34,8 @@ def test_found_notebooks():
 
 
 def skip_without_data(nb: Path):
-    if shared_data() is None and "shared_data(" in nb.read_text():
+    text = nb.read_text()
+    if shared_data() is None and ("shared_data(" in text or "skelnb.data.samples" in text):
         pytest.skip(f"{nb.name} reads ../shared/data, which is absent (set SKELNB_DATA)")
 
 

@@ -5,14 +5,12 @@ motion stream as the difference of consecutive frames with a zero last frame; `r
 below restate those loops as test oracles.
 """
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
 from skelnb.core import SkeletonDataError, shared_data
-from skelnb.data.pipelines import halp_pipeline, hiclr_pipeline
+from skelnb.data.samples import ntu_sample, ntu_sample_paths, ucla_sample
 from skelnb.layouts import NTU25, NW_UCLA
 from skelnb.streams import STREAMS, bone_parents, to_bone, to_motion, to_stream
 
@@ -87,21 +85,9 @@ def real():
     "Real samples in the stored layout: NTU (both pipelines) and NW-UCLA (one body, the second absent)."
     if shared_data("ntu_samples") is None or shared_data("nw_ucla") is None:
         pytest.skip("shared data absent")
-    try:
-        from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    except ImportError:
-        pytest.skip("skelnb.data.ntu not available")
-    ntu = []
-    for f in sorted(shared_data("ntu_samples").glob("*.skeleton")):
-        bodies = bodies_by_frame_order(read_ntu_skeleton(f), max_bodies=2)
-        ntu += [hiclr_pipeline(bodies, NTU25), halp_pipeline(bodies, NTU25)[0]]
-    ucla = []
-    for name in ("a01_s01_e00_v01", "a06_s03_e02_v02", "a12_s10_e04_v03"):
-        xyz = np.array(
-            json.loads(shared_data("nw_ucla", "all_sqe", f"{name}.json").read_text())["skeletons"], dtype=np.float32
-        )
-        bodies = np.stack([xyz, np.zeros_like(xyz)], axis=1)
-        ucla += [hiclr_pipeline(bodies, NW_UCLA), halp_pipeline(bodies, NW_UCLA)[0]]
+    ntu = [ntu_sample(p, pipeline)[0] for p in ntu_sample_paths() for pipeline in ("hiclr", "halp")]
+    names = ("a01_s01_e00_v01", "a06_s03_e02_v02", "a12_s10_e04_v03")
+    ucla = [ucla_sample(name, pipeline)[0] for name in names for pipeline in ("hiclr", "halp")]
     return {"ntu": ntu, "ucla": ucla}
 
 
@@ -216,3 +202,33 @@ def test_single_frame_motion_is_zero(real):
     x = real["ntu"][0][:, :1]
     np.testing.assert_array_equal(to_motion(x), np.zeros_like(x))
     np.testing.assert_array_equal(to_motion(torch.from_numpy(x)).numpy(), np.zeros_like(x))
+
+
+def test_batch_stream_once(real):
+    "A SkeletonBatch is converted once, from joints; a bone or motion batch is refused with a message that says so."
+    from skelnb.batch import SkeletonBatch
+
+    x = torch.from_numpy(np.stack(real["ntu"][0::2]))  # the HiCLR samples, (5, 3, 50, 25, 2)
+    joints = SkeletonBatch(x, num_frames=[50, 40, 30, 20, 10], layout="ntu25", labels=torch.arange(5))
+    assert to_stream(joints, "joint") is joints
+    for stream in ("bone", "motion"):
+        out = to_stream(joints, stream)
+        assert (out.stream, out.layout) == (stream, "ntu25")
+        assert torch.equal(out.x, to_stream(x, stream, NTU25))
+        assert torch.equal(out.num_frames, joints.num_frames) and torch.equal(out.labels, joints.labels)
+        for again in STREAMS:
+            with pytest.raises(ValueError, match=f"already a {stream} stream; stream conversions start from joints"):
+                to_stream(out, again)
+    assert to_stream(joints.replace(layout=None), "bone", "ntu25").layout == "ntu25"
+    with pytest.raises(ValueError, match="needs a layout"):
+        to_stream(joints.replace(layout=None), "bone")
+    with pytest.raises(ValueError, match="layout 'nw_ucla' given for a batch of layout 'ntu25'"):
+        to_stream(joints, "bone", NW_UCLA)
+    with pytest.raises(ValueError, match="unknown stream"):
+        to_stream(joints, "velocity")
+
+
+def test_one_definition_of_streams():
+    import skelnb.batch
+
+    assert STREAMS is skelnb.batch.STREAMS

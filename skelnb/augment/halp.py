@@ -22,12 +22,12 @@ from skelnb.augment.base import (
     take_frames,
     uniform,
 )
+from ..batch import from_sequence, to_sequence  # re-exported: the sequence layout lives in skelnb.batch
 
 # %% auto #0
 __all__ = ['randint_below', 'crop_lengths', 'resize_segments', 'resized_batch', 'TemporalRandomResizeCrop', 'CenterCrop',
            'linear_map', 'where_samples', 'where_joints', 'scaled_num_joints', 'JointCorruption', 'PoseShear',
-           'CorruptOrShear', 'halp_view_augmentation', 'halp_linear_train_transform', 'halp_eval_transform',
-           'to_sequence', 'from_sequence']
+           'CorruptOrShear', 'halp_view_augmentation', 'halp_linear_train_transform', 'halp_eval_transform']
 
 # %% ../../nbs/22_augment.halp.ipynb #e36e52bd
 def randint_below(high: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -230,18 +230,3 @@ def halp_linear_train_transform(out_frames: int = 64) -> TemporalRandomResizeCro
 def halp_eval_transform(out_frames: int = 64) -> CenterCrop:
     "HaLP/CMD's test and kNN crop: the centre 95 % of the valid frames, resized to `out_frames`."
     return CenterCrop(0.95, out_frames)
-
-# %% ../../nbs/22_augment.halp.ipynb #3097f29f
-def to_sequence(x: torch.Tensor) -> torch.Tensor:
-    "A view (N, C, T, V, M) as the BiGRU's input (N, T, V*C*M), feature index `v*C*M + c*M + m`."
-    check_batch(x)
-    N, C, T, V, M = x.shape
-    return x.permute(0, 2, 3, 1, 4).reshape(N, T, V * C * M)
-
-
-def from_sequence(seq: torch.Tensor, num_channels: int = 3, num_persons: int = 2) -> torch.Tensor:
-    "Undo `to_sequence`: (N, T, V*C*M) back to (N, C, T, V, M)."
-    N, T, F_ = seq.shape
-    if F_ % (num_channels * num_persons):
-        raise ValueError(f"{F_} features is not a multiple of C*M = {num_channels * num_persons}")
-    return seq.reshape(N, T, F_ // (num_channels * num_persons), num_channels, num_persons).permute(0, 3, 1, 2, 4)

@@ -5,7 +5,6 @@
 # %% ../../nbs/21_augment.hiclr.ipynb #77474d23
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -22,14 +21,16 @@ from skelnb.augment.base import (
     randint,
     uniform,
 )
+
+# re-exported: Drop/Add Edges live in skelnb.graph, below both the augmentations and the encoders
+from ..graph import DropAddEdges, apply_drop_add, drop_add_adjacency, drop_add_attention, sample_drop_add
 from ..layouts import Layout, get_layout
 
 # %% auto #0
 __all__ = ['batch_view', 'person_present', 'fresh_copy', 'shear_matrices', 'Shear', 'reflect_crop_index',
            'frames_read_from_valid', 'TemporalCrop', 'SpatialFlip', 'hiclr_rotation', 'Rotate', 'GaussianNoise',
            'gaussian_kernels', 'blur_matrices', 'GaussianBlur', 'ChannelMask', 'basic_augmentation',
-           'normal_augmentation', 'RandomJointMask', 'style_partners', 'adain_statistics', 'SkeleAdaIN',
-           'sample_drop_add', 'apply_drop_add', 'drop_add_adjacency', 'drop_add_attention', 'DropAddEdges']
+           'normal_augmentation', 'RandomJointMask', 'style_partners', 'adain_statistics', 'SkeleAdaIN']
 
 # %% ../../nbs/21_augment.hiclr.ipynb #96e3ec93
 def batch_view(values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -393,118 +394,3 @@ class SkeleAdaIN(Augmentation):
             present = person_present(x)
             keep = keep & present & present[style]
         return torch.where(keep, out, x)
-
-# %% ../../nbs/21_augment.hiclr.ipynb #e5167e4d
-def sample_drop_add(shape, drop_rate: float, add_rate: float, generator=None) -> dict:
-    "Draws for a graph tensor of `shape` (G, ...): per group a drop rate ~ U(0, drop_rate) and an add rate ~ U(0, add_rate), per entry keep/add marks."
-    groups, rest = shape[0], (1,) * (len(shape) - 1)
-    r_drop = uniform((groups,), 0.0, drop_rate, generator)
-    keep = uniform(tuple(shape), 0, 1, generator) >= r_drop.view(groups, *rest)
-    r_add = uniform((groups,), 0.0, add_rate, generator)
-    add = uniform(tuple(shape), 0, 1, generator) < r_add.view(groups, *rest)
-    return {"drop_rate": r_drop, "keep": keep, "add_rate": r_add, "add": add}
-
-
-def _ratio(num: torch.Tensor, den: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
-    "num / den where `use`, else exactly 1 (and no 0/0 in the graph or its gradient)."
-    one = torch.ones_like(num)
-    return torch.where(use, num, one) / torch.where(use, den, one)
-
-
-def apply_drop_add(
-    graph: torch.Tensor, params: dict, add_value: float | str = 1.0, drop_rescale: str = "dropout"
-) -> torch.Tensor:
-    "Drop then add edges of `graph` (G, ...) with drawn `params`; each group's sum is kept (on average for `drop_rescale='dropout'`)."
-    dims = tuple(range(1, graph.ndim))
-    view = lambda v: v.to(graph.device).view(-1, *(1,) * len(dims))
-    keep, add = params["keep"].to(graph.device), params["add"].to(graph.device)
-    dropped = graph * keep
-    if drop_rescale == "dropout":
-        dropped = dropped / (1 - view(params["drop_rate"]).to(graph.dtype))
-    elif drop_rescale == "sum":
-        before, after = graph.sum(dims, keepdim=True), dropped.sum(dims, keepdim=True)
-        dropped = dropped * _ratio(before, after, after != 0)
-    elif drop_rescale != "none":
-        raise ValueError(f"drop_rescale must be 'dropout', 'sum' or 'none', got {drop_rescale!r}")
-    total = dropped.sum(dims, keepdim=True)
-    value = (
-        (total / math.prod(graph.shape[1:])).detach()
-        if add_value == "mean"
-        else torch.as_tensor(add_value, dtype=graph.dtype)
-    )
-    marks = torch.where(
-        add & (dropped == 0),
-        value.to(graph.device, graph.dtype),
-        torch.zeros((), dtype=graph.dtype, device=graph.device),
-    )
-    added = marks.sum(dims, keepdim=True)
-    return (dropped + marks) * _ratio(total, total + added, added != 0)
-
-
-def drop_add_adjacency(
-    A: torch.Tensor,
-    drop_rate: float = 0.1,
-    add_rate: float = 0.05,
-    generator=None,
-    num_samples: int | None = None,
-    add_value: float | str = 1.0,
-    drop_rescale: str = "dropout",
-) -> torch.Tensor:
-    "DAE on a GCN adjacency (K, V, V): one draw for the whole of it (the reference), or (num_samples, K, V, V) drawn per sample."
-    if A.ndim != 3:
-        raise ValueError(f"expected an adjacency (K, V, V), got {tuple(A.shape)}")
-    graph = A[None] if num_samples is None else A.expand(num_samples, *A.shape)
-    out = apply_drop_add(graph, sample_drop_add(graph.shape, drop_rate, add_rate, generator), add_value, drop_rescale)
-    return out[0] if num_samples is None else out
-
-
-def drop_add_attention(
-    att: torch.Tensor,
-    drop_rate: float = 0.1,
-    add_rate: float = 0.05,
-    generator=None,
-    per_sample: bool = False,
-    add_value: float | str = "mean",
-    drop_rescale: str = "dropout",
-) -> torch.Tensor:
-    "DAE on attention maps (N, S, V, V): rates, marks and sums over the whole batch (the reference, DSTA-Net) or per sample."
-    if att.ndim != 4:
-        raise ValueError(f"expected attention maps (N, S, V, V), got {tuple(att.shape)}")
-    graph = att if per_sample else att[None]
-    out = apply_drop_add(graph, sample_drop_add(graph.shape, drop_rate, add_rate, generator), add_value, drop_rescale)
-    return out if per_sample else out[0]
-
-
-@dataclass
-class DropAddEdges:
-    "Settings of Drop/Add Edges for the encoders: `adjacency(A)` for (K, V, V), `attention(att)` for (N, S, V, V)."
-
-    drop_rate: float = 0.1
-    add_rate: float = 0.05
-    per_sample: bool = False
-    drop_rescale: str = "dropout"
-    add_value: float | str | None = None  # None: 1 for an adjacency (st_gcn), the mean for attention (dsta)
-
-    def adjacency(self, A, generator=None, num_samples: int | None = None):
-        if self.per_sample and num_samples is None:
-            raise ValueError("per_sample=True needs num_samples (the batch size)")
-        return drop_add_adjacency(
-            A,
-            self.drop_rate,
-            self.add_rate,
-            generator,
-            num_samples if self.per_sample else None,
-            1.0 if self.add_value is None else self.add_value,
-            self.drop_rescale,
-        )
-
-    def attention(self, att, generator=None):
-        return drop_add_attention(
-            att,
-            self.drop_rate,
-            self.add_rate,
-            generator,
-            self.per_sample,
-            "mean" if self.add_value is None else self.add_value,
-            self.drop_rescale,
-        )

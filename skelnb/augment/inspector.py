@@ -21,28 +21,11 @@ from ..core import shared_data
 from ..layouts import NTU25, NW_UCLA, Layout, get_layout
 
 # %% auto #0
-__all__ = ['UCLA_COMPANIONS', 'hiclr_ntu_sample', 'hiclr_ucla_sample', 'SampleSource', 'default_sources', 'Entry', 'GrowingView',
-           'catalogue', 'flatten_params', 'draw_parameters', 'pick_columns', 'plot_draws', 'skeleton_limits',
-           'plot_skeleton_3d', 'figure_png', 'AugmentationInspector']
+__all__ = ['UCLA_COMPANIONS', 'SampleSource', 'default_sources', 'Entry', 'GrowingView', 'catalogue', 'flatten_params',
+           'draw_parameters', 'pick_columns', 'plot_draws', 'skeleton_limits', 'plot_skeleton_3d', 'figure_png',
+           'AugmentationInspector']
 
 # %% ../../nbs/24_augment.inspector.ipynb #d19b20f5
-def hiclr_ntu_sample(path) -> np.ndarray:
-    "An NTU `.skeleton` file through HiCLR's reader (bodies by frame order) and 50-frame pipeline: (3, 50, 25, 2) float32."
-    from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    from skelnb.data.pipelines import hiclr_pipeline
-
-    return hiclr_pipeline(bodies_by_frame_order(read_ntu_skeleton(path), max_bodies=2), NTU25)
-
-
-def hiclr_ucla_sample(path) -> np.ndarray:
-    "An NW-UCLA `.json` sequence through HiCLR's pipeline, with an empty second person: (3, 50, 20, 2) float32."
-    from skelnb.data.pipelines import hiclr_pipeline
-    from skelnb.data.ucla import read_ucla_json
-
-    xyz = read_ucla_json(path).xyz
-    return hiclr_pipeline(np.stack([xyz, np.zeros_like(xyz)], axis=1), NW_UCLA)
-
-
 UCLA_COMPANIONS = ("a01_s01_e01_v01", "a06_s03_e02_v02", "a09_s01_e03_v01", "a12_s10_e04_v03", "a04_s02_e00_v02")
 
 
@@ -76,13 +59,11 @@ class SampleSource:
 
 
 def default_sources(ntu_folder=None, ucla_folder=None) -> dict[str, SampleSource]:
-    "The five shared NTU samples and every NW-UCLA sequence (from ../shared/data unless folders are given)."
-    from pathlib import Path
+    "The five shared NTU samples and every NW-UCLA sequence through HiCLR's pipeline (`skelnb.data.samples`)."
+    from skelnb.data.samples import ntu_sample, ntu_sample_paths, ucla_sample, ucla_sample_paths
 
-    ntu_folder = Path(ntu_folder) if ntu_folder else shared_data("ntu_samples", required=True)
-    ucla_folder = Path(ucla_folder) if ucla_folder else shared_data("nw_ucla", "all_sqe", required=True)
-    ntu = {p.stem: (lambda p=p: hiclr_ntu_sample(p)) for p in sorted(ntu_folder.glob("*.skeleton"))}
-    ucla = {p.stem: (lambda p=p: hiclr_ucla_sample(p)) for p in sorted(ucla_folder.glob("*.json"))}
+    ntu = {p.stem: (lambda p=p: ntu_sample(p)[0]) for p in ntu_sample_paths(ntu_folder)}
+    ucla = {p.stem: (lambda p=p: ucla_sample(p)[0]) for p in ucla_sample_paths(ucla_folder)}
     return {
         "NTU samples": SampleSource("NTU samples", NTU25, ntu),
         "NW-UCLA": SampleSource("NW-UCLA", NW_UCLA, ucla, tuple(n for n in UCLA_COMPANIONS if n in ucla)),

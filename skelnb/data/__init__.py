@@ -11,3 +11,4 @@ from .pku import read_pku_skeleton, read_pku_labels, read_pku_split, cut_pku_seg
 from .ucla import read_ucla_json, read_ucla_val_labels
 from .store import SkeletonDataset, load_split, write_split
 from .prepare import DATASETS, PIPELINES, DatasetSpec, file_dataset, get_dataset, register_dataset
+from .samples import ntu_samples, ucla_samples
