@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['FRECHET_STEPS', 'HARDNESS', 'geodesic_distance', 'kmeanspp_seeds', 'frechet_means', 'mean_log_map', 'sphere_exp',
-           'lloyd_step', 'spherical_kmeans', 'equidistant_t', 'slerp', 'rank_filter', 'hallucinate', 'halp_loss']
+           'lloyd_step', 'spherical_kmeans', 'equidistant_t', 't_star_from_dots', 'slerp', 'slerp_weights',
+           'rank_filter', 'hallucinate', 'halp_loss']
 
 # %% ../../nbs/43_methods.halp.ipynb #f09885cf
 def geodesic_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -22,15 +23,19 @@ def geodesic_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 # %% ../../nbs/43_methods.halp.ipynb #ffc9ce8b
 def kmeanspp_seeds(x: torch.Tensor, num_clusters: int, generator: torch.Generator | None = None) -> torch.Tensor:
     "k-means++ seeds on the sphere: rows of `x` (N, D), each drawn ∝ geodesic distance to the nearest chosen seed."
-    first = torch.randint(len(x), (1,), generator=generator, device=x.device)
-    chosen = [first]
-    nearest = torch.acos((x @ x[first].T).squeeze(1).clamp(-1, 1))
+    n, device = len(x), x.device
+    index = torch.randint(n, (1,), generator=generator, device=device)
+    chosen = [index]
+    nearest = torch.full((n,), math.inf, dtype=x.dtype, device=device)
     for _ in range(num_clusters - 1):
-        weights = torch.where(nearest.sum() > 0, nearest, torch.ones_like(nearest))
-        index = torch.multinomial(weights, 1, generator=generator)
+        distance = torch.acos((x @ x.index_select(0, index).T).squeeze(1).clamp(-1, 1))
+        nearest = torch.minimum(nearest, distance).index_fill_(0, index, 0)  # a chosen key: exactly 0, not ~3e-4
+        # Inverse-CDF draw ∝ distance (one uniform); the tiny floor makes an all-zero draw uniform.
+        cdf = nearest.clamp_min(1e-30).cumsum(0)
+        u = torch.rand(1, generator=generator, device=device, dtype=x.dtype) * cdf[-1:]
+        index = torch.searchsorted(cdf, u, right=True).clamp_(max=n - 1)
         chosen.append(index)
-        nearest = torch.minimum(nearest, torch.acos((x @ x[index].T).squeeze(1).clamp(-1, 1)))
-    return x[torch.cat(chosen)]
+    return x.index_select(0, torch.cat(chosen))
 
 # %% ../../nbs/43_methods.halp.ipynb #6d4e3cac
 FRECHET_STEPS = 4
@@ -38,37 +43,37 @@ FRECHET_STEPS = 4
 
 def frechet_means(x: torch.Tensor, labels: torch.Tensor, start: torch.Tensor, steps: int = FRECHET_STEPS):
     "Fréchet means of the clusters of `x` (N, D) given by `labels` (N,), (C, D), by `steps` steps from the mean."
-    counts = torch.bincount(labels, minlength=len(start)).to(x.dtype).clamp_min(1)[:, None]
+    counts = torch.bincount(labels, minlength=len(start)).clamp_min_(1).to(x.dtype)[:, None]
     euclidean = torch.zeros_like(start).index_add_(0, labels, x)
     norm = euclidean.norm(dim=1, keepdim=True)
     mean = torch.where(norm > 1e-6, euclidean / norm.clamp_min(1e-6), start)
     for _ in range(steps):
-        mean = F.normalize(sphere_exp(mean, mean_log_map(x, labels, mean, counts)), dim=1)
-    return mean
+        mean = sphere_exp(mean, mean_log_map(x, labels, mean, counts))
+    return F.normalize(mean, dim=1)
 
 
 def mean_log_map(x: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     "Per cluster, the mean of log_m(x) over its members (minus the Riemannian gradient of the Fréchet function)."
-    m = mean[labels]
-    cos = (x * m).sum(1, keepdim=True)
-    tangent = x - cos * m  # norm sin θ
-    sin = tangent.norm(dim=1, keepdim=True)
-    logs = tangent * (torch.atan2(sin, cos) / sin.clamp_min(1e-30))
-    return torch.zeros_like(mean).index_add_(0, labels, logs) / counts
+    m = mean.index_select(0, labels)
+    cos = torch.linalg.vecdot(x, m).unsqueeze(1)
+    # θ/sin θ → 1 at 0, where arccos is imprecise and the factor flat; at π the tangent x − cos θ·m vanishes.
+    theta = torch.acos(cos.clamp(-1 + 1e-6, 1 - 1e-6))
+    logs = torch.addcmul(x, m, cos, value=-1).mul_(theta / torch.sin(theta))
+    return torch.zeros_like(mean).index_add_(0, labels, logs).div_(counts)
 
 
 def sphere_exp(base: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     "The exponential map of the sphere: from `base` along the tangent vector `v` by its length."
     length = v.norm(dim=-1, keepdim=True)
-    return torch.cos(length) * base + torch.sin(length) * (v / length.clamp_min(1e-30))
+    return torch.addcmul(torch.cos(length) * base, v, torch.sinc(length / math.pi))  # sinc(l/π) = sin(l)/l
 
 # %% ../../nbs/43_methods.halp.ipynb #624b4405
 def lloyd_step(x: torch.Tensor, centroids: torch.Tensor, generator=None, frechet_steps: int = FRECHET_STEPS):
     "One k-means iteration on the sphere: assign `x` (N, D) to `centroids` (C, D), return the new centroids."
-    labels = (x @ centroids.T).argmax(1)
+    labels = (centroids @ x.T).argmax(0)
     means = frechet_means(x, labels, centroids, frechet_steps)
     empty = torch.bincount(labels, minlength=len(centroids)) == 0
-    random_keys = x[torch.randint(len(x), (len(centroids),), generator=generator, device=x.device)]
+    random_keys = x.index_select(0, torch.randint(len(x), (len(centroids),), generator=generator, device=x.device))
     return torch.where(empty[:, None], random_keys, means)
 
 # %% ../../nbs/43_methods.halp.ipynb #480791cc
@@ -99,10 +104,15 @@ def spherical_kmeans(
 # %% ../../nbs/43_methods.halp.ipynb #1d1174fc
 def equidistant_t(anchor: torch.Tensor, p0: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "HaLP's t* (eq. 7 as coded, `atan`): the slerp parameter from `anchor` to `target` equidistant to `p0`; (...,)."
-    cos_w = (target * anchor).sum(-1).clamp(-1, 1)
+    return t_star_from_dots((target * anchor).sum(-1), (anchor * (p0 - target)).sum(-1), (target * p0).sum(-1))
+
+
+def t_star_from_dots(anchor_target: torch.Tensor, anchor_gap: torch.Tensor, target_p0: torch.Tensor) -> torch.Tensor:
+    "t* from the three dot products it needs: anchor·target (cos ω), anchor·(p0 − target) and target·p0."
+    cos_w = anchor_target.clamp(-1, 1)
     omega = torch.acos(cos_w)
-    kappa_den = (anchor * (p0 - target)).sum(-1) + 1e-8
-    kappa = (1 - (target * p0).sum(-1)) / torch.where(kappa_den == 0, 1e-8, kappa_den)
+    kappa_den = anchor_gap + 1e-8
+    kappa = (1 - target_p0) / torch.where(kappa_den == 0, 1e-8, kappa_den)
     den = kappa + cos_w + 1e-8
     angle = torch.atan(torch.sin(omega) / torch.where(den == 0, 1.0, den))
     angle = torch.where(den == 0, math.pi / 2 * torch.sign(torch.sin(omega)), angle)
@@ -111,14 +121,19 @@ def equidistant_t(anchor: torch.Tensor, p0: torch.Tensor, target: torch.Tensor) 
 # %% ../../nbs/43_methods.halp.ipynb #5c81ccf0
 def slerp(a: torch.Tensor, b: torch.Tensor, t) -> torch.Tensor:
     "Spherical linear interpolation between unit vectors `a` (t = 0) and `b` (t = 1), (..., D); `t` broadcasts (...)."
-    t = torch.as_tensor(t, dtype=a.dtype, device=a.device)
-    omega = torch.acos((a * b).sum(-1).clamp(-1, 1))
+    wa, wb = slerp_weights((a * b).sum(-1), torch.as_tensor(t, dtype=a.dtype, device=a.device))
+    return wa[..., None] * a + wb[..., None] * b
+
+
+def slerp_weights(cos_w: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "The coefficients of a and b in `slerp(a, b, t)`, from cos ω = a·b."
+    omega = torch.acos(cos_w.clamp(-1, 1))
     sin_w = torch.sin(omega)
     flat = sin_w < 1e-6
     safe = torch.where(flat, 1.0, sin_w)
     wa = torch.where(flat, 1 - t, torch.sin((1 - t) * omega) / safe)
     wb = torch.where(flat, t, torch.sin(t * omega) / safe)
-    return wa[..., None] * a + wb[..., None] * b
+    return wa, wb
 
 # %% ../../nbs/43_methods.halp.ipynb #c42c7cca
 def rank_filter(points: torch.Tensor, prototypes: torch.Tensor, p0: torch.Tensor) -> torch.Tensor:
@@ -146,15 +161,23 @@ def hallucinate(
         got = f"{tuple(anchors.shape)}, {tuple(prototypes.shape)}"
         raise ValueError(f"anchors, prototypes: expected (N, D) and (C >= 2, D), got {got}")
     anchors, prototypes = anchors.detach(), prototypes.detach()
-    n, device = len(anchors), anchors.device
-    p0 = (anchors @ prototypes.T).argmax(1)
-    draw = torch.randint(len(prototypes) - 1, (n, num_positives), generator=generator, device=device)
+    (n, c), device = (len(anchors), len(prototypes)), anchors.device
+    scores = anchors @ prototypes.T
+    p0 = scores.argmax(1)
+    draw = torch.randint(c - 1, (n, num_positives), generator=generator, device=device)
     targets = draw + (draw >= p0[:, None]).long()  # uniform over the prototypes other than p0
     u = torch.rand((n, num_positives), generator=generator, device=device, dtype=anchors.dtype)
-    target_vectors = prototypes[targets]
-    t_star = equidistant_t(anchors[:, None], prototypes[p0][:, None], target_vectors)
+    cos_w = scores.gather(1, targets)
+    gap = scores.gather(1, p0[:, None]) - cos_w
+    t_star = t_star_from_dots(cos_w, gap, (prototypes @ prototypes.T).index_select(0, p0).gather(1, targets))
     t = (1 - lam * u) * t_star if hardness == "code" else lam * u * t_star
-    points = F.normalize(slerp(anchors[:, None], target_vectors, t), dim=-1)
+    wa, wb = slerp_weights(cos_w, t)
+    norm = (wa * wa + wb * wb + 2 * wa * wb * cos_w.clamp(-1, 1)).clamp_min(1e-24).sqrt()  # F.normalize's floor
+    weights = torch.zeros(n, num_positives, 1 + c, dtype=anchors.dtype, device=device)
+    weights[..., 0] = wa / norm
+    weights.scatter_(2, 1 + targets[..., None], (wb / norm)[..., None])
+    basis = torch.cat([anchors[:, None], prototypes.expand(n, c, -1)], dim=1)  # (N, 1 + C, D)
+    points = torch.bmm(weights, basis)
     return points, targets, rank_filter(points, prototypes, p0)
 
 # %% ../../nbs/43_methods.halp.ipynb #99746566
