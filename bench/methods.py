@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from skelnb.core import versions
 from skelnb.methods.halp import (
     FRECHET_STEPS,
+    cluster_sizes,
     frechet_means,
     geodesic_distance,
     halp_loss,
@@ -88,7 +89,7 @@ def fit_iterations(keys, generator, frechet_steps, tol=1e-3, max_iter=100):
         if shift < tol:
             break
     labels = (keys @ centroids.T).argmax(1)
-    counts = torch.bincount(labels, minlength=CLUSTERS).clamp_min(1).to(keys.dtype)[:, None]
+    counts = cluster_sizes(labels, CLUSTERS, keys.dtype).clamp_min(1)[:, None]
     means = frechet_means(keys, labels, centroids, frechet_steps)
     return iteration, mean_log_map(keys, labels, means, counts).norm(dim=1).max().item()
 

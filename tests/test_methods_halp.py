@@ -339,3 +339,15 @@ def test_geometry_on_cuda():
     assert kmeans_cost(x.cpu(), prototypes.cpu()) <= kmeans_cost(x.cpu(), x[:20].cpu())
     points, targets, keep = hallucinate(x[:64], prototypes, generator=g)
     assert points.device.type == "cuda" and torch.isfinite(halp_loss(x[:64], points, keep)).item()
+
+
+def test_hallucinate_is_finite_for_degenerate_anchors():
+    "Anchors on a prototype (ω = 0 to p0) or opposite one (ω = π to a target): finite points and loss, no NaN."
+    _, protos, g = halp_setup(4)
+    anchors = torch.cat([protos[:5], -protos[5:10], F.normalize(protos[10:15] + 1e-6 * protos[15:20], dim=1)])
+    points, targets, keep = hallucinate(anchors, protos, generator=g)
+    assert torch.isfinite(points).all()
+    loss = halp_loss(anchors, points, keep)
+    assert torch.isfinite(loss)
+    t = equidistant_t(anchors[:, None], protos[(anchors @ protos.T).argmax(1)][:, None], protos[targets])
+    assert torch.isfinite(t).all()

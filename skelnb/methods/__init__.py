@@ -9,6 +9,7 @@ __all__ = []
 from skelnb.methods.halp import (
     FRECHET_STEPS,
     HARDNESS,
+    cluster_sizes,
     equidistant_t,
     frechet_means,
     geodesic_distance,
@@ -16,7 +17,11 @@ from skelnb.methods.halp import (
     hallucinate,
     kmeanspp_seeds,
     lloyd_step,
+    mean_log_map,
     rank_filter,
     slerp,
+    slerp_weights,
+    sphere_exp,
     spherical_kmeans,
+    t_star_from_dots,
 )

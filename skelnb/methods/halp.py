@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['FRECHET_STEPS', 'HARDNESS', 'geodesic_distance', 'kmeanspp_seeds', 'frechet_means', 'mean_log_map', 'sphere_exp',
-           'lloyd_step', 'spherical_kmeans', 'equidistant_t', 't_star_from_dots', 'slerp', 'slerp_weights',
-           'rank_filter', 'hallucinate', 'halp_loss']
+__all__ = ['FRECHET_STEPS', 'HARDNESS', 'geodesic_distance', 'kmeanspp_seeds', 'cluster_sizes', 'frechet_means', 'mean_log_map',
+           'sphere_exp', 'lloyd_step', 'spherical_kmeans', 'equidistant_t', 't_star_from_dots', 'slerp',
+           'slerp_weights', 'rank_filter', 'hallucinate', 'halp_loss']
 
 # %% ../../nbs/43_methods.halp.ipynb #f09885cf
 def geodesic_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -41,9 +41,17 @@ def kmeanspp_seeds(x: torch.Tensor, num_clusters: int, generator: torch.Generato
 FRECHET_STEPS = 4
 
 
-def frechet_means(x: torch.Tensor, labels: torch.Tensor, start: torch.Tensor, steps: int = FRECHET_STEPS):
+def cluster_sizes(labels: torch.Tensor, num_clusters: int, dtype=torch.float32) -> torch.Tensor:
+    "Members per cluster, (C,), by a scatter-add (on a GPU `torch.bincount` reads the largest label back to the host)."
+    return torch.zeros(num_clusters, dtype=dtype, device=labels.device).index_add_(
+        0, labels, torch.ones(len(labels), dtype=dtype, device=labels.device)
+    )
+
+
+def frechet_means(x: torch.Tensor, labels: torch.Tensor, start: torch.Tensor, steps: int = FRECHET_STEPS, sizes=None):
     "Fréchet means of the clusters of `x` (N, D) given by `labels` (N,), (C, D), by `steps` steps from the mean."
-    counts = torch.bincount(labels, minlength=len(start)).clamp_min_(1).to(x.dtype)[:, None]
+    sizes = cluster_sizes(labels, len(start), x.dtype) if sizes is None else sizes
+    counts = sizes.clamp_min(1)[:, None]
     euclidean = torch.zeros_like(start).index_add_(0, labels, x)
     norm = euclidean.norm(dim=1, keepdim=True)
     mean = torch.where(norm > 1e-6, euclidean / norm.clamp_min(1e-6), start)
@@ -71,10 +79,10 @@ def sphere_exp(base: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 def lloyd_step(x: torch.Tensor, centroids: torch.Tensor, generator=None, frechet_steps: int = FRECHET_STEPS):
     "One k-means iteration on the sphere: assign `x` (N, D) to `centroids` (C, D), return the new centroids."
     labels = (centroids @ x.T).argmax(0)
-    means = frechet_means(x, labels, centroids, frechet_steps)
-    empty = torch.bincount(labels, minlength=len(centroids)) == 0
+    sizes = cluster_sizes(labels, len(centroids), x.dtype)
+    means = frechet_means(x, labels, centroids, frechet_steps, sizes)
     random_keys = x.index_select(0, torch.randint(len(x), (len(centroids),), generator=generator, device=x.device))
-    return torch.where(empty[:, None], random_keys, means)
+    return torch.where(sizes[:, None] == 0, random_keys, means)
 
 # %% ../../nbs/43_methods.halp.ipynb #480791cc
 def spherical_kmeans(
