@@ -85,6 +85,7 @@ def lloyd_step(x: torch.Tensor, centroids: torch.Tensor, generator=None, frechet
     return torch.where(sizes[:, None] == 0, random_keys, means)
 
 # %% ../../nbs/43_methods.halp.ipynb #480791cc
+@torch.no_grad()
 def spherical_kmeans(
     x: torch.Tensor,
     num_clusters: int = 20,
