@@ -1,7 +1,7 @@
 """The package's layers run one way: no module imports from a layer above its own.
 
 core, layouts, batch, graph (bottom) -> data (with skelnb.streams) -> augment | encoders (siblings, neither imports
-the other) -> methods -> train -> evaluate -> experiments -> cli. Every import is read with `ast` from the exported
+the other) -> methods (with skelnb.losses) -> train -> evaluate -> experiments -> cli. Every import is read with `ast` from the exported
 modules, including imports inside functions, relative and absolute ones.
 """
 
@@ -23,6 +23,7 @@ LAYERS = {
     "streams": 1,
     "augment": 2,
     "encoders": 2,
+    "losses": 3,  # the methods' loss functions
     "methods": 3,
     "train": 4,
     "evaluate": 5,
