@@ -23,11 +23,25 @@ RECIPES = ("official", "paper")
 class HiCLR(MoCo):
     "HiCLR: MoCo v2 with k growing views (`sets`, `strong`), the hierarchical loss and the released (or paper) recipe."
 
-    def __init__(self, encoder: str = "stgcn", layout: str = "ntu25", stream: str = "joint",
-                 sets: str = "BA|NA|Strong", strong: str | None = "Mask", key: str | None = None, sim: str = "kl",
-                 weight: float = 0.5, recipe: str = "official", nnm_epoch: int = 151, topk: int = 1,
-                 queue_size: int = 32768, momentum: float = 0.999, temperature: float = 0.07, dim: int = 128,
-                 encoder_args: dict | None = None):  # fmt: skip
+    def __init__(
+        self,
+        encoder: str = "stgcn",
+        layout: str = "ntu25",
+        stream: str = "joint",
+        sets: str = "BA|NA|Strong",
+        strong: str | None = "Mask",
+        key: str | None = None,
+        sim: str = "kl",
+        weight: float = 0.5,
+        recipe: str = "official",
+        nnm_epoch: int = 151,
+        topk: int = 1,
+        queue_size: int = 32768,
+        momentum: float = 0.999,
+        temperature: float = 0.07,
+        dim: int = 128,
+        encoder_args: dict | None = None,
+    ):
         _choice("recipe", recipe, RECIPES)
         _choice("sim", sim, HIERARCHY_SIMILARITIES)
         for name, spec in (("sets", sets), ("key", key)):
@@ -38,7 +52,9 @@ class HiCLR(MoCo):
         if not (isinstance(nnm_epoch, int) and nnm_epoch >= 1) or not (isinstance(topk, int) and topk >= 1):
             raise ValueError(f"nnm_epoch, topk: expected integers >= 1, got {nnm_epoch!r}, {topk!r}")
         key_init = "reference" if recipe == "official" else "copy"
-        super().__init__(encoder, layout, stream, queue_size, momentum, temperature, dim, "hiclr", key_init, encoder_args)
+        super().__init__(
+            encoder, layout, stream, queue_size, momentum, temperature, dim, "hiclr", key_init, encoder_args
+        )
         self.view_augmentation = GrowingAugmentation(sets, strong, key, self.stream, self.layout)
         self.sim, self.weight, self.recipe, self.nnm_epoch, self.topk = sim, weight, recipe, nnm_epoch, topk
         self.hparams = dict(encoder=encoder, layout=self.layout.name, stream=stream, sets=sets, strong=strong, key=key)
@@ -46,21 +62,24 @@ class HiCLR(MoCo):
         self.hparams |= dict(queue_size=queue_size, momentum=momentum, temperature=temperature, dim=dim)
         self.hparams |= dict(encoder_args=dict(encoder_args or {}))
 
-    @property
-    def k(self) -> int:
-        "The number of query views."
-        return self.view_augmentation.k
+# %% ../../nbs/42_methods.hiclr.ipynb #b8e721a8
+@patch(as_prop=True)
+def k(self: HiCLR) -> int:
+    "The number of query views."
+    return self.view_augmentation.k
 
-    @property
-    def mask_param(self) -> torch.nn.Parameter | None:
-        "The learnable mask token of Random Mask (HiCLR's `mask_param`), or None without Random Mask."
-        mask = self.view_augmentation.augmentations.get("Mask")
-        return None if mask is None else mask.token
 
-    @property
-    def uses_nnm(self) -> bool:
-        "Whether this epoch's InfoNCE is the nearest-neighbour-mining one (official recipe, epoch >= nnm_epoch)."
-        return self.recipe == "official" and self.epoch >= self.nnm_epoch
+@patch(as_prop=True)
+def mask_param(self: HiCLR) -> torch.nn.Parameter | None:
+    "The learnable mask token of Random Mask (HiCLR's `mask_param`), or None without Random Mask."
+    mask = self.view_augmentation.augmentations.get("Mask")
+    return None if mask is None else mask.token
+
+
+@patch(as_prop=True)
+def uses_nnm(self: HiCLR) -> bool:
+    "Whether this epoch's InfoNCE is the nearest-neighbour-mining one (official recipe, epoch >= nnm_epoch)."
+    return self.recipe == "official" and self.epoch >= self.nnm_epoch
 
 # %% ../../nbs/42_methods.hiclr.ipynb #fe01e6a6
 @patch

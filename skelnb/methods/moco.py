@@ -49,9 +49,19 @@ def _choice(name: str, value, choices) -> str:
 class MoCo(nn.Module):
     "MoCo v2 on skeleton batches: query and momentum key encoders with a projector, a (D, K) queue of keys."
 
-    def __init__(self, encoder: str = "stgcn", layout: str = "ntu25", stream: str = "joint",
-                 queue_size: int = 32768, momentum: float = 0.999, temperature: float = 0.07, dim: int = 128,
-                 view_augmentation: str = "hiclr", key_init: str = "copy", encoder_args: dict | None = None):  # fmt: skip
+    def __init__(
+        self,
+        encoder: str = "stgcn",
+        layout: str = "ntu25",
+        stream: str = "joint",
+        queue_size: int = 32768,
+        momentum: float = 0.999,
+        temperature: float = 0.07,
+        dim: int = 128,
+        view_augmentation: str = "hiclr",
+        key_init: str = "copy",
+        encoder_args: dict | None = None,
+    ):
         super().__init__()
         self.hparams = dict(encoder=encoder, layout=get_layout(layout).name, stream=_choice("stream", stream, STREAMS))
         self.hparams |= dict(queue_size=queue_size, momentum=momentum, temperature=temperature, dim=dim)
@@ -64,7 +74,9 @@ class MoCo(nn.Module):
         if not temperature > 0:
             raise ValueError(f"temperature: expected a positive value, got {temperature!r}")
         self.layout, self.stream, self.momentum, self.temperature = get_layout(layout), stream, momentum, temperature
-        self.encoder_q = build_encoder(encoder, num_class=dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"])
+        self.encoder_q = build_encoder(
+            encoder, num_class=dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"]
+        )
         self.encoder_k = copy.deepcopy(self.encoder_q)
         self.encoder_k.requires_grad_(False)
         self.register_buffer("queue", F.normalize(torch.randn(dim, queue_size), dim=0))
@@ -96,7 +108,9 @@ def check_batch(self: MoCo, batch: SkeletonBatch) -> SkeletonBatch:
     if not isinstance(batch, SkeletonBatch):
         raise TypeError(f"batch: expected a SkeletonBatch, got {type(batch).__name__}")
     if batch.stream != "joint":
-        raise ValueError(f"batch: expected the joint stream (the method makes its {self.stream} views), got {batch.stream}")
+        raise ValueError(
+            f"batch: expected the joint stream (the method makes its {self.stream} views), got {batch.stream}"
+        )
     if batch.layout is not None and batch.layout != self.layout.name:
         raise ValueError(f"batch: layout {batch.layout!r}, but the method is built for {self.layout.name!r}")
     return batch
