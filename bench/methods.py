@@ -1,5 +1,6 @@
 """Speed of HaLP's geometry (skelnb.methods.halp): the prototype fit and the hallucination of positives.
     python bench/methods.py [--repeat 50] [--threads 1] [--frechet-steps N] [--profile] [--no-cuda] [--no-write]
+                            [--only fit,hallucinate,step] [--encoder stgcn] [--batch 16] [--step-repeat 5]
 
 - `prototype_fit`: `spherical_kmeans` of 256 random unit keys in R^128 into 20 prototypes (HaLP's fit of the 256 most
   recent queue keys; tol 1e-3, at most 100 iterations), a fresh set of keys and a fresh generator seed per call. The
@@ -14,7 +15,13 @@ both the CPU time of this thread (`time.thread_time`, what the fit costs one cor
 and the wall-clock time are given, each as the best and the median over `--repeat` calls after two warm-up calls;
 the load average is recorded beside them. With CUDA (and not `--no-cuda`) the same is timed on the GPU (a CUDA
 generator, wall time with synchronisation). `--profile` adds the time of the seeding and of one Lloyd iteration.
-One JSON line per measurement is printed and appended to bench/results/methods.jsonl.
+- `step`: one training step of MoCo v2 and of HiCLR (`skelnb.methods`) with the same encoder (HiCLR's 1/4-width
+  ST-GCN by default, `--encoder`) and batch (`--batch` 16 sequences of the real NTU samples, 50 frames, tiled; random
+  ones without the shared data): views, forward, momentum update, enqueue (`training_step`) and backward, with the
+  released settings (queue 32,768, HiCLR's three views with Random Mask). It prints the HiCLR/MoCo step-time ratio
+  and, on CUDA, samples per second.
+One JSON line per measurement is printed and appended to bench/results/methods.jsonl (`--only` picks some of
+`fit`, `hallucinate`, `step`).
 """
 
 import argparse
@@ -147,6 +154,45 @@ def bench_hallucinate(device, args, write):
     record(line, write)
 
 
+def step_batch(size, device):
+    "`size` real NTU sequences (the shared samples through HiCLR's pipeline, tiled), or random ones without them."
+    from skelnb.batch import SkeletonBatch
+    from skelnb.core import shared_data
+
+    if shared_data("ntu_samples") is None:
+        x = torch.randn(size, 3, 50, 25, 2, generator=torch.Generator().manual_seed(0))
+        return SkeletonBatch(x, layout="ntu25").to(device), "random"
+    from skelnb.data.samples import ntu_samples
+
+    real = ntu_samples()
+    index = torch.arange(size) % len(real)
+    return real.replace(x=real.x[index], num_frames=real.num_frames[index], labels=None).to(device), "ntu_samples"
+
+
+def bench_step(device, args, write):
+    from skelnb.methods import build_method
+
+    batch, source = step_batch(args.batch, device)
+    times = {}
+    for name in ("moco", "hiclr"):
+        torch.manual_seed(0)
+        model = build_method(name, encoder=args.encoder, layout="ntu25").to(device)
+        g = torch.Generator(device=device).manual_seed(0)
+
+        def step(_):
+            out = model.training_step(batch, g)
+            model.zero_grad(set_to_none=True)
+            out["loss"].backward()
+
+        times[name] = timed(step, lambda i: None, device, args.step_repeat)
+        line = {"what": f"{name}_step", "device": device.type, "encoder": args.encoder, "batch": args.batch}
+        line |= {"data": source, "threads": torch.get_num_threads() if device.type == "cpu" else None}
+        line |= times[name] | {"samples_per_s": round(args.batch / times[name]["wall_ms_median"] * 1e3, 1)}
+        record(line, write)
+    ratio = {k: round(times["hiclr"][k] / times["moco"][k], 3) for k in times["moco"]}
+    record({"what": "hiclr_over_moco_step", "device": device.type, "encoder": args.encoder, **ratio}, write)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=50)
@@ -155,15 +201,26 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--no-cuda", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--only", default="fit,hallucinate,step", help="comma-separated: fit, hallucinate, step")
+    parser.add_argument("--encoder", default="stgcn", help="encoder of the step timing (stgcn, dsta, bigru)")
+    parser.add_argument("--batch", type=int, default=16, help="batch size of the step timing")
+    parser.add_argument("--step-repeat", type=int, default=5, help="timed steps per method")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     write = not args.no_write
     devices = [torch.device("cpu")]
     if torch.cuda.is_available() and not args.no_cuda:
         devices.append(torch.device("cuda"))
+    only = set(args.only.split(","))
+    if not only <= {"fit", "hallucinate", "step"}:
+        raise SystemExit(f"--only: expected fit, hallucinate or step, got {args.only!r}")
     for device in devices:
-        bench_fit(device, args, write)
-        bench_hallucinate(device, args, write)
+        if "fit" in only:
+            bench_fit(device, args, write)
+        if "hallucinate" in only:
+            bench_hallucinate(device, args, write)
+        if "step" in only:
+            bench_step(device, args, write)
 
 
 if __name__ == "__main__":
