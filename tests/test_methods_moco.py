@@ -179,3 +179,32 @@ def test_enqueue_all_gathers_keys_across_processes(tmp_path):
 def test_gather_keys_without_a_process_group_is_the_identity():
     keys = torch.randn(4, 8)
     assert gather_keys(keys) is keys
+
+
+def test_extension_points_for_several_queues_and_encoder_pairs():
+    "What a multi-stream method (CMD) uses: a second queue with its pointer, a second momentum pair."
+
+    class TwoStreams(MoCo):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.register_buffer("queue_motion", F.normalize(torch.randn(128, 4), dim=0))
+            self.register_buffer("queue_ptr_motion", torch.zeros((), dtype=torch.long))
+            self.motion_q = torch.nn.Linear(3, 3)
+            self.motion_k = copy.deepcopy(self.motion_q).requires_grad_(False)
+
+        def momentum_pairs(self):
+            return super().momentum_pairs() + [(self.motion_q, self.motion_k)]
+
+    torch.manual_seed(0)
+    model = TwoStreams(layout="nw_ucla", queue_size=8, momentum=0.5, encoder_args=TINY["stgcn"])
+    keys = F.normalize(torch.randn(3, 128), dim=1)
+    model.enqueue(keys, "queue_motion", "queue_ptr_motion")
+    assert (model.queue_ptr_motion.item(), model.queue_ptr.item()) == (3, 0)
+    assert torch.equal(model.queue_motion[:, :3].T, keys)
+    with torch.no_grad():
+        model.motion_q.weight.add_(1.0)
+    before = model.motion_k.weight.clone()
+    model.momentum_update()
+    torch.testing.assert_close(model.motion_k.weight, 0.5 * before + 0.5 * model.motion_q.weight)
+    state = model.state_dict()
+    assert {"queue_motion", "queue_ptr_motion", "_extra_state"} <= set(state)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 from dataclasses import dataclass, field
 
 import torch
@@ -95,8 +96,8 @@ class MoCo(nn.Module):
 
 # %% ../../nbs/41_methods.moco.ipynb #7909acc5
 @patch
-def _view_augmentation(self: MoCo, name: str) -> nn.Module | None:
-    "The augmentation that makes the query and key views (`None` when a subclass makes its own)."
+def _view_augmentation(self: MoCo, name: str):
+    "The augmentation that makes the query and key views: a `GrowingAugmentation` ('hiclr') or a `Compose` ('halp')."
     if name == "hiclr":
         return GrowingAugmentation(sets="BA", stream=self.stream, layout=self.layout)
     return halp_view_augmentation(num_joints=scaled_num_joints(self.layout.num_joints))
@@ -131,9 +132,16 @@ def views(self: MoCo, batch: SkeletonBatch, generator: torch.Generator | None = 
 @patch
 @torch.no_grad()
 def momentum_update(self: MoCo):
-    "The key encoder's parameters become `m·θ_k + (1-m)·θ_q` (an exponential moving average of the query encoder)."
-    for q, k in zip(self.encoder_q.parameters(), self.encoder_k.parameters(), strict=True):
-        k.mul_(self.momentum).add_(q.detach(), alpha=1 - self.momentum)
+    "Every key module's parameters become `m·θ_k + (1-m)·θ_q`, an exponential moving average of its query module."
+    for query, key in self.momentum_pairs():
+        for q, k in zip(query.parameters(), key.parameters(), strict=True):
+            k.mul_(self.momentum).add_(q.detach(), alpha=1 - self.momentum)
+
+
+@patch
+def momentum_pairs(self: MoCo) -> list[tuple[nn.Module, nn.Module]]:
+    "The (query, key) module pairs the momentum update averages: MoCo's one encoder pair (CMD adds a pair a stream)."
+    return [(self.encoder_q, self.encoder_k)]
 
 # %% ../../nbs/41_methods.moco.ipynb #143f8822
 def gather_keys(keys: torch.Tensor) -> torch.Tensor:
@@ -147,15 +155,16 @@ def gather_keys(keys: torch.Tensor) -> torch.Tensor:
 
 @patch
 @torch.no_grad()
-def enqueue(self: MoCo, keys: torch.Tensor):
-    "Write the (all-gathered) `keys` (N, D) as the next columns of the queue, wrapping around; advance the pointer."
+def enqueue(self: MoCo, keys: torch.Tensor, queue: str = "queue", pointer: str = "queue_ptr"):
+    "Write the (all-gathered) `keys` (N, D) as the next columns of buffer `queue`, wrapping around; advance `pointer`."
     keys = gather_keys(keys.detach())
-    n, size = keys.shape[0], self.queue_size
+    old, ptr = getattr(self, queue), getattr(self, pointer)
+    n, size = keys.shape[0], old.shape[1]
     if n > size:
         raise ValueError(f"queue_size: a global batch of {n} keys does not fit a queue of {size}")
-    columns = (self.queue_ptr + torch.arange(n, device=keys.device)) % size
-    self.queue = self.queue.index_copy(1, columns, keys.T.to(self.queue.dtype))  # out of place: the loss holds it
-    self.queue_ptr.copy_((self.queue_ptr + n) % size)
+    columns = (ptr + torch.arange(n, device=keys.device)) % size
+    setattr(self, queue, old.index_copy(1, columns, keys.T.to(old.dtype)))  # out of place: the loss holds the old one
+    ptr.copy_((ptr + n) % size)
 
 # %% ../../nbs/41_methods.moco.ipynb #25473fa0
 @patch
@@ -168,9 +177,9 @@ def embed(self: MoCo, encoder: nn.Module, view: SkeletonBatch, options: dict | N
 
 @patch
 @torch.no_grad()
-def similarities(self: MoCo, q: torch.Tensor, key: torch.Tensor) -> dict:
-    "Metrics: the mean positive similarity q·k and the mean negative similarity q·queue."
-    return {"pos_sim": (q * key).sum(1).mean(), "neg_sim": (q @ self.queue).mean()}
+def similarities(self: MoCo, q: torch.Tensor, key: torch.Tensor, queue: torch.Tensor | None = None) -> dict:
+    "Metrics: the mean positive similarity q·k and the mean negative similarity q·queue (default: `self.queue`)."
+    return {"pos_sim": (q * key).sum(1).mean(), "neg_sim": (q @ (self.queue if queue is None else queue)).mean()}
 
 
 @patch
@@ -188,9 +197,9 @@ def after_step(self: MoCo, views: Views, queries: list, key: torch.Tensor, out: 
 @patch
 def set_epoch(self: MoCo, epoch: int):
     "The current epoch, 1-based (the reference's `meta_info['epoch']`), for schedules; saved with the model."
-    if not (isinstance(epoch, int) and epoch >= 1):
+    if not (isinstance(epoch, numbers.Integral) and not isinstance(epoch, bool) and epoch >= 1):
         raise ValueError(f"epoch: expected an integer >= 1 (epochs count from 1), got {epoch!r}")
-    self.epoch = epoch
+    self.epoch = int(epoch)
 
 
 @patch
