@@ -34,7 +34,7 @@ from hiclr_oracles import (
 )
 from skelnb.augment.base import Compose, Params
 from skelnb.augment.growing import GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name
-from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, adain_statistics, normal_augmentation
+from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, normal_augmentation
 from skelnb.core import shared_data
 from skelnb.data.samples import ucla_samples
 from skelnb.layouts import NTU25, NW_UCLA

@@ -45,7 +45,6 @@ from skelnb.augment.hiclr import (
     SkeleAdaIN,
     SpatialFlip,
     TemporalCrop,
-    adain_statistics,
     apply_drop_add,
     basic_augmentation,
     blur_matrices,
@@ -58,10 +57,10 @@ from skelnb.augment.hiclr import (
     reflect_crop_index,
     sample_drop_add,
     shear_matrices,
-    style_partners,
 )
 from skelnb.batch import SkeletonBatch
 from skelnb.core import shared_data
+from skelnb.data.samples import ucla_samples
 from skelnb.layouts import NTU25, NW_UCLA
 
 
@@ -69,17 +68,9 @@ from skelnb.layouts import NTU25, NW_UCLA
 @pytest.fixture(scope="module")
 def ucla():
     "Four NW-UCLA sequences through HiCLR's pipeline with an empty second person slot, (4, 3, 50, 20, 2) float32."
-    from skelnb.data.pipelines import hiclr_pipeline
-    from skelnb.data.ucla import read_ucla_json
-
-    folder = shared_data("nw_ucla", "all_sqe")
-    if folder is None:
+    if shared_data("nw_ucla", "all_sqe") is None:
         pytest.skip("shared data absent")
-    out = []
-    for name in ["a01_s01_e01_v01", "a06_s03_e02_v02", "a09_s01_e03_v01", "a12_s10_e04_v03"]:
-        xyz = read_ucla_json(folder / f"{name}.json").xyz
-        out.append(hiclr_pipeline(np.stack([xyz, np.zeros_like(xyz)], 1), NW_UCLA))
-    return torch.from_numpy(np.stack(out))
+    return ucla_samples(["a01_s01_e01_v01", "a06_s03_e02_v02", "a09_s01_e03_v01", "a12_s10_e04_v03"]).x
 
 
 def gen(seed=0):
