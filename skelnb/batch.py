@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 import torch
 
 # %% auto #0
-__all__ = ['STREAMS', 'check_batch', 'to_sequence', 'from_sequence', 'valid_frames', 'SkeletonBatch']
+__all__ = ['STREAMS', 'check_batch', 'to_sequence', 'from_sequence', 'valid_frames', 'SkeletonBatch', 'draw_device', 'uniform',
+           'bernoulli', 'randint', 'normal']
 
 # %% ../nbs/02_batch.ipynb #22b12cc6
 def check_batch(x) -> torch.Tensor:
@@ -87,3 +88,28 @@ class SkeletonBatch:
         "The batch on `device`."
         labels = None if self.labels is None else self.labels.to(device)
         return replace(self, x=self.x.to(device), num_frames=self.num_frames.to(device), labels=labels)
+
+# %% ../nbs/02_batch.ipynb #a4c9983e
+def draw_device(generator: torch.Generator | None) -> torch.device:
+    "The device draws are made on: the generator's, else the CPU."
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def uniform(shape, low, high, generator=None) -> torch.Tensor:
+    "U(low, high) float32 draws of `shape`."
+    return torch.rand(shape, generator=generator, device=draw_device(generator)) * (high - low) + low
+
+
+def bernoulli(shape, p: float, generator=None) -> torch.Tensor:
+    "Boolean draws, True with probability `p`."
+    return torch.rand(shape, generator=generator, device=draw_device(generator)) < p
+
+
+def randint(shape, low: int, high: int, generator=None) -> torch.Tensor:
+    "Integers uniform in [low, high)."
+    return torch.randint(low, high, shape, generator=generator, device=draw_device(generator))
+
+
+def normal(shape, std: float, generator=None) -> torch.Tensor:
+    "N(0, std²) float32 draws."
+    return torch.randn(shape, generator=generator, device=draw_device(generator)) * std

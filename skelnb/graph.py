@@ -10,23 +10,19 @@ from dataclasses import dataclass
 
 import torch
 
+from .batch import uniform
+
 # %% auto #0
 __all__ = ['sample_drop_add', 'apply_drop_add', 'drop_add_adjacency', 'drop_add_attention', 'DropAddEdges']
 
 # %% ../nbs/03_graph.ipynb #28d383be
-def _uniform(shape, low: float, high: float, generator=None) -> torch.Tensor:
-    "U(low, high) float32 draws of `shape` on the generator's device (the CPU without one)."
-    device = generator.device if generator is not None else torch.device("cpu")
-    return torch.rand(shape, generator=generator, device=device) * (high - low) + low
-
-
 def sample_drop_add(shape, drop_rate: float, add_rate: float, generator=None) -> dict:
     "Draws for a graph (G, ...): per group rates ~ U(0, drop_rate), U(0, add_rate); per entry keep/add marks."
     groups, rest = shape[0], (1,) * (len(shape) - 1)
-    r_drop = _uniform((groups,), 0.0, drop_rate, generator)
-    keep = _uniform(tuple(shape), 0, 1, generator) >= r_drop.view(groups, *rest)
-    r_add = _uniform((groups,), 0.0, add_rate, generator)
-    add = _uniform(tuple(shape), 0, 1, generator) < r_add.view(groups, *rest)
+    r_drop = uniform((groups,), 0.0, drop_rate, generator)
+    keep = uniform(tuple(shape), 0, 1, generator) >= r_drop.view(groups, *rest)
+    r_add = uniform((groups,), 0.0, add_rate, generator)
+    add = uniform(tuple(shape), 0, 1, generator) < r_add.view(groups, *rest)
     return {"drop_rate": r_drop, "keep": keep, "add_rate": r_add, "add": add}
 
 # %% ../nbs/03_graph.ipynb #8aa60c3c

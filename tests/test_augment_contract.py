@@ -40,13 +40,11 @@ def gen(seed=0):
 @pytest.fixture(scope="module")
 def padded():
     "A real 300-frame HaLP sample (S001C003P008R002A058, two bodies) four times, padded after COUNTS: (zero, NaN)."
-    from skelnb.data.ntu import bodies_by_energy, read_ntu_skeleton
-    from skelnb.data.pipelines import halp_pipeline
+    from skelnb.data.samples import ntu_sample
 
-    folder = shared_data("ntu_samples")
-    if folder is None:
+    if shared_data("ntu_samples") is None:
         pytest.skip("shared data (ntu_samples) absent")
-    data, _ = halp_pipeline(bodies_by_energy(read_ntu_skeleton(folder / "S001C003P008R002A058.skeleton")), NTU25)
+    data, _ = ntu_sample("S001C003P008R002A058", "halp")
     x = torch.from_numpy(data)[None].expand(len(COUNTS), -1, -1, -1, -1)
     valid = (torch.arange(x.shape[2]) < COUNTS[:, None]).view(len(COUNTS), 1, -1, 1, 1)
     return SkeletonBatch(x * valid, COUNTS), SkeletonBatch(torch.where(valid, x, torch.nan), COUNTS)

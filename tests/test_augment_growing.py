@@ -34,8 +34,9 @@ from hiclr_oracles import (
 )
 from skelnb.augment.base import Compose, Params
 from skelnb.augment.growing import GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name
-from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, adain_statistics, normal_augmentation
+from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, normal_augmentation
 from skelnb.core import shared_data
+from skelnb.data.samples import ucla_samples
 from skelnb.layouts import NTU25, NW_UCLA
 from skelnb.streams import to_bone, to_motion
 
@@ -46,14 +47,7 @@ def ucla():
     "Three NW-UCLA sequences through HiCLR's pipeline, second person slot empty: (3, 3, 50, 20, 2)."
     if shared_data("nw_ucla", "all_sqe") is None:
         pytest.skip("shared data absent")
-    from skelnb.data.pipelines import hiclr_pipeline
-    from skelnb.data.ucla import read_ucla_json
-
-    out = []
-    for name in ["a01_s01_e01_v01", "a06_s03_e02_v02", "a12_s10_e04_v03"]:
-        xyz = read_ucla_json(shared_data("nw_ucla", "all_sqe", f"{name}.json")).xyz
-        out.append(hiclr_pipeline(np.stack([xyz, np.zeros_like(xyz)], 1), NW_UCLA))
-    return torch.from_numpy(np.stack(out))
+    return ucla_samples(["a01_s01_e01_v01", "a06_s03_e02_v02", "a12_s10_e04_v03"]).x
 
 
 def gen(seed=0):
@@ -445,3 +439,47 @@ def test_cuda_equals_cpu(ntu):
     with torch.no_grad():
         w = aug(ntu.cuda(), torch.Generator(device="cuda").manual_seed(0))
     assert all(t.device.type == "cuda" and torch.isfinite(t).all() for t in views_of(w))
+
+
+# ------------------------------------------------------------------------------------------------ streams
+@pytest.fixture(scope="module")
+def prepared(ntu, tmp_path_factory):
+    "The five NTU samples as a prepared folder of layout ntu25."
+    from skelnb.data.store import write_split
+
+    folder = tmp_path_factory.mktemp("prepared") / "ntu"
+    return write_split(folder, ntu.numpy(), [0] * 5, list("abcde"), meta={"layout": "ntu25"})
+
+
+def test_joint_dataset_gives_bone_views(ntu, prepared):
+    from skelnb.data.store import SkeletonDataset
+
+    batch = SkeletonDataset(prepared).get_batch([0, 1, 2])
+    aug = GrowingAugmentation(stream="bone")
+    v = aug(batch, gen(3), return_params=True)
+    assert [t.stream for t in v.views + [v.key]] == ["bone"] * 4
+    assert all(t.layout == "ntu25" for t in v.views + [v.key])
+    ba = aug.augmentations["BA"]
+    assert torch.equal(v.views[0].x, to_bone(ba.transform(ntu[:3], v.params[0]["BA"]), NTU25))
+    replayed = aug.apply(batch, v)
+    assert all(a.stream == "bone" and torch.equal(a.x, b.x) for a, b in zip(replayed.views, v.views))
+    assert GrowingAugmentation()(batch, gen()).key.stream == "joint"
+
+
+@pytest.mark.parametrize("data_stream", ["bone", "motion"])
+@pytest.mark.parametrize("policy_stream", ["joint", "bone", "motion"])
+def test_converted_batch_refused(prepared, data_stream, policy_stream):
+    "A batch already in the bone or motion stream is refused by every policy, with to_stream's error."
+    from skelnb.data.store import SkeletonDataset
+
+    batch = SkeletonDataset(prepared, stream=data_stream).get_batch([0, 1])
+    assert batch.stream == data_stream
+    with pytest.raises(ValueError, match=f"already a {data_stream} stream"):
+        GrowingAugmentation(stream=policy_stream)(batch, gen())
+
+
+def test_bone_policy_layout_must_match(ucla):
+    from skelnb.batch import SkeletonBatch
+
+    with pytest.raises(ValueError, match="layout 'ntu25' given for a batch of layout 'nw_ucla'"):
+        GrowingAugmentation("BA", stream="bone")(SkeletonBatch(ucla, layout="nw_ucla"), gen())

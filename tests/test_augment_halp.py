@@ -53,10 +53,8 @@ from skelnb.augment.halp import (
 )
 from skelnb.batch import SkeletonBatch, valid_frames
 from skelnb.core import shared_data
-from skelnb.data.ntu import bodies_by_energy, read_ntu_skeleton
-from skelnb.data.pipelines import halp_pipeline
-from skelnb.data.ucla import read_ucla_json
-from skelnb.layouts import NTU25, NW_UCLA
+from skelnb.data.samples import ntu_samples, ucla_samples
+from skelnb.layouts import NW_UCLA
 
 U32 = 2.0**-24  # float32 unit roundoff
 
@@ -161,11 +159,6 @@ def run(aug, x, n=None, generator=None, return_params=False):
     return (out[0].x, out[1]) if return_params else out.x
 
 
-def halp_samples(bodies_list, layout):
-    data = [halp_pipeline(b, layout) for b in bodies_list]
-    return torch.from_numpy(np.stack([d for d, _ in data])), torch.tensor([n for _, n in data])
-
-
 UCLA_NAMES = [
     "a02_s09_e04_v02",
     "a01_s10_e00_v03",
@@ -177,21 +170,20 @@ UCLA_NAMES = [
 
 @pytest.fixture(scope="module")
 def ntu():
-    folder = shared_data("ntu_samples")
-    if folder is None:
+    "The five NTU samples through HaLP's pipeline: (x (5, 3, 300, 25, 2), valid frame counts)."
+    if shared_data("ntu_samples") is None:
         pytest.skip("shared data (ntu_samples) absent")
-    return halp_samples([bodies_by_energy(read_ntu_skeleton(f)) for f in sorted(folder.glob("*.skeleton"))], NTU25)
+    b = ntu_samples("halp")
+    return b.x, b.num_frames
 
 
 @pytest.fixture(scope="module")
 def ucla():
+    "UCLA_NAMES through HaLP's pipeline, the second body absent: (x (5, 3, 300, 20, 2), valid frame counts)."
     if shared_data("nw_ucla", "all_sqe") is None:
         pytest.skip("shared data (nw_ucla) absent")
-    bodies = []
-    for name in UCLA_NAMES:
-        xyz = read_ucla_json(shared_data("nw_ucla", "all_sqe", f"{name}.json")).xyz
-        bodies.append(np.stack([xyz, np.zeros_like(xyz)], axis=1))  # the second body absent
-    return halp_samples(bodies, NW_UCLA)
+    b = ucla_samples(UCLA_NAMES, "halp")
+    return b.x, b.num_frames
 
 
 @pytest.fixture(scope="module", params=["ntu", "ucla"])

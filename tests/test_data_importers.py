@@ -17,6 +17,7 @@ from skelnb.data.importers import (
     read_label_pickle,
     reference_files,
 )
+from skelnb.data.samples import ntu_bodies, ntu_sample_paths
 from skelnb.data.store import is_complete, load_split
 
 NTU = shared_data("ntu_samples")
@@ -30,16 +31,8 @@ def ntu():
     "The 5 real NTU samples as (names with .skeleton, labels, bodies (T, 2, 25, 3))."
     if NTU is None:
         pytest.skip("shared data absent: ../shared/data/ntu_samples")
-    try:
-        from skelnb.data.ntu import bodies_by_frame_order, read_ntu_skeleton
-    except ImportError:
-        pytest.skip("skelnb.data.ntu not available")
-    files = sorted(NTU.glob("*.skeleton"))
-    return (
-        [f.name for f in files],
-        [int(f.stem[-3:]) - 1 for f in files],
-        [bodies_by_frame_order(read_ntu_skeleton(f)) for f in files],
-    )
+    files = ntu_sample_paths(NTU)
+    return [f.name for f in files], [int(f.stem[-3:]) - 1 for f in files], [ntu_bodies(f) for f in files]
 
 
 @pytest.fixture(scope="module")

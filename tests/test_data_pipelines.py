@@ -11,7 +11,6 @@ reference does. The rotation of the oracle is built with the textbook Rodrigues 
 Euler-Rodrigues form of the package.
 """
 
-import json
 import math
 
 import numpy as np
@@ -31,6 +30,7 @@ from skelnb.data.pipelines import (
     rotation_matrix,
     valid_frame_count,
 )
+from skelnb.data.samples import ntu_bodies, ucla_bodies
 from skelnb.layouts import NTU25, NW_UCLA
 
 cv2 = pytest.importorskip("cv2")
@@ -163,17 +163,11 @@ def _pku(video, k):
 
 
 def _ucla(name):
-    xyz = np.array(json.loads(shared_data("nw_ucla", "all_sqe", f"{name}.json").read_text())["skeletons"], np.float32)
-    return np.concatenate([xyz[:, None], np.zeros_like(xyz)[:, None]], axis=1)  # second body absent
+    return ucla_bodies(name)  # the second body absent
 
 
 def _ntu(name, method):
-    try:
-        from skelnb.data.ntu import bodies_by_energy, bodies_by_frame_order, read_ntu_skeleton
-    except ImportError:
-        pytest.skip("skelnb.data.ntu not available")
-    skel = read_ntu_skeleton(shared_data("ntu_samples", f"{name}.skeleton"))
-    return (bodies_by_frame_order if method == "order" else bodies_by_energy)(skel, max_bodies=2)
+    return ntu_bodies(name, "hiclr" if method == "order" else "halp")  # HiCLR: frame order, HaLP: energy
 
 
 def _variant(x, kind):

@@ -1,8 +1,8 @@
 """The package's layers run one way: no module imports from a layer above its own.
 
 core, layouts, batch, graph (bottom) -> data (with skelnb.streams) -> augment | encoders (siblings, neither imports
-the other) -> methods (with skelnb.losses) -> train -> evaluate -> experiments -> cli. Every import is read with `ast` from the exported
-modules, including imports inside functions, relative and absolute ones.
+the other) -> methods (with skelnb.losses) -> train -> evaluate -> experiments -> cli. Every import is read with `ast`
+from the exported modules, including imports inside functions, relative and absolute ones.
 """
 
 import ast

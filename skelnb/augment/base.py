@@ -12,12 +12,21 @@ from dataclasses import dataclass, field, replace
 import torch
 from fastcore.basics import patch
 
-from ..batch import SkeletonBatch, check_batch, valid_frames  # noqa: F401 (check_batch, valid_frames: re-exported)
+# re-exported: the batch helpers and the per-sample draws live in skelnb.batch, below augment and graph
+from skelnb.batch import (  # noqa: F401
+    SkeletonBatch,
+    bernoulli,
+    check_batch,
+    draw_device,
+    normal,
+    randint,
+    uniform,
+    valid_frames,
+)
 
 # %% auto #0
-__all__ = ['Params', 'batch_with', 'as_batch', 'Augmentation', 'returned', 'draw_device', 'uniform', 'bernoulli', 'randint',
-           'normal', 'check_xyz', 'take_frames', 'LinearSteps', 'LinearAugmentation', 'Compose', 'shares_memory',
-           'run_chain']
+__all__ = ['Params', 'batch_with', 'as_batch', 'Augmentation', 'returned', 'check_xyz', 'take_frames', 'LinearSteps',
+           'LinearAugmentation', 'Compose', 'shares_memory', 'run_chain']
 
 # %% ../../nbs/20_augment.base.ipynb #6b743b91
 @dataclass(frozen=True, eq=False)
@@ -123,31 +132,6 @@ def returned(x, out: SkeletonBatch, params: Params, return_params: bool):
     return (y, params) if return_params else y
 
 # %% ../../nbs/20_augment.base.ipynb #8b60fbf1
-def draw_device(generator: torch.Generator | None) -> torch.device:
-    "The device draws are made on: the generator's, else the CPU."
-    return generator.device if generator is not None else torch.device("cpu")
-
-
-def uniform(shape, low, high, generator=None) -> torch.Tensor:
-    "U(low, high) float32 draws of `shape`."
-    return torch.rand(shape, generator=generator, device=draw_device(generator)) * (high - low) + low
-
-
-def bernoulli(shape, p: float, generator=None) -> torch.Tensor:
-    "Boolean draws, True with probability `p`."
-    return torch.rand(shape, generator=generator, device=draw_device(generator)) < p
-
-
-def randint(shape, low: int, high: int, generator=None) -> torch.Tensor:
-    "Integers uniform in [low, high)."
-    return torch.randint(low, high, shape, generator=generator, device=draw_device(generator))
-
-
-def normal(shape, std: float, generator=None) -> torch.Tensor:
-    "N(0, std²) float32 draws."
-    return torch.randn(shape, generator=generator, device=draw_device(generator)) * std
-
-
 def check_xyz(shape, what: str):
     "Fail clearly unless axis 1 of `shape` (N, C, T, V, M) holds the 3 coordinates."
     if shape[1] != 3:

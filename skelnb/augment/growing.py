@@ -11,7 +11,7 @@ import torch
 from fastcore.basics import patch
 from torch import nn
 
-from .base import Params, as_batch, batch_with, run_chain, shares_memory
+from .base import Params, as_batch, run_chain, shares_memory
 from skelnb.augment.hiclr import (
     ChannelMask,
     DropAddEdges,
@@ -186,7 +186,7 @@ def draw(self: GrowingAugmentation, batch: SkeletonBatch, tokens, generator=None
     "One view of `batch` through `tokens`, with fresh draws: (view, its `Params` named `name`, encoder options)."
     data, late, enc = self.split(tokens)
     y, drawn = run_chain(batch, [self.augmentations[t] for t in data], generator)  # linear steps fold across sets
-    y = batch_with(y, to_stream(y.x, self.stream, self.layout))
+    y = to_stream(y, self.stream, self.layout)  # sets the view's stream; a converted batch is refused
     y, late_drawn = run_chain(
         y, [self.augmentations[t] for t in late], generator, owned=not shares_memory(y.x, batch.x)
     )
@@ -200,7 +200,7 @@ def replay(self: GrowingAugmentation, batch: SkeletonBatch, tokens, params: Para
     data, late, _ = self.split(tokens)
     chain = lambda names: Params("Compose", children=tuple(params[t] for t in names))  # noqa: E731
     y, _ = run_chain(batch, [self.augmentations[t] for t in data], params=chain(data))
-    y = batch_with(y, to_stream(y.x, self.stream, self.layout))
+    y = to_stream(y, self.stream, self.layout)  # sets the view's stream; a converted batch is refused
     late_augs = [self.augmentations[t] for t in late]
     return run_chain(y, late_augs, params=chain(late), owned=not shares_memory(y.x, batch.x))[0]
 
@@ -225,8 +225,8 @@ def forward(self: GrowingAugmentation, x, generator: torch.Generator | None = No
 
 @patch
 def _returned(self: GrowingAugmentation, x, view: SkeletonBatch):
-    "A view as the kind of `x`: a batch (in this policy's stream) or its tensor."
-    return replace(view, stream=self.stream) if isinstance(x, SkeletonBatch) else view.x
+    "A view as the kind of `x`: a batch (in this policy's stream, set by `to_stream`) or its tensor."
+    return view if isinstance(x, SkeletonBatch) else view.x
 
 
 @patch

@@ -14,14 +14,12 @@ from skelnb.augment.base import (
     Compose,
     LinearAugmentation,
     Params,
-    bernoulli,
     batch_with,
     check_batch,
     check_xyz,
-    draw_device,
     take_frames,
-    uniform,
 )
+from ..batch import bernoulli, draw_device, uniform
 from ..batch import from_sequence, to_sequence  # re-exported: the sequence layout lives in skelnb.batch
 
 # %% auto #0

@@ -16,11 +16,9 @@ from skelnb.augment.base import (
     Compose,
     LinearAugmentation,
     LinearSteps,
-    bernoulli,
     check_xyz,
-    randint,
-    uniform,
 )
+from ..batch import bernoulli, randint, uniform
 
 # re-exported: Drop/Add Edges live in skelnb.graph, below both the augmentations and the encoders
 from ..graph import DropAddEdges, apply_drop_add, drop_add_adjacency, drop_add_attention, sample_drop_add
