@@ -483,3 +483,15 @@ def test_bone_policy_layout_must_match(ucla):
 
     with pytest.raises(ValueError, match="layout 'ntu25' given for a batch of layout 'nw_ucla'"):
         GrowingAugmentation("BA", stream="bone")(SkeletonBatch(ucla, layout="nw_ucla"), gen())
+
+
+def test_module_apply_reaches_the_mask_token():
+    "`GrowingAugmentation.apply` is the replay, yet `model.apply(init)` on a module holding the policy still works."
+    from torch import nn
+
+    from skelnb.augment.hiclr import RandomJointMask
+
+    growing = GrowingAugmentation("BA|NA|Strong", strong="Mask")
+    model = nn.Sequential(growing)
+    model.apply(lambda m: nn.init.constant_(m.token, 0.5) if isinstance(m, RandomJointMask) else None)
+    assert growing.augmentations["Mask"].token.item() == 0.5

@@ -230,8 +230,10 @@ def _returned(self: GrowingAugmentation, x, view: SkeletonBatch):
 
 
 @patch
-def apply(self: GrowingAugmentation, x, views: GrowingViews) -> GrowingViews:
+def apply(self: GrowingAugmentation, x, views: GrowingViews | None = None) -> GrowingViews:
     "The same draw again from the parameters recorded in `views` (which must hold them), e.g. on another device."
+    if views is None and callable(x):  # nn.Module.apply(fn), as in `model.apply(init)` on a method holding this policy
+        return nn.Module.apply(self, x)
     if views.params is None:
         raise ValueError("these views were drawn without return_params=True")
     batch = as_batch(x)

@@ -342,6 +342,12 @@ class RandomJointMask(Augmentation, nn.Module):
     def forward(self, x, params):
         return self.transform(x, params)
 
+    def apply(self, batch, params=None):
+        "`Augmentation.apply`; with one function, `nn.Module.apply` (so `model.apply(init)` reaches the token)."
+        if params is None and callable(batch):
+            return nn.Module.apply(self, batch)
+        return Augmentation.apply(self, batch, params)
+
 # %% ../../nbs/21_augment.hiclr.ipynb #8542092d
 def style_partners(order: torch.Tensor, pairing: str = "derangement") -> torch.Tensor:
     "The style sample of every sample, from a random order (a permutation of 0..N-1) of the batch."
