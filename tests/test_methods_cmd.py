@@ -218,3 +218,16 @@ def test_build_method_and_bad_parameters():
     ]:
         with pytest.raises(ValueError, match=name):
             HaLPCMD(**HALP | kw)
+
+
+@pytest.mark.cuda
+def test_halp_cmd_step_stays_on_the_gpu(batch):
+    "Views, streams, queues, prototypes and every output on the batch's device (nothing copied to the host)."
+    model = build(HaLPCMD, halp_start_epoch=1, warmup_samples=3).cuda()
+    gpu = batch.to("cuda")
+    g = torch.Generator("cuda").manual_seed(0)
+    for _ in range(3):
+        out = model.training_step(gpu, g)
+        out["loss"].backward()
+    assert all(v.is_cuda and v.isfinite() for v in out.values())
+    assert out["halp"].item() < 0 and model.prototypes_bone.is_cuda

@@ -228,7 +228,7 @@ def losses(self: HaLPCMD, views: Views, queries: dict, key: dict, generator=None
             kept[s] = keep.float().mean()
     halp = sum(terms.values())
     out["loss"] = out["loss"] + mu * halp
-    return out | {"halp": halp.detach(), "mu": torch.tensor(mu)} | {f"kept_{s}": v for s, v in kept.items()}
+    return out | {"halp": halp.detach(), "mu": zero + mu} | {f"kept_{s}": v for s, v in kept.items()}
 
 
 @patch
