@@ -8,6 +8,7 @@ __all__ = ['METHODS', 'ENCODER_PREFIX', 'method_parameters', 'build_method']
 # %% ../../nbs/49_methods.ipynb #49b9c95f
 from .moco import MoCo, Views, gather_keys
 from .hiclr import HiCLR, RECIPES
+from .cmd import CMD, CMD_STREAMS, HaLPCMD
 from skelnb.methods.halp import (
     FRECHET_STEPS,
     HARDNESS,
@@ -34,6 +35,8 @@ import inspect
 METHODS = {  # name -> class; one line per method
     "moco": MoCo,
     "hiclr": HiCLR,
+    "cmd": CMD,
+    "halp_cmd": HaLPCMD,
 }
 ENCODER_PREFIX = "encoder_"
 
