@@ -11,6 +11,12 @@ from .hiclr import HiCLR, RECIPES
 from skelnb.methods.halp import (
     FRECHET_STEPS,
     HARDNESS,
+    HaLP,
+    PrototypeSchedule,
+    add_halp,
+    fit_after_step,
+    halp_active,
+    halp_terms,
     cluster_sizes,
     equidistant_t,
     frechet_means,
@@ -27,6 +33,7 @@ from skelnb.methods.halp import (
     spherical_kmeans,
     t_star_from_dots,
 )
+from .hiclr_halp import HiCLRHaLP
 
 # %% ../../nbs/49_methods.ipynb #b4bc0937
 import inspect
@@ -34,6 +41,8 @@ import inspect
 METHODS = {  # name -> class; one line per method
     "moco": MoCo,
     "hiclr": HiCLR,
+    "halp": HaLP,
+    "hiclr_halp": HiCLRHaLP,
 }
 ENCODER_PREFIX = "encoder_"
 

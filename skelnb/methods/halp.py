@@ -9,11 +9,16 @@ import math
 
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
+from torch import nn
+
+from .moco import MoCo, Views, _choice
 
 # %% auto #0
 __all__ = ['FRECHET_STEPS', 'HARDNESS', 'geodesic_distance', 'kmeanspp_seeds', 'cluster_sizes', 'frechet_means', 'mean_log_map',
            'sphere_exp', 'lloyd_step', 'spherical_kmeans', 'equidistant_t', 't_star_from_dots', 'slerp',
-           'slerp_weights', 'rank_filter', 'hallucinate', 'halp_loss']
+           'slerp_weights', 'rank_filter', 'hallucinate', 'halp_loss', 'PrototypeSchedule', 'HaLP', 'add_halp',
+           'halp_active', 'halp_terms', 'fit_after_step']
 
 # %% ../../nbs/43_methods.halp.ipynb #f09885cf
 def geodesic_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -199,3 +204,158 @@ def halp_loss(q: torch.Tensor, points: torch.Tensor, keep: torch.Tensor, tempera
     similarity = torch.einsum("nd,npd->np", q, points.detach())
     kept = keep.to(similarity.dtype)
     return -(mu / temperature) * (similarity * kept).sum() / (kept.sum() + 1e-8)
+
+# %% ../../nbs/43_methods.halp.ipynb #6838cb6a
+class PrototypeSchedule(nn.Module):
+    "HaLP's prototypes (C, D buffer) and their schedule: a fit after a warm-up of `warmup` keys, then every `every`."
+
+    def __init__(self, num_prototypes: int = 20, dim: int = 128, keys: int = 256, every: int = 10, warmup: int = 32769):
+        super().__init__()
+        self.num_prototypes, self.keys, self.every, self.warmup = num_prototypes, keys, every, warmup
+        self.register_buffer("prototypes", torch.zeros(num_prototypes, dim))
+        self.keys_seen, self.steps_since_fit, self.fits = 0, None, 0
+
+    @property
+    def fitted(self) -> bool:
+        return self.steps_since_fit is not None
+
+    @property
+    def due(self) -> bool:
+        "Whether the warm-up is over and the prototypes were never fitted or `every` steps ago."
+        return self.keys_seen >= self.warmup and (not self.fitted or self.steps_since_fit >= self.every)
+
+    def recent_keys(self, queue: torch.Tensor, ptr: torch.Tensor) -> torch.Tensor:
+        "The `keys` most recent keys of a (D, K) `queue` whose next column is `ptr`: columns ptr−keys … ptr−1 mod K."
+        columns = (ptr - self.keys + torch.arange(self.keys, device=queue.device)) % queue.shape[1]
+        return queue.index_select(1, columns).T
+
+    def fit(self, queue: torch.Tensor, ptr: torch.Tensor, generator: torch.Generator | None = None):
+        "Fit the prototypes to the most recent keys by `spherical_kmeans`; reset the step count."
+        self.prototypes.copy_(spherical_kmeans(self.recent_keys(queue, ptr), self.num_prototypes, generator))
+        self.steps_since_fit, self.fits = 0, self.fits + 1
+
+    def step(self, queue, ptr, num_keys: int, generator=None, active: bool = True) -> bool:
+        "Count a step that enqueued `num_keys` keys; fit (if `active`) when due. Whether it fitted."
+        self.keys_seen += num_keys
+        if self.fitted:
+            self.steps_since_fit += 1
+        if not (active and self.due):
+            return False
+        self.fit(queue, ptr, generator)
+        return True
+
+    def get_extra_state(self) -> dict:
+        return {"keys_seen": self.keys_seen, "steps_since_fit": self.steps_since_fit, "fits": self.fits}
+
+    def set_extra_state(self, state: dict):
+        self.keys_seen, self.steps_since_fit, self.fits = state["keys_seen"], state["steps_since_fit"], state["fits"]
+
+# %% ../../nbs/43_methods.halp.ipynb #53bd7999
+class HaLP(MoCo):
+    "HaLP (Shah et al., CVPR 2023): MoCo v2 plus hallucinated positives of the key towards the queue's prototypes."
+
+    def __init__(
+        self,
+        encoder: str = "bigru",
+        layout: str = "ntu25",
+        stream: str = "joint",
+        num_prototypes: int = 20,
+        prototype_keys: int = 256,
+        prototype_every: int = 10,
+        num_positives: int = 100,
+        lam: float = 0.8,
+        hardness: str = "code",
+        mu: float = 1.0,
+        halp_start_epoch: int = 201,
+        queue_size: int = 16384,
+        momentum: float = 0.999,
+        temperature: float = 0.07,
+        dim: int = 128,
+        view_augmentation: str = "halp",
+        key_init: str = "copy",
+        encoder_args: dict | None = None,
+    ):
+        super().__init__(
+            encoder, layout, stream, queue_size, momentum, temperature, dim, view_augmentation, key_init, encoder_args
+        )
+        add_halp(
+            self, num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch
+        )
+
+# %% ../../nbs/43_methods.halp.ipynb #49c81978
+def _positive_int(name: str, value) -> int:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    return value
+
+
+def add_halp(model: MoCo, num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, start):
+    "Give `model` (a MoCo) HaLP's prototypes, schedule and parameters (`halp_start_epoch` is `start`)."
+    _choice("hardness", hardness, HARDNESS)
+    for name, value in [("prototype_keys", prototype_keys), ("prototype_every", prototype_every)]:
+        _positive_int(name, value)
+    for name, value in [("num_positives", num_positives), ("halp_start_epoch", start)]:
+        _positive_int(name, value)
+    if not 2 <= num_prototypes <= prototype_keys <= model.queue_size:
+        raise ValueError(
+            f"num_prototypes, prototype_keys: expected 2 <= num_prototypes <= prototype_keys <= queue_size = "
+            f"{model.queue_size}, got {num_prototypes!r}, {prototype_keys!r}"
+        )
+    if not 0 <= lam <= 1 or not mu >= 0:
+        raise ValueError(f"lam, mu: expected lam in [0, 1] and mu >= 0, got {lam!r}, {mu!r}")
+    dim = model.queue.shape[0]
+    model.halp = PrototypeSchedule(num_prototypes, dim, prototype_keys, prototype_every, 2 * model.queue_size + 1)
+    model.num_positives, model.lam, model.hardness, model.mu, model.halp_start_epoch = (
+        num_positives,
+        lam,
+        hardness,
+        mu,
+        start,
+    )
+    model.hparams |= dict(num_prototypes=num_prototypes, prototype_keys=prototype_keys, prototype_every=prototype_every)
+    model.hparams |= dict(num_positives=num_positives, lam=lam, hardness=hardness, mu=mu, halp_start_epoch=start)
+
+# %% ../../nbs/43_methods.halp.ipynb #7fd9ba8b
+def halp_active(model: MoCo) -> bool:
+    "Whether HaLP's term is on: the epoch has reached `halp_start_epoch` (μ's schedule)."
+    return model.epoch >= model.halp_start_epoch
+
+
+def halp_terms(model: MoCo, queries: list, anchors: torch.Tensor, generator=None) -> dict:
+    "HaLP's term: μ·`halp_loss` of `queries`, averaged, on positives of `anchors`; with `kept_fraction`, `generated`."
+    zero, device = anchors.new_zeros(()), anchors.device
+    if not (halp_active(model) and model.halp.fitted):
+        return {"halp": zero, "kept_fraction": zero, "generated": torch.tensor(False, device=device)}
+    points, _, keep = hallucinate(
+        anchors.detach(), model.halp.prototypes, model.num_positives, model.lam, model.hardness, generator
+    )
+    terms = [halp_loss(q, points, keep, model.temperature, model.mu) for q in queries]
+    halp = torch.stack(terms).mean()
+    return {
+        "halp": halp,
+        "kept_fraction": keep.to(anchors.dtype).mean(),
+        "generated": torch.tensor(True, device=device),
+    }
+
+
+def fit_after_step(model: MoCo, key: torch.Tensor, out: dict, generator=None):
+    "Count the step's keys (over all processes) and fit the prototypes when due; `out['refit']` says whether."
+    dist = torch.distributed
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    refit = model.halp.step(model.queue, model.queue_ptr, len(key) * world, generator, active=halp_active(model))
+    out["refit"] = torch.tensor(refit, device=key.device)
+
+# %% ../../nbs/43_methods.halp.ipynb #60e622aa
+@patch
+def losses(self: HaLP, views: Views, queries: list, key: torch.Tensor, generator=None) -> dict:
+    "InfoNCE plus the HaLP term of the query on positives of the key (train L394)."
+    out = MoCo.losses(self, views, queries, key, generator)
+    terms = halp_terms(self, queries[:1], key, generator)
+    out["loss"] = out["loss"] + terms["halp"]
+    return out | terms | {"halp": terms["halp"].detach()}
+
+
+@patch
+def after_step(self: HaLP, views: Views, queries: list, key: torch.Tensor, out: dict, generator=None):
+    "After the loss and the enqueue: the prototype fit when due (builder L217)."
+    fit_after_step(self, key, out, generator)
