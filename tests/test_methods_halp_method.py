@@ -216,3 +216,28 @@ def test_prototype_schedule_counts_steps_across_epochs():
     fits = [sched.step(queue, ptr, 3, active=step != 2) for step in range(1, 7)]
     # step 2 completes the warm-up while inactive (before halp_start_epoch): the first fit waits for step 3
     assert fits == [False, False, True, False, True, False]
+
+
+def _fit_on_rank(rank, world_size, port, folder):
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
+    )
+    queue = torch.nn.functional.normalize(torch.randn(16, 32, generator=torch.Generator().manual_seed(0)), dim=0)
+    sched = PrototypeSchedule(num_prototypes=4, dim=16, keys=24, every=2, warmup=5)
+    fitted = sched.step(queue, torch.tensor(3), 6, torch.Generator().manual_seed(100 + rank))  # a seed per rank
+    torch.save({"prototypes": sched.prototypes, "fitted": fitted}, f"{folder}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_every_process_gets_rank_0s_prototypes(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(_fit_on_rank, args=(2, port, str(tmp_path)), nprocs=2)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
+    assert r0["fitted"] and r1["fitted"] and torch.equal(r0["prototypes"], r1["prototypes"])
+    queue = torch.nn.functional.normalize(torch.randn(16, 32, generator=torch.Generator().manual_seed(0)), dim=0)
+    recent = queue[:, (3 - 24 + torch.arange(24)) % 32].T
+    assert torch.equal(r0["prototypes"], spherical_kmeans(recent, 4, torch.Generator().manual_seed(100)))

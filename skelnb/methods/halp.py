@@ -232,6 +232,8 @@ class PrototypeSchedule(nn.Module):
     def fit(self, queue: torch.Tensor, ptr: torch.Tensor, generator: torch.Generator | None = None):
         "Fit the prototypes to the most recent keys by `spherical_kmeans`; reset the step count."
         self.prototypes.copy_(spherical_kmeans(self.recent_keys(queue, ptr), self.num_prototypes, generator))
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.broadcast(self.prototypes, 0)  # each rank's generator draws its own seeds: rank 0's fit
         self.steps_since_fit, self.fits = 0, self.fits + 1
 
     def step(self, queue, ptr, num_keys: int, generator=None, active: bool = True) -> bool:
