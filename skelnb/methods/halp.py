@@ -294,9 +294,8 @@ def _positive_int(name: str, value) -> int:
 def add_halp(model: MoCo, num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, start):
     "Give `model` (a MoCo) HaLP's prototypes, schedule and parameters (`halp_start_epoch` is `start`)."
     _choice("hardness", hardness, HARDNESS)
-    for name, value in [("prototype_keys", prototype_keys), ("prototype_every", prototype_every)]:
-        _positive_int(name, value)
-    for name, value in [("num_positives", num_positives), ("halp_start_epoch", start)]:
+    counts = dict(num_prototypes=num_prototypes, prototype_keys=prototype_keys, prototype_every=prototype_every)
+    for name, value in (counts | dict(num_positives=num_positives, halp_start_epoch=start)).items():
         _positive_int(name, value)
     if not 2 <= num_prototypes <= prototype_keys <= model.queue_size:
         raise ValueError(
@@ -307,13 +306,8 @@ def add_halp(model: MoCo, num_prototypes, prototype_keys, prototype_every, num_p
         raise ValueError(f"lam, mu: expected lam in [0, 1] and mu >= 0, got {lam!r}, {mu!r}")
     dim = model.queue.shape[0]
     model.halp = PrototypeSchedule(num_prototypes, dim, prototype_keys, prototype_every, 2 * model.queue_size + 1)
-    model.num_positives, model.lam, model.hardness, model.mu, model.halp_start_epoch = (
-        num_positives,
-        lam,
-        hardness,
-        mu,
-        start,
-    )
+    model.num_positives, model.lam, model.hardness = num_positives, lam, hardness
+    model.mu, model.halp_start_epoch = mu, start
     model.hparams |= dict(num_prototypes=num_prototypes, prototype_keys=prototype_keys, prototype_every=prototype_every)
     model.hparams |= dict(num_positives=num_positives, lam=lam, hardness=hardness, mu=mu, halp_start_epoch=start)
 
