@@ -12,6 +12,12 @@ from .cmd import CMD, CMD_STREAMS, HaLPCMD
 from skelnb.methods.halp import (
     FRECHET_STEPS,
     HARDNESS,
+    HaLP,
+    PrototypeSchedule,
+    add_halp,
+    fit_after_step,
+    halp_active,
+    halp_terms,
     cluster_sizes,
     equidistant_t,
     frechet_means,
@@ -28,6 +34,7 @@ from skelnb.methods.halp import (
     spherical_kmeans,
     t_star_from_dots,
 )
+from .hiclr_halp import HiCLRHaLP
 
 # %% ../../nbs/49_methods.ipynb #b4bc0937
 import inspect
@@ -35,6 +42,8 @@ import inspect
 METHODS = {  # name -> class; one line per method
     "moco": MoCo,
     "hiclr": HiCLR,
+    "halp": HaLP,
+    "hiclr_halp": HiCLRHaLP,
     "cmd": CMD,
     "halp_cmd": HaLPCMD,
 }
