@@ -13,23 +13,7 @@ from skelnb.methods import HiCLR, build_method
 TINY = dict(layout="nw_ucla", queue_size=8, encoder_args=dict(hidden_channels=4, hidden_dim=16, dropout=0.0))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    "One torch thread: the tiny models gain nothing from more, and a shared machine's busy cores slow OpenMP a lot."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def batch():
-    from skelnb.core import shared_data
-    from skelnb.data.samples import ucla_samples
-
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    return ucla_samples()  # 3 real NW-UCLA sequences (3, 3, 50, 20, 2), joint stream
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_hiclr(seed=0, **kw):
