@@ -105,3 +105,14 @@ def run_two_processes(fn, folder) -> list:
         port = s.getsockname()[1]
     torch.multiprocessing.spawn(fn, args=(2, port, str(folder)), nprocs=2)
     return [torch.load(f"{folder}/rank{r}.pt") for r in range(2)]
+
+
+def train(model, optimizer, batch, generator, steps: int) -> list:
+    "`steps` training steps, each followed by the backward pass and the optimizer's step; the steps' outputs."
+    outs = []
+    for _ in range(steps):
+        outs.append(model.training_step(batch, generator))
+        optimizer.zero_grad()
+        outs[-1]["loss"].backward()
+        optimizer.step()
+    return outs

@@ -9,6 +9,7 @@ from skelnb.losses import cmd_loss, info_nce
 from skelnb.methods import CMD, CMD_STREAMS, HaLP, HaLPCMD, build_method
 from skelnb.methods.halp import halp_loss, hallucinate
 from skelnb.streams import to_stream
+from conftest import train
 
 TINY = dict(hidden_size=8, num_layers=1)
 SMALL = dict(layout="nw_ucla", queue_size=16, topk=4, encoder_args=TINY)
@@ -161,10 +162,7 @@ def test_halp_cmd_schedule_mu_warmup_and_refresh(batch):
 def test_state_dict_round_trip_restores_the_next_step(batch):
     model, g = warmed_halp_cmd(batch, prototype_every=3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    for _ in range(2):
-        optimizer.zero_grad()
-        model.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(model, optimizer, batch, g, 2)
     model.set_epoch(7)
     fresh = build(HaLPCMD, seed=123, halp_start_epoch=1, prototype_every=3)
     fresh.load_state_dict(copy.deepcopy(model.state_dict()))

@@ -8,7 +8,7 @@ import torch
 from skelnb.losses import info_nce
 from skelnb.methods import HaLP, MoCo, build_method
 from skelnb.methods.halp import PrototypeSchedule, halp_loss, hallucinate, spherical_kmeans
-from conftest import run, run_two_processes
+from conftest import run, run_two_processes, train
 
 # Queue of 8, 3 keys a step: the warm-up of 2·8 + 1 = 17 keys ends with step 6 (18 keys), which triggers the first fit.
 TINY = dict(layout="nw_ucla", queue_size=8, num_prototypes=3, prototype_keys=6, prototype_every=3, num_positives=10)
@@ -151,10 +151,7 @@ def test_state_dict_round_trip_restores_the_next_step(batch, steps):
     model = tiny_halp()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(5)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        model.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(model, optimizer, batch, g, steps)
     fresh = tiny_halp(seed=123)
     fresh.load_state_dict(copy.deepcopy(model.state_dict()))
     counters = lambda m: (m.halp.keys_seen, m.halp.steps_since_fit, m.halp.fits, m.epoch)  # noqa: E731
@@ -163,12 +160,7 @@ def test_state_dict_round_trip_restores_the_next_step(batch, steps):
     fresh_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
     results = []
     for m, opt in ((model, optimizer), (fresh, fresh_optimizer)):
-        gen, outs = copy.deepcopy(g), []
-        for _ in range(4):  # across the next fit
-            outs.append(m.training_step(batch, gen))
-            opt.zero_grad()
-            outs[-1]["loss"].backward()
-            opt.step()
+        outs = train(m, opt, batch, copy.deepcopy(g), 4)  # across the next fit
         results.append((outs, m.state_dict()))
     (a, sa), (b, sb) = results
     assert all(torch.equal(x[k], y[k]) for x, y in zip(a, b) for k in KEYS)

@@ -8,7 +8,7 @@ import torch
 from skelnb.losses import hiclr_loss, nnm_info_nce
 from skelnb.methods import HiCLR, HiCLRHaLP, build_method
 from skelnb.methods.halp import halp_loss, hallucinate, spherical_kmeans
-from conftest import run
+from conftest import run, train
 
 ENCODER = dict(hidden_channels=4, hidden_dim=16, dropout=0.0)
 TINY = dict(layout="nw_ucla", queue_size=8, num_prototypes=3, prototype_keys=6, prototype_every=3, num_positives=10)
@@ -114,22 +114,14 @@ def test_state_dict_round_trip_restores_the_next_steps(batch, steps):
     model = tiny()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(5)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        model.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(model, optimizer, batch, g, steps)
     fresh = tiny(seed=99)
     fresh.load_state_dict(copy.deepcopy(model.state_dict()))
     fresh_optimizer = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
     fresh_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
     results = []
     for m, opt in ((model, optimizer), (fresh, fresh_optimizer)):
-        gen, outs = copy.deepcopy(g), []
-        for _ in range(3):
-            outs.append(m.training_step(batch, gen))
-            opt.zero_grad()
-            outs[-1]["loss"].backward()
-            opt.step()
+        outs = train(m, opt, batch, copy.deepcopy(g), 3)
         results.append((outs, m.state_dict()))
     (a, sa), (b, sb) = results
     assert all(torch.equal(x[k], y[k]) for x, y in zip(a, b) for k in KEYS) and any(o["refit"] for o in a)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from skelnb.methods import MoCo, build_method
 from skelnb.methods.moco import gather_keys
-from conftest import run_two_processes
+from conftest import run_two_processes, train
 
 TINY = {
     "stgcn": dict(hidden_channels=4, hidden_dim=16),
@@ -93,10 +93,7 @@ def test_state_dict_round_trip_restores_the_next_step(batch):
     moco = tiny_moco()
     optimizer = torch.optim.SGD(moco.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(5)
-    for _ in range(2):
-        optimizer.zero_grad()
-        moco.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(moco, optimizer, batch, g, 2)
     moco.set_epoch(7)
     fresh = tiny_moco(seed=123)
     fresh.load_state_dict(copy.deepcopy(moco.state_dict()))
