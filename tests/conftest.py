@@ -64,3 +64,55 @@ def ntu_hiclr_samples():
 def ntu(ntu_hiclr_samples):
     "`ntu_hiclr_samples` under the short name the augmentation and encoder tests use (a test file may define its own)."
     return ntu_hiclr_samples
+
+
+# The method tests (tests/test_methods_*.py) share these: `pytestmark = pytest.mark.usefixtures("one_thread")` and the
+# `batch` fixture.
+@pytest.fixture(scope="module")
+def one_thread():
+    "One torch thread: the tiny models gain nothing from more, and a shared machine's busy cores slow OpenMP a lot."
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    "3 real NW-UCLA sequences (3, 3, 50, 20, 2), joint stream; the test skips visibly when the shared data is absent."
+    from skelnb.data.samples import ucla_samples
+
+    if shared_data("nw_ucla") is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    return ucla_samples()
+
+
+def run(model, batch, generator, steps: int) -> list:
+    "The outputs of `steps` training steps of `model` on `batch` with `generator`."
+    return [model.training_step(batch, generator) for _ in range(steps)]
+
+
+def run_two_processes(fn, folder) -> list:
+    "Run `fn(rank, 2, port, folder)` in 2 processes (a free local port for gloo); what each saved in folder/rank<r>.pt."
+    import socket
+
+    import torch
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(fn, args=(2, port, str(folder)), nprocs=2)
+    return [torch.load(f"{folder}/rank{r}.pt") for r in range(2)]
+
+
+def train(model, optimizer, batch, generator, steps: int) -> list:
+    "`steps` training steps, each followed by the backward pass and the optimizer's step; the steps' outputs."
+    outs = []
+    for _ in range(steps):
+        outs.append(model.training_step(batch, generator))
+        optimizer.zero_grad()
+        outs[-1]["loss"].backward()
+        optimizer.step()
+    return outs

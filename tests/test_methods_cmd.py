@@ -6,32 +6,17 @@ import pytest
 import torch
 
 from skelnb.losses import cmd_loss, info_nce
-from skelnb.methods import CMD, CMD_STREAMS, HaLPCMD, build_method
+from skelnb.methods import CMD, CMD_STREAMS, HaLP, HaLPCMD, build_method
 from skelnb.methods.halp import halp_loss, hallucinate
 from skelnb.streams import to_stream
+from conftest import train
 
 TINY = dict(hidden_size=8, num_layers=1)
 SMALL = dict(layout="nw_ucla", queue_size=16, topk=4, encoder_args=TINY)
 HALP = dict(SMALL, num_prototypes=3, prototype_keys=8, num_positives=5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    "One torch thread: the tiny models gain nothing from more, and a shared machine's busy cores slow OpenMP a lot."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def batch():
-    from skelnb.core import shared_data
-    from skelnb.data.samples import ucla_samples
-
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    return ucla_samples()  # 3 real NW-UCLA sequences (3, 3, 50, 20, 2), joint stream
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Recording:
@@ -61,7 +46,7 @@ def warmed_halp_cmd(batch, cls=HaLPCMD, **kw):
     g = torch.Generator().manual_seed(0)
     for _ in range(11):
         model.training_step(batch, g)
-    assert bool(model.prototypes_fitted)
+    assert all(s.fitted for s in model.halp.values())
     return model, g
 
 
@@ -136,7 +121,7 @@ def test_losses_are_infonce_per_stream_plus_cmd_loss_on_the_same_embeddings(batc
 
 def test_halp_term_is_halp_loss_per_stream_on_each_streams_key(batch):
     model, g = warmed_halp_cmd(batch, RecordingHaLPCMD, mu=2.0)
-    prototypes = {s: getattr(model, f"prototypes_{s}").clone() for s in CMD_STREAMS}
+    prototypes = {s: model.halp[s].prototypes.clone() for s in CMD_STREAMS}
     replay = copy.deepcopy(g)
     out = model.training_step(batch, g)
     _, queries, keys = model.last
@@ -146,7 +131,7 @@ def test_halp_term_is_halp_loss_per_stream_on_each_streams_key(batch):
         points, _, keep = hallucinate(keys[s], prototypes[s], 5, 0.8, "code", replay)
         expected = expected + halp_loss(queries[s], points, keep, 0.07)
         assert torch.equal(out[f"kept_{s}"], keep.float().mean())
-    torch.testing.assert_close(out["halp"], expected.detach())
+    torch.testing.assert_close(out["halp"], 2.0 * expected.detach())  # the term added to the loss, μ included
     cmd_part = sum(out[f"info_{s}"] for s in CMD_STREAMS) + out["cmd"]
     torch.testing.assert_close(out["loss"].detach(), cmd_part + 2.0 * expected.detach())
 
@@ -157,47 +142,45 @@ def test_halp_cmd_schedule_mu_warmup_and_refresh(batch):
     for epoch in (1, 2):  # μ = 0: no counting, no prototypes, CMD's loss alone
         model.set_epoch(epoch)
         out = model.training_step(batch, g)
-        assert (out["mu"].item(), out["halp"].item(), model.halp_samples.item()) == (0, 0, 0)
+        assert (out["mu"].item(), out["halp"].item(), model.halp["joint"].keys_seen) == (0, 0, 0)
         torch.testing.assert_close(out["loss"].detach(), sum(out[f"info_{s}"] for s in CMD_STREAMS) + out["cmd"])
     model.set_epoch(3)
     fits = []
-    original = model.fit_prototypes
-    model.fit_prototypes = lambda generator=None: (fits.append(model.iterations.item()), original(generator))
     for step in range(11):  # warm-up: 2K+1 = 33 samples from the start epoch
         out = model.training_step(batch, g)
         assert (out["mu"].item(), out["halp"].item()) == (2.0, 0.0)
-        assert bool(model.prototypes_fitted) == (step == 10)
+        assert all(s.fitted == (step == 10) for s in model.halp.values())
+        fits += [model.iterations.item()] if out["refit"] else []
     for _ in range(7):
-        assert model.training_step(batch, g)["halp"].item() < 0
+        out = model.training_step(batch, g)
+        assert out["halp"].item() < 0
+        fits += [model.iterations.item()] if out["refit"] else []
     assert fits == [13, 16, 19]  # at the end of the step that completes the warm-up, then every 3 steps
-    assert (model.halp_samples.item(), model.prototype_steps.item()) == (54, 8)
+    assert {(s.keys_seen, s.fits, s.steps_since_fit) for s in model.halp.values()} == {(54, 3, 1)}
 
 
 def test_state_dict_round_trip_restores_the_next_step(batch):
     model, g = warmed_halp_cmd(batch, prototype_every=3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    for _ in range(2):
-        optimizer.zero_grad()
-        model.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(model, optimizer, batch, g, 2)
     model.set_epoch(7)
     fresh = build(HaLPCMD, seed=123, halp_start_epoch=1, prototype_every=3)
     fresh.load_state_dict(copy.deepcopy(model.state_dict()))
-    assert fresh.epoch == 7 and bool(fresh.prototypes_fitted)
-    assert (fresh.halp_samples.item(), fresh.prototype_steps.item()) == (39, 3)
+    assert fresh.epoch == 7 and all(s.fitted for s in fresh.halp.values())
+    assert {(s.keys_seen, s.fits, s.steps_since_fit) for s in fresh.halp.values()} == {(39, 1, 2)}
     fresh_optimizer = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
     fresh_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
     results = []
     for m, opt in ((model, optimizer), (fresh, fresh_optimizer)):
         torch.manual_seed(9)
-        out = m.training_step(batch, copy.deepcopy(g))  # prototype_steps 3, prototype_every 3: a refit
+        out = m.training_step(batch, copy.deepcopy(g))  # 3 steps since the fit, prototype_every 3: a refit
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
         results.append((out, m.state_dict()))
     (a, sa), (b, sb) = results
     assert a["halp"].item() < 0 and all(torch.equal(a[k], b[k]) for k in a)
-    assert sa.keys() == sb.keys() and {f"prototypes_{s}" for s in CMD_STREAMS} <= set(sa)
+    assert a["refit"] and sa.keys() == sb.keys() and {f"halp.{s}.prototypes" for s in CMD_STREAMS} <= set(sa)
     assert all(torch.equal(sa[k], sb[k]) for k in sa if isinstance(sa[k], torch.Tensor))
 
 
@@ -220,6 +203,28 @@ def test_build_method_and_bad_parameters():
             HaLPCMD(**HALP | kw)
 
 
+@pytest.mark.parametrize("warmup_from", ["start", "run"])
+def test_halp_and_halp_cmd_joint_stream_schedules_agree(batch, warmup_from):
+    "Single-modality HaLP and HaLP+CMD's joint stream: the same warm-up, fits, generation and counters, step by step."
+    schedule = dict(halp_start_epoch=2, prototype_every=3, warmup_from=warmup_from)
+    halp = HaLP(**{k: v for k, v in HALP.items() if k != "topk"}, **schedule)
+    model = build(HaLPCMD, **schedule)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    counters = lambda s: (s.keys_seen, s.steps_since_fit, s.fits, s.warmup)  # noqa: E731
+    log = []
+    for step in range(1, 19):
+        if step == 4:
+            halp.set_epoch(2)
+            model.set_epoch(2)
+        a, b = halp.training_step(batch, g1), model.training_step(batch, g2)
+        assert (bool(a["refit"]), bool(a["generated"])) == (bool(b["refit"]), bool(b["generated"])), step
+        assert counters(halp.halp) == counters(model.halp["joint"]), step
+        assert all(counters(model.halp[s]) == counters(model.halp["joint"]) for s in CMD_STREAMS)
+        log.append(bool(a["refit"]))
+    first = 14 if warmup_from == "start" else 11  # 33 keys counted from step 4 (epoch 2), or from step 1
+    assert [i for i, r in enumerate(log, 1) if r] == list(range(first, 19, 3))
+
+
 @pytest.mark.cuda
 def test_halp_cmd_step_stays_on_the_gpu(batch):
     "Views, streams, queues, prototypes and every output on the batch's device (nothing copied to the host)."
@@ -230,4 +235,4 @@ def test_halp_cmd_step_stays_on_the_gpu(batch):
         out = model.training_step(gpu, g)
         out["loss"].backward()
     assert all(v.is_cuda and v.isfinite() for v in out.values())
-    assert out["halp"].item() < 0 and model.prototypes_bone.is_cuda
+    assert out["halp"].item() < 0 and model.halp["bone"].prototypes.is_cuda

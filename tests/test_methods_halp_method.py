@@ -8,6 +8,7 @@ import torch
 from skelnb.losses import info_nce
 from skelnb.methods import HaLP, MoCo, build_method
 from skelnb.methods.halp import PrototypeSchedule, halp_loss, hallucinate, spherical_kmeans
+from conftest import run, run_two_processes, train
 
 # Queue of 8, 3 keys a step: the warm-up of 2·8 + 1 = 17 keys ends with step 6 (18 keys), which triggers the first fit.
 TINY = dict(layout="nw_ucla", queue_size=8, num_prototypes=3, prototype_keys=6, prototype_every=3, num_positives=10)
@@ -15,32 +16,12 @@ TINY |= dict(halp_start_epoch=1, encoder_args=dict(hidden_size=8, num_layers=1))
 KEYS = ["generated", "halp", "info", "kept_fraction", "loss", "neg_sim", "pos_sim", "refit"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    "One torch thread: the tiny models gain nothing from more, and a shared machine's busy cores slow OpenMP a lot."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def batch():
-    from skelnb.core import shared_data
-    from skelnb.data.samples import ucla_samples
-
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    return ucla_samples()  # 3 real NW-UCLA sequences (3, 3, 50, 20, 2), joint stream
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_halp(seed=0, **kw):
     torch.manual_seed(seed)
     return HaLP(**TINY | kw)
-
-
-def run(model, batch, g, steps):
-    return [model.training_step(batch, g) for _ in range(steps)]
 
 
 def replay(model, batch, g):
@@ -129,9 +110,12 @@ def test_mu_schedule_before_halp_start_epoch_is_exactly_moco(batch):
         a, b = halp.training_step(batch, g1), moco.training_step(batch, g2)
         assert torch.equal(a["loss"], b["loss"]) and a["halp"].item() == 0 and not a["refit"] and not a["generated"]
     assert torch.equal(halp.queue, moco.queue) and torch.equal(g1.get_state(), g2.get_state())
-    assert halp.halp.fits == 0 and halp.halp.keys_seen == 24
-    halp.set_epoch(3)  # the queue is warm: the first fit right after this step, then generation with weight μ
-    assert halp.training_step(batch, g1)["refit"]
+    assert halp.halp.fits == 0 and halp.halp.keys_seen == 0  # the warm-up counts from halp_start_epoch
+    halp.set_epoch(3)  # as after the reference's resume: 2K+1 = 17 more keys (6 steps) before the first fit
+    outs = run(halp, batch, g1, 6)
+    assert [bool(o["refit"]) for o in outs] == [False] * 5 + [True] and not any(o["generated"] for o in outs)
+    assert all(o["halp"].item() == 0 and torch.equal(o["loss"], o["info"]) for o in outs)
+    assert (halp.halp.keys_seen, halp.halp.fits) == (18, 1)
     mu1 = copy.deepcopy(halp)
     mu1.mu = 1.0
     a, b = halp.training_step(batch, copy.deepcopy(g1)), mu1.training_step(batch, copy.deepcopy(g1))
@@ -167,10 +151,7 @@ def test_state_dict_round_trip_restores_the_next_step(batch, steps):
     model = tiny_halp()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(5)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        model.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(model, optimizer, batch, g, steps)
     fresh = tiny_halp(seed=123)
     fresh.load_state_dict(copy.deepcopy(model.state_dict()))
     counters = lambda m: (m.halp.keys_seen, m.halp.steps_since_fit, m.halp.fits, m.epoch)  # noqa: E731
@@ -179,12 +160,7 @@ def test_state_dict_round_trip_restores_the_next_step(batch, steps):
     fresh_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
     results = []
     for m, opt in ((model, optimizer), (fresh, fresh_optimizer)):
-        gen, outs = copy.deepcopy(g), []
-        for _ in range(4):  # across the next fit
-            outs.append(m.training_step(batch, gen))
-            opt.zero_grad()
-            outs[-1]["loss"].backward()
-            opt.step()
+        outs = train(m, opt, batch, copy.deepcopy(g), 4)  # across the next fit
         results.append((outs, m.state_dict()))
     (a, sa), (b, sb) = results
     assert all(torch.equal(x[k], y[k]) for x, y in zip(a, b) for k in KEYS)
@@ -214,8 +190,27 @@ def test_prototype_schedule_counts_steps_across_epochs():
     sched = PrototypeSchedule(num_prototypes=2, dim=4, keys=4, every=2, warmup=5)
     queue, ptr = torch.nn.functional.normalize(torch.randn(4, 8), dim=0), torch.tensor(0)
     fits = [sched.step(queue, ptr, 3, active=step != 2) for step in range(1, 7)]
-    # step 2 completes the warm-up while inactive (before halp_start_epoch): the first fit waits for step 3
-    assert fits == [False, False, True, False, True, False]
+    # step 2 is inactive: its keys do not count, and step 3 (6 keys counted) completes the warm-up and fits
+    assert fits == [False, False, True, False, True, False] and sched.keys_seen == 15
+
+
+@pytest.mark.parametrize("warmup_from, fits, keys_seen", [("start", [4, 6], 12), ("run", [3, 5], 18)])
+def test_warm_up_counts_from_the_start_epoch_or_the_run(warmup_from, fits, keys_seen):
+    "Steps 1-2 before halp_start_epoch: 'start' (the reference) counts keys from step 3, 'run' from step 1."
+    sched = PrototypeSchedule(num_prototypes=2, dim=4, keys=4, every=2, warmup=5, warmup_from=warmup_from)
+    queue, ptr = torch.nn.functional.normalize(torch.randn(4, 8), dim=0), torch.tensor(0)
+    assert [step for step in range(1, 7) if sched.step(queue, ptr, 3, active=step >= 3)] == fits
+    assert sched.keys_seen == keys_seen
+
+
+def test_warmup_from_run_fits_at_halp_start_epoch(batch):
+    "`warmup_from='run'` counts the MoCo phase's keys: the queue is warm, the first fit follows the first HaLP step."
+    model = tiny_halp(halp_start_epoch=2, warmup_from="run")
+    g = torch.Generator().manual_seed(0)
+    assert not any(o["refit"] or o["generated"] for o in run(model, batch, g, 6))
+    assert (model.halp.keys_seen, model.halp.fits) == (18, 0)
+    model.set_epoch(2)
+    assert [bool(o["refit"]) for o in run(model, batch, g, 4)] == [True, False, False, True]
 
 
 def _fit_on_rank(rank, world_size, port, folder):
@@ -230,13 +225,7 @@ def _fit_on_rank(rank, world_size, port, folder):
 
 
 def test_every_process_gets_rank_0s_prototypes(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    torch.multiprocessing.spawn(_fit_on_rank, args=(2, port, str(tmp_path)), nprocs=2)
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
+    r0, r1 = run_two_processes(_fit_on_rank, tmp_path)
     assert r0["fitted"] and r1["fitted"] and torch.equal(r0["prototypes"], r1["prototypes"])
     queue = torch.nn.functional.normalize(torch.randn(16, 32, generator=torch.Generator().manual_seed(0)), dim=0)
     recent = queue[:, (3 - 24 + torch.arange(24)) % 32].T

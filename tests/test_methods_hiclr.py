@@ -9,27 +9,12 @@ import torch.nn.functional as F
 from skelnb.augment import paper_settings
 from skelnb.losses import hiclr_loss, nnm_info_nce
 from skelnb.methods import HiCLR, build_method
+from conftest import train
 
 TINY = dict(layout="nw_ucla", queue_size=8, encoder_args=dict(hidden_channels=4, hidden_dim=16, dropout=0.0))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    "One torch thread: the tiny models gain nothing from more, and a shared machine's busy cores slow OpenMP a lot."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def batch():
-    from skelnb.core import shared_data
-    from skelnb.data.samples import ucla_samples
-
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    return ucla_samples()  # 3 real NW-UCLA sequences (3, 3, 50, 20, 2), joint stream
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_hiclr(seed=0, **kw):
@@ -119,10 +104,7 @@ def test_state_dict_round_trip_restores_the_next_step(batch):
     model = tiny_hiclr(strong="DAE", encoder_args=dict(hidden_channels=4, hidden_dim=16))  # dropout 0.5 as released
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(2)
-    for _ in range(2):
-        optimizer.zero_grad()
-        model.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(model, optimizer, batch, g, 2)
     model.set_epoch(151)
     fresh = tiny_hiclr(seed=99, strong="DAE", encoder_args=dict(hidden_channels=4, hidden_dim=16))
     fresh.load_state_dict(copy.deepcopy(model.state_dict()))

@@ -8,6 +8,7 @@ import torch
 from skelnb.losses import hiclr_loss, nnm_info_nce
 from skelnb.methods import HiCLR, HiCLRHaLP, build_method
 from skelnb.methods.halp import halp_loss, hallucinate, spherical_kmeans
+from conftest import run, train
 
 ENCODER = dict(hidden_channels=4, hidden_dim=16, dropout=0.0)
 TINY = dict(layout="nw_ucla", queue_size=8, num_prototypes=3, prototype_keys=6, prototype_every=3, num_positives=10)
@@ -16,32 +17,12 @@ KEYS = ["generated", "halp", "hierarchy_1", "hierarchy_2", "info", "kept_fractio
 KEYS = sorted(KEYS + ["refit"])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    "One torch thread: the tiny models gain nothing from more, and a shared machine's busy cores slow OpenMP a lot."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def batch():
-    from skelnb.core import shared_data
-    from skelnb.data.samples import ucla_samples
-
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    return ucla_samples()  # 3 real NW-UCLA sequences (3, 3, 50, 20, 2), joint stream
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(seed=0, **kw):
     torch.manual_seed(seed)
     return HiCLRHaLP(**TINY | kw)
-
-
-def run(model, batch, g, steps):
-    return [model.training_step(batch, g) for _ in range(steps)]
 
 
 def replay(model, batch, g):
@@ -103,9 +84,11 @@ def test_before_halp_start_epoch_it_is_exactly_hiclr(batch):
     for _ in range(7):
         a, b = model.training_step(batch, g1), hiclr.training_step(batch, g2)
         assert torch.equal(a["loss"], b["loss"]) and not a["generated"] and not a["refit"]
-    assert torch.equal(g1.get_state(), g2.get_state()) and model.halp.fits == 0
-    model.set_epoch(2)
-    assert model.training_step(batch, g1)["refit"] and model.training_step(batch, g1)["generated"]
+    assert torch.equal(g1.get_state(), g2.get_state()) and (model.halp.fits, model.halp.keys_seen) == (0, 0)
+    model.set_epoch(2)  # the warm-up of 17 keys counts from halp_start_epoch: the first fit after 6 steps
+    outs = run(model, batch, g1, 7)
+    assert [bool(o["refit"]) for o in outs] == [False] * 5 + [True, False]
+    assert [bool(o["generated"]) for o in outs] == [False] * 6 + [True]
 
 
 def test_key_encoder_changes_only_by_momentum(batch):
@@ -131,22 +114,14 @@ def test_state_dict_round_trip_restores_the_next_steps(batch, steps):
     model = tiny()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(5)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        model.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(model, optimizer, batch, g, steps)
     fresh = tiny(seed=99)
     fresh.load_state_dict(copy.deepcopy(model.state_dict()))
     fresh_optimizer = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
     fresh_optimizer.load_state_dict(copy.deepcopy(optimizer.state_dict()))
     results = []
     for m, opt in ((model, optimizer), (fresh, fresh_optimizer)):
-        gen, outs = copy.deepcopy(g), []
-        for _ in range(3):
-            outs.append(m.training_step(batch, gen))
-            opt.zero_grad()
-            outs[-1]["loss"].backward()
-            opt.step()
+        outs = train(m, opt, batch, copy.deepcopy(g), 3)
         results.append((outs, m.state_dict()))
     (a, sa), (b, sb) = results
     assert all(torch.equal(x[k], y[k]) for x, y in zip(a, b) for k in KEYS) and any(o["refit"] for o in a)

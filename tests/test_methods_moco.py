@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from skelnb.methods import MoCo, build_method
 from skelnb.methods.moco import gather_keys
+from conftest import run_two_processes, train
 
 TINY = {
     "stgcn": dict(hidden_channels=4, hidden_dim=16),
@@ -16,23 +17,7 @@ TINY = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    "One torch thread: the tiny models gain nothing from more, and a shared machine's busy cores slow OpenMP a lot."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def batch():
-    from skelnb.core import shared_data
-    from skelnb.data.samples import ucla_samples
-
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    return ucla_samples()  # 3 real NW-UCLA sequences (3, 3, 50, 20, 2), joint stream
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_moco(encoder="stgcn", seed=0, **kw):
@@ -108,10 +93,7 @@ def test_state_dict_round_trip_restores_the_next_step(batch):
     moco = tiny_moco()
     optimizer = torch.optim.SGD(moco.parameters(), lr=0.1, momentum=0.9)
     g = torch.Generator().manual_seed(5)
-    for _ in range(2):
-        optimizer.zero_grad()
-        moco.training_step(batch, g)["loss"].backward()
-        optimizer.step()
+    train(moco, optimizer, batch, g, 2)
     moco.set_epoch(7)
     fresh = tiny_moco(seed=123)
     fresh.load_state_dict(copy.deepcopy(moco.state_dict()))
@@ -164,13 +146,7 @@ def _enqueue_on_rank(rank, world_size, port, folder):
 
 
 def test_enqueue_all_gathers_keys_across_processes(tmp_path):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    torch.multiprocessing.spawn(_enqueue_on_rank, args=(2, port, str(tmp_path)), nprocs=2)
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(2))
+    r0, r1 = run_two_processes(_enqueue_on_rank, tmp_path)
     assert r0["ptr"].item() == r1["ptr"].item() == 6
     assert torch.equal(r0["queue"], r1["queue"])
     assert torch.equal(r0["queue"][:, :6].T, torch.cat([r0["keys"], r1["keys"]]))

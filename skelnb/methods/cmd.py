@@ -14,7 +14,7 @@ from torch import nn
 from ..batch import SkeletonBatch
 from ..encoders import build_encoder
 from ..losses import cmd_loss, info_nce
-from .halp import HARDNESS, halp_loss, hallucinate, spherical_kmeans
+from .halp import add_halp, fit_after_step, halp_active, halp_terms
 from .moco import MoCo, Views, _choice
 from ..streams import to_stream
 
@@ -155,90 +155,29 @@ class HaLPCMD(CMD):
         lam: float = 0.8,
         hardness: str = "code",
         warmup_samples: int | None = None,
+        warmup_from: str = "start",
         encoder_args: dict | None = None,
     ):
         cmd = (encoder, layout, queue_size, momentum, temperature, dim, topk, teacher_temperature, student_temperature)
         super().__init__(*cmd, cmd_weight, encoder_args)
-        warmup_samples = 2 * queue_size + 1 if warmup_samples is None else warmup_samples
-        counts = dict(halp_start_epoch=halp_start_epoch, prototype_every=prototype_every, num_positives=num_positives)
-        for name, value in (counts | dict(warmup_samples=warmup_samples)).items():
-            low = 0 if name == "warmup_samples" else 1
-            if not (isinstance(value, int) and value >= low):
-                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-        if not (isinstance(prototype_keys, int) and 2 <= num_prototypes <= prototype_keys <= queue_size):
-            got = f"{num_prototypes!r}, {prototype_keys!r}"
-            want = f"2 <= num_prototypes <= prototype_keys <= K = {queue_size}"
-            raise ValueError(f"num_prototypes, prototype_keys: expected {want}, got {got}")
-        self.mu, self.halp_start_epoch, self.prototype_every = mu, halp_start_epoch, prototype_every
-        self.num_prototypes, self.prototype_keys, self.num_positives = num_prototypes, prototype_keys, num_positives
-        self.lam, self.hardness = lam, _choice("hardness", hardness, HARDNESS)
-        self.warmup_samples = warmup_samples
-        self.hparams |= dict(mu=mu, halp_start_epoch=halp_start_epoch, prototype_every=prototype_every)
-        self.hparams |= dict(num_prototypes=num_prototypes, prototype_keys=prototype_keys, num_positives=num_positives)
-        self.hparams |= dict(lam=lam, hardness=hardness, warmup_samples=warmup_samples)
-        for stream in CMD_STREAMS:
-            self.register_buffer(f"prototypes_{stream}", torch.zeros(num_prototypes, dim))
-        self.register_buffer("halp_samples", torch.zeros((), dtype=torch.long))
-        self.register_buffer("prototype_steps", torch.zeros((), dtype=torch.long))
-        self.register_buffer("prototypes_fitted", torch.zeros((), dtype=torch.bool))
-
-# %% ../../nbs/45_methods.cmd.ipynb #a8d01536
-@patch
-def current_mu(self: HaLPCMD) -> float:
-    "μ(e): 0 before `halp_start_epoch`, then `mu` (HaLP's 'μ = 0 for the first 200 epochs')."
-    return self.mu if self.epoch >= self.halp_start_epoch else 0.0
-
-
-@patch
-def generates(self: HaLPCMD) -> bool:
-    "Whether this step hallucinates positives: μ(e) ≠ 0 and the prototypes have been fitted."
-    return self.current_mu() != 0 and bool(self.prototypes_fitted)
-
-
-@patch
-def recent_keys(self: HaLPCMD, stream: str) -> torch.Tensor:
-    "The `prototype_keys` most recently enqueued keys of `stream`, (n, D), oldest first."
-    queue, pointer = (getattr(self, name) for name in self.queue_names(stream))
-    columns = (pointer - self.prototype_keys + torch.arange(self.prototype_keys, device=queue.device)) % queue.shape[1]
-    return queue[:, columns].T
-
-
-@patch
-@torch.no_grad()
-def fit_prototypes(self: HaLPCMD, generator: torch.Generator | None = None):
-    "Fit each stream's prototypes to its most recent queue keys (spherical k-means); mark them fitted."
-    for s in CMD_STREAMS:
-        centroids = spherical_kmeans(self.recent_keys(s), self.num_prototypes, generator)
-        getattr(self, f"prototypes_{s}").copy_(centroids)
-    self.prototypes_fitted.fill_(True)
+        halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
+        add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from, streams=CMD_STREAMS)
 
 # %% ../../nbs/45_methods.cmd.ipynb #4233ee3e
 @patch
 def losses(self: HaLPCMD, views: Views, queries: dict, key: dict, generator=None) -> dict:
     "CMD's losses + μ(e)·Σ_s L_HaLP,s, each stream's positives anchored on its key, from its prototypes."
     out = CMD.losses(self, views, queries, key, generator)
-    mu, zero = self.current_mu(), out["loss"].new_zeros(())
-    terms, kept = {s: zero for s in CMD_STREAMS}, {s: zero for s in CMD_STREAMS}
-    if self.generates():
-        for s in CMD_STREAMS:
-            points, _, keep = hallucinate(
-                key[s], getattr(self, f"prototypes_{s}"), self.num_positives, self.lam, self.hardness, generator
-            )
-            terms[s] = halp_loss(queries[s], points, keep, self.temperature, mu=1.0)
-            kept[s] = keep.float().mean()
-    halp = sum(terms.values())
-    out["loss"] = out["loss"] + mu * halp
-    return out | {"halp": halp.detach(), "mu": zero + mu} | {f"kept_{s}": v for s, v in kept.items()}
+    terms = {s: halp_terms(self, [queries[s]], key[s], generator, self.halp[s]) for s in CMD_STREAMS}
+    halp = sum(t["halp"] for t in terms.values())
+    out["loss"] = out["loss"] + halp
+    mu = out["loss"].new_tensor(self.mu if halp_active(self) else 0.0)
+    kept = {f"kept_{s}": t["kept_fraction"] for s, t in terms.items()}
+    return out | {"halp": halp.detach(), "mu": mu, "generated": terms["joint"]["generated"]} | kept
 
 
 @patch
 def after_step(self: HaLPCMD, views: Views, queries: dict, key: dict, out: dict, generator=None):
-    "HaLP's schedule: from `halp_start_epoch` count samples; after the warm-up fit now and every `prototype_every`."
-    if self.epoch < self.halp_start_epoch:
-        return
-    self.halp_samples.add_(len(key["joint"]))
-    if self.halp_samples < self.warmup_samples:
-        return
-    if self.prototype_steps % self.prototype_every == 0:
-        self.fit_prototypes(generator)
-    self.prototype_steps.add_(1)
+    "HaLP's schedule of each stream after the enqueue: count its keys, fit its prototypes when due (`refit`)."
+    for s in CMD_STREAMS:
+        fit_after_step(self, key[s], out, generator, self.halp[s], *self.queue_names(s))

@@ -15,8 +15,8 @@ from torch import nn
 from .moco import MoCo, Views, _choice
 
 # %% auto #0
-__all__ = ['FRECHET_STEPS', 'HARDNESS', 'geodesic_distance', 'kmeanspp_seeds', 'cluster_sizes', 'frechet_means', 'mean_log_map',
-           'sphere_exp', 'lloyd_step', 'spherical_kmeans', 'equidistant_t', 't_star_from_dots', 'slerp',
+__all__ = ['FRECHET_STEPS', 'HARDNESS', 'WARMUP_FROM', 'geodesic_distance', 'kmeanspp_seeds', 'cluster_sizes', 'frechet_means',
+           'mean_log_map', 'sphere_exp', 'lloyd_step', 'spherical_kmeans', 'equidistant_t', 't_star_from_dots', 'slerp',
            'slerp_weights', 'rank_filter', 'hallucinate', 'halp_loss', 'PrototypeSchedule', 'HaLP', 'add_halp',
            'halp_active', 'halp_terms', 'fit_after_step']
 
@@ -206,12 +206,16 @@ def halp_loss(q: torch.Tensor, points: torch.Tensor, keep: torch.Tensor, tempera
     return -(mu / temperature) * (similarity * kept).sum() / (kept.sum() + 1e-8)
 
 # %% ../../nbs/43_methods.halp.ipynb #6838cb6a
+WARMUP_FROM = ("start", "run")
+
+
 class PrototypeSchedule(nn.Module):
     "HaLP's prototypes (C, D buffer) and their schedule: a fit after a warm-up of `warmup` keys, then every `every`."
 
-    def __init__(self, num_prototypes: int = 20, dim: int = 128, keys: int = 256, every: int = 10, warmup: int = 32769):
+    def __init__(self, num_prototypes=20, dim=128, keys=256, every=10, warmup=32769, warmup_from: str = "start"):
         super().__init__()
         self.num_prototypes, self.keys, self.every, self.warmup = num_prototypes, keys, every, warmup
+        self.warmup_from = _choice("warmup_from", warmup_from, WARMUP_FROM)
         self.register_buffer("prototypes", torch.zeros(num_prototypes, dim))
         self.keys_seen, self.steps_since_fit, self.fits = 0, None, 0
 
@@ -237,8 +241,9 @@ class PrototypeSchedule(nn.Module):
         self.steps_since_fit, self.fits = 0, self.fits + 1
 
     def step(self, queue, ptr, num_keys: int, generator=None, active: bool = True) -> bool:
-        "Count a step that enqueued `num_keys` keys; fit (if `active`) when due. Whether it fitted."
-        self.keys_seen += num_keys
+        "Count a step's `num_keys` keys (an inactive one's only if `warmup_from='run'`); fit if `active` and due."
+        if active or self.warmup_from == "run":
+            self.keys_seen += num_keys
         if self.fitted:
             self.steps_since_fit += 1
         if not (active and self.due):
@@ -269,6 +274,8 @@ class HaLP(MoCo):
         hardness: str = "code",
         mu: float = 1.0,
         halp_start_epoch: int = 201,
+        warmup_samples: int | None = None,
+        warmup_from: str = "start",
         queue_size: int = 16384,
         momentum: float = 0.999,
         temperature: float = 0.07,
@@ -280,23 +287,37 @@ class HaLP(MoCo):
         super().__init__(
             encoder, layout, stream, queue_size, momentum, temperature, dim, view_augmentation, key_init, encoder_args
         )
-        add_halp(
-            self, num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch
-        )
+        halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
+        add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from)
 
 # %% ../../nbs/43_methods.halp.ipynb #49c81978
-def _positive_int(name: str, value) -> int:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+def _positive_int(name: str, value, low: int = 1) -> int:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
     return value
 
 
-def add_halp(model: MoCo, num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, start):
-    "Give `model` (a MoCo) HaLP's prototypes, schedule and parameters (`halp_start_epoch` is `start`)."
+def add_halp(
+    model: MoCo,
+    num_prototypes,
+    prototype_keys,
+    prototype_every,
+    num_positives,
+    lam,
+    hardness,
+    mu,
+    start,
+    warmup_samples=None,
+    warmup_from="start",
+    streams=None,
+):
+    "Give `model` (a MoCo) HaLP's parameters and schedule `halp` (a `ModuleDict` by stream if `streams`)."
     _choice("hardness", hardness, HARDNESS)
+    _choice("warmup_from", warmup_from, WARMUP_FROM)
     counts = dict(num_prototypes=num_prototypes, prototype_keys=prototype_keys, prototype_every=prototype_every)
     for name, value in (counts | dict(num_positives=num_positives, halp_start_epoch=start)).items():
         _positive_int(name, value)
+    warmup = _positive_int("warmup_samples", 2 * model.queue_size + 1 if warmup_samples is None else warmup_samples, 0)
     if not 2 <= num_prototypes <= prototype_keys <= model.queue_size:
         raise ValueError(
             f"num_prototypes, prototype_keys: expected 2 <= num_prototypes <= prototype_keys <= queue_size = "
@@ -304,12 +325,16 @@ def add_halp(model: MoCo, num_prototypes, prototype_keys, prototype_every, num_p
         )
     if not 0 <= lam <= 1 or not mu >= 0:
         raise ValueError(f"lam, mu: expected lam in [0, 1] and mu >= 0, got {lam!r}, {mu!r}")
-    dim = model.queue.shape[0]
-    model.halp = PrototypeSchedule(num_prototypes, dim, prototype_keys, prototype_every, 2 * model.queue_size + 1)
+    schedule = (num_prototypes, model.queue.shape[0], prototype_keys, prototype_every, warmup, warmup_from)
+    if streams is None:
+        model.halp = PrototypeSchedule(*schedule)
+    else:
+        model.halp = nn.ModuleDict({s: PrototypeSchedule(*schedule) for s in streams})
     model.num_positives, model.lam, model.hardness = num_positives, lam, hardness
     model.mu, model.halp_start_epoch = mu, start
     model.hparams |= dict(num_prototypes=num_prototypes, prototype_keys=prototype_keys, prototype_every=prototype_every)
     model.hparams |= dict(num_positives=num_positives, lam=lam, hardness=hardness, mu=mu, halp_start_epoch=start)
+    model.hparams |= dict(warmup_samples=warmup, warmup_from=warmup_from)
 
 # %% ../../nbs/43_methods.halp.ipynb #7fd9ba8b
 def halp_active(model: MoCo) -> bool:
@@ -317,13 +342,14 @@ def halp_active(model: MoCo) -> bool:
     return model.epoch >= model.halp_start_epoch
 
 
-def halp_terms(model: MoCo, queries: list, anchors: torch.Tensor, generator=None) -> dict:
+def halp_terms(model: MoCo, queries: list, anchors: torch.Tensor, generator=None, schedule=None) -> dict:
     "HaLP's term: μ·`halp_loss` of `queries`, averaged, on positives of `anchors`; with `kept_fraction`, `generated`."
+    schedule = model.halp if schedule is None else schedule
     zero, device = anchors.new_zeros(()), anchors.device
-    if not (halp_active(model) and model.halp.fitted):
+    if not (halp_active(model) and schedule.fitted):
         return {"halp": zero, "kept_fraction": zero, "generated": torch.tensor(False, device=device)}
     points, _, keep = hallucinate(
-        anchors.detach(), model.halp.prototypes, model.num_positives, model.lam, model.hardness, generator
+        anchors.detach(), schedule.prototypes, model.num_positives, model.lam, model.hardness, generator
     )
     terms = [halp_loss(q, points, keep, model.temperature, model.mu) for q in queries]
     halp = torch.stack(terms).mean()
@@ -334,11 +360,13 @@ def halp_terms(model: MoCo, queries: list, anchors: torch.Tensor, generator=None
     }
 
 
-def fit_after_step(model: MoCo, key: torch.Tensor, out: dict, generator=None):
-    "Count the step's keys (over all processes) and fit the prototypes when due; `out['refit']` says whether."
+def fit_after_step(model: MoCo, key, out: dict, generator=None, schedule=None, queue="queue", pointer="queue_ptr"):
+    "Count the step's keys (all processes) in `schedule` (`model.halp`), fit it to buffer `queue` when due; `refit`."
+    schedule = model.halp if schedule is None else schedule
     dist = torch.distributed
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-    refit = model.halp.step(model.queue, model.queue_ptr, len(key) * world, generator, active=halp_active(model))
+    queue, ptr = getattr(model, queue), getattr(model, pointer)
+    refit = schedule.step(queue, ptr, len(key) * world, generator, active=halp_active(model))
     out["refit"] = torch.tensor(refit, device=key.device)
 
 # %% ../../nbs/43_methods.halp.ipynb #60e622aa

@@ -44,6 +44,8 @@ class HiCLRHaLP(HiCLR):
         hardness: str = "code",
         mu: float = 1.0,
         halp_start_epoch: int = 151,
+        warmup_samples: int | None = None,
+        warmup_from: str = "start",
         queue_size: int = 32768,
         momentum: float = 0.999,
         temperature: float = 0.07,
@@ -53,9 +55,8 @@ class HiCLRHaLP(HiCLR):
         hiclr_args = (encoder, layout, stream, sets, strong, key, sim, weight, recipe, nnm_epoch, topk)
         super().__init__(*hiclr_args, queue_size, momentum, temperature, dim, encoder_args)
         self.halp_queries = _choice("halp_queries", halp_queries, HALP_QUERIES)
-        add_halp(
-            self, num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch
-        )
+        halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
+        add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from)
         self.hparams |= dict(halp_queries=halp_queries)
 
 # %% ../../nbs/44_methods.hiclr_halp.ipynb #596b2387
