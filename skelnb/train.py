@@ -29,7 +29,7 @@ __all__ = ['PRESETS', 'RUN_ONLY', 'TrainConfig', 'resolve', 'check_config', 'lea
            'average_gradients', 'epoch_batches', 'rng_states', 'set_rng_states', 'save_checkpoint', 'load_checkpoint',
            'newest_checkpoint', 'run_identity', 'identity_differences', 'build_run', 'make_optimizer', 'git_commit',
            'write_run_json', 'MetricsLog', 'scalars', 'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step',
-           'start_run', 'run_epoch', 'finish_epoch', 'train']
+           'start_run', 'run_epoch', 'finish_epoch', 'train', 'add_train_arguments', 'main', 'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
 @dataclasses.dataclass
@@ -605,3 +605,54 @@ def train(preset: str | None = None, method_params: dict | None = None, resume="
             f"{run.stop}: stopped at step {run.iteration}, checkpoint in {run.folder / 'checkpoints'}", file=sys.stderr
         )
     return run
+
+# %% ../nbs/50_train.ipynb #b68a8f37
+def _literal(text: str):
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def add_train_arguments(parser) -> None:
+    "One flag per `TrainConfig` field, `--preset` and `--resume`, each help with the default and the presets' values."
+    parser.add_argument("--preset", choices=list(PRESETS), help="a reference recipe; flags override its values")
+    parser.add_argument("--resume", default="auto", help="'auto' (newest complete checkpoint), 'none' or a path")
+    for f in dataclasses.fields(TrainConfig):
+        presets = ", ".join(f"{p}={v[f.name]}" for p, v in PRESETS.items() if f.name in v)
+        text = f"default {f.default!r}" + (f"; presets: {presets}" if presets else "")
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=None, help=text)
+        elif isinstance(f.default, tuple):
+            parser.add_argument(flag, type=int, nargs="*", default=None, help=text)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=None, help=text)
+    parser.epilog = "Method parameters: --NAME VALUE for any parameter of the method (skelnb.methods)."
+
+
+def main(argv=None) -> Run:
+    "Parse `argv` (flags of `add_train_arguments` and method parameters) and `train`."
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="skelnb.train", description="Pretrain a self-supervised method.")
+    add_train_arguments(parser)
+    args, rest = parser.parse_known_args(argv)
+    return train_from_args(args, rest)
+
+
+def train_from_args(args, rest: list) -> Run:
+    "`train` with the parsed flags `args` and the method parameters `rest` (`--name value` pairs)."
+    if len(rest) % 2 or any(not r.startswith("--") for r in rest[::2]):
+        raise SystemExit(f"method parameters must be --name value pairs, got {' '.join(rest)}")
+    kwargs = {k: v for k, v in vars(args).items() if v is not None and k not in ("preset", "resume", "command")}
+    kwargs |= {k[2:].replace("-", "_"): _literal(v) for k, v in zip(rest[::2], rest[1::2])}
+    resume = None if args.resume == "none" else args.resume
+    return train(preset=args.preset, resume=resume, **kwargs)
+
+
+# python -m skelnb.train / torchrun -m skelnb.train (not a notebook run, whose __main__ has no such file)
+if __name__ == "__main__" and getattr(sys.modules["__main__"], "__file__", "").endswith("train.py"):
+    main()
