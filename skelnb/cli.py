@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--dataset", help="dataset name recorded in meta.json (e.g. ntu60)")
 
     sub.add_parser("layouts", help="list the skeleton layouts", description="Print the known skeleton layouts.")
+    from skelnb.train import add_train_arguments
+
+    tr = sub.add_parser(
+        "pretrain", help="pretrain a self-supervised method (skelnb.train)",
+        description="Pretrain a method of skelnb.methods on a prepared split; checkpoints and metrics in --output.",
+    )  # fmt: skip
+    add_train_arguments(tr)
     return p
 
 # %% ../nbs/90_cli.ipynb #f937c348
@@ -108,7 +115,10 @@ def main(argv=None) -> int:
     pre.add_argument("--plugin", action="append", default=[])
     for module in pre.parse_known_args(argv)[0].plugin:
         importlib.import_module(module)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)  # pretrain: the method's own parameters follow as --name value
+    if rest and args.command != "pretrain":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == "prepare":
             _prepare(args)
@@ -136,12 +146,16 @@ def main(argv=None) -> int:
                 dataset=args.dataset,
             )
             print(f"wrote {folder}")
+        elif args.command == "pretrain":
+            from skelnb.train import train_from_args
+
+            train_from_args(args, rest)
         elif args.command == "layouts":
             from skelnb.layouts import LAYOUTS
 
             for layout in LAYOUTS.values():
                 print(layout)
-    except (SkeletonDataError, FileNotFoundError, ValueError) as e:
+    except (SkeletonDataError, FileNotFoundError, ValueError, FloatingPointError) as e:
         print(f"skelnb {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -257,13 +257,14 @@ def load_checkpoint(path) -> dict:
 
 
 def newest_checkpoint(folder) -> Path | None:
-    "The newest checkpoint of `folder` (by iteration) that loads; broken ones are skipped with a warning."
+    "The newest checkpoint of `folder` (by iteration) that loads; broken ones are renamed `*.broken` with a warning."
     for path in sorted(Path(folder).glob("ckpt-*.pt"), reverse=True):
         try:
             load_checkpoint(path)
             return path
         except ValueError as e:
-            print(f"skipping {e}", file=sys.stderr)
+            path.rename(path.with_suffix(".broken"))  # kept to inspect; no longer counted (or pruned) as a checkpoint
+            print(f"skipping {e}; renamed *.broken", file=sys.stderr)
     return None
 
 # %% ../nbs/50_train.ipynb #6eb4c8a3
@@ -551,7 +552,7 @@ def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: Met
         if bar is not None:
             bar.update(1)
             bar.set_postfix(epoch=run.epoch, loss=f"{values['loss']:.4f}")
-        if run.stop is not None or (cfg.checkpoint_every_steps and run.iteration % cfg.checkpoint_every_steps == 0):
+        if cfg.checkpoint_every_steps and run.iteration % cfg.checkpoint_every_steps == 0:
             checkpoint(run)
         if kill_at and run.iteration == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
@@ -593,6 +594,8 @@ def train(preset: str | None = None, method_params: dict | None = None, resume="
             run_epoch(run, dataset, device, log, bar)
             if run.stop is None:
                 finish_epoch(run, log, hook)
+        if run.stop is not None:  # a signal: save where the run stands (mid-epoch or between epochs)
+            checkpoint(run)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -630,7 +633,8 @@ def add_train_arguments(parser) -> None:
             parser.add_argument(flag, type=int, nargs="*", default=None, help=text)
         else:
             parser.add_argument(flag, type=type(f.default), default=None, help=text)
-    parser.epilog = "Method parameters: --NAME VALUE for any parameter of the method (skelnb.methods)."
+    own = "; ".join(f"{p}: {v['method_params']}" for p, v in PRESETS.items() if "method_params" in v)
+    parser.epilog = f"Method parameters: --NAME VALUE for any parameter of the method. Presets set {own}."
 
 
 def main(argv=None) -> Run:

@@ -94,3 +94,105 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(ucla, tmp_path, method):
     steps = [(tmp_path / r / "steps.csv").read_text() for r in ("whole", "cut")]
     strip = lambda t: [l for l in t.splitlines() if "samples_per_s" not in l and "data_wait" not in l]
     assert strip(steps[0]) == strip(steps[1])
+
+
+def test_run_folder_records_and_metrics(ucla, tmp_path):
+    "run.json holds the parameters, versions, data checksum, processes; metrics per step and epoch; the hook runs."
+    seen = []
+    run = train(**args(ucla, tmp_path / "r", epochs=2, hook_every=1), hook=lambda **kw: seen.append(kw["epoch"]))
+    record = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert record["parameters"]["batch_size"] == 4 and record["processes"] == 1
+    assert record["identity"]["method"]["queue_size"] == 16 and record["versions"]["torch"] == torch.__version__
+    from skelnb.core import sha256_file
+
+    assert record["data_meta_sha256"] == sha256_file(ucla / "meta.json")
+    assert seen == [1, 2] and run.iteration == 8 and run.method.epoch == 2
+    steps = (tmp_path / "r" / "steps.csv").read_text().splitlines()
+    assert steps[0] == "iteration,epoch,name,value" and sum(",loss," in s for s in steps) == 8
+    epochs = (tmp_path / "r" / "epochs.csv").read_text().splitlines()
+    assert {s.split(",")[1] for s in epochs[1:]} >= {"loss", "lr", "samples_per_s", "data_wait"}
+
+
+def test_bad_input_is_refused_clearly(ucla, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        train(**args(tmp_path / "none", tmp_path / "r"))
+    incomplete = tmp_path / "incomplete"
+    incomplete.mkdir()
+    (incomplete / "meta.json").write_text("{}")
+    with pytest.raises(ValueError, match="missing"):
+        train(**args(incomplete, tmp_path / "r"))
+    with pytest.raises(ValueError, match="layout: the method is built for 'ntu25'"):
+        train(**args(ucla, tmp_path / "r", layout="ntu25"))
+    with pytest.raises(ValueError, match="batch_size"):
+        train(**args(ucla, tmp_path / "r", batch_size=0))
+    with pytest.raises(ValueError, match="queue_size"):
+        train(**args(ucla, tmp_path / "r", queue_size=-1))
+
+
+def test_checkpoints_foreign_truncated_and_other_runs(ucla, tmp_path):
+    train(**args(ucla, tmp_path / "a", epochs=1))
+    with pytest.raises(ValueError, match=r"holds another run \(trainer.lr: 0.05 -> 0.1"):
+        train(**args(ucla, tmp_path / "a", epochs=2, lr=0.1))
+    with pytest.raises(ValueError, match="already holds this run"):
+        train(**args(ucla, tmp_path / "a", epochs=2), resume=None)
+    good = newest_checkpoint(tmp_path / "a" / "checkpoints")
+    with pytest.raises(ValueError, match=r"checkpoint of another run: method.queue_size: 16 -> 32"):
+        train(**args(ucla, tmp_path / "b", queue_size=32), resume=good)
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(good.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        train(**args(ucla, tmp_path / "c"), resume=broken)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(ValueError, match="not a skelnb.train checkpoint"):
+        train(**args(ucla, tmp_path / "d"), resume=foreign)
+    # a truncated newer file beside a good one: resume='auto' takes the good one, which stays as it was
+    before = good.read_bytes()
+    (good.parent / "ckpt-999999999.pt").write_bytes(before[:500])
+    run = train(**args(ucla, tmp_path / "a", epochs=2))
+    assert run.iteration == 8 and good.read_bytes() == before
+
+
+def test_nonfinite_loss_stops_with_a_checkpoint(ucla, tmp_path):
+    with pytest.raises(FloatingPointError, match=r"non-finite \w+ .* at step \d+ \(epoch 1"):
+        train(**args(ucla, tmp_path / "r", lr=1e30))
+    assert list((tmp_path / "r" / "checkpoints").glob("nonfinite-*.pt"))
+
+
+def test_sigterm_saves_a_checkpoint_and_returns(ucla, tmp_path):
+    import signal
+
+    stepped = []
+
+    def hook(**kw):
+        stepped.append(kw["epoch"])
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives during the hook of epoch 1: the run stops before epoch 2
+
+    run = train(**args(ucla, tmp_path / "r", checkpoint_every=0, hook_every=1), hook=hook)
+    assert run.stop == "SIGTERM" and stepped == [1]
+    assert final_state(tmp_path / "r")["position"] == dict(epoch=2, step=0, iteration=4)
+
+
+def test_pretrain_help_lists_every_parameter_with_defaults_and_presets(capsys):
+    from skelnb.cli import main
+    from skelnb.train import TrainConfig
+    import dataclasses
+
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(TrainConfig):
+        assert f"--{f.name.replace('_', '-')}" in text
+    assert text.count("default") >= len(dataclasses.fields(TrainConfig))
+    packed = text.replace(" ", "")  # argparse wraps lines at hyphens
+    assert "default0.0001;presets:hiclr-gcn=0.0001,hiclr-dsta=0.0005,halp=0.0001,cmd=0.0001" in packed
+    assert "halp: {'halp_start_epoch': 201}" in text
+
+
+def test_pretrain_command_trains(ucla, tmp_path):
+    from skelnb.cli import main
+
+    line = [a for k, v in args(ucla, tmp_path / "r", epochs=1).items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    assert main(["pretrain", *line]) == 0
+    assert final_state(tmp_path / "r")["position"] == dict(epoch=2, step=0, iteration=4)
+    assert main(["pretrain", *line, "--lr", "0.2"]) == 2  # another run in the folder: an error, not a traceback
