@@ -45,7 +45,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     lr: float = 0.1
     lr_base_batch: int = 0  # > 0: linear scaling rule, lr * batch_size / lr_base_batch
-    momentum: float = 0.9
+    sgd_momentum: float = 0.9  # (the methods' `momentum` is the key encoder's)
     nesterov: bool = False
     weight_decay: float = 1e-4
     schedule: str = "multistep"  # or 'cosine'
@@ -71,7 +71,7 @@ PRESETS = {
         method="hiclr",
         encoder="stgcn",
         lr=0.1,
-        momentum=0.9,
+        sgd_momentum=0.9,
         weight_decay=1e-4,
         batch_size=128,
         epochs=300,
@@ -82,7 +82,7 @@ PRESETS = {
         method="hiclr",
         encoder="dsta",
         lr=0.1,
-        momentum=0.9,
+        sgd_momentum=0.9,
         weight_decay=5e-4,
         batch_size=128,
         epochs=300,
@@ -93,7 +93,7 @@ PRESETS = {
         method="halp",
         encoder="bigru",
         lr=0.01,
-        momentum=0.9,
+        sgd_momentum=0.9,
         weight_decay=1e-4,
         batch_size=64,
         epochs=451,
@@ -105,7 +105,7 @@ PRESETS = {
         method="cmd",
         encoder="bigru",
         lr=0.01,
-        momentum=0.9,
+        sgd_momentum=0.9,
         weight_decay=1e-4,
         batch_size=64,
         epochs=451,
@@ -151,10 +151,10 @@ def check_config(cfg: TrainConfig) -> None:
             raise ValueError(f"{name}: expected an integer >= 0, got {getattr(cfg, name)!r}")
     if not cfg.lr > 0:
         raise ValueError(f"lr: expected a positive value, got {cfg.lr!r}")
-    if not (cfg.weight_decay >= 0 and 0 <= cfg.momentum < 1 and 0 < cfg.gamma <= 1 and cfg.warmup_epochs >= 0):
+    if not (cfg.weight_decay >= 0 and 0 <= cfg.sgd_momentum < 1 and 0 < cfg.gamma <= 1 and cfg.warmup_epochs >= 0):
         raise ValueError(
-            "weight_decay >= 0, 0 <= momentum < 1, 0 < gamma <= 1, warmup_epochs >= 0 expected, got "
-            f"{cfg.weight_decay}, {cfg.momentum}, {cfg.gamma}, {cfg.warmup_epochs}"
+            "weight_decay >= 0, 0 <= sgd_momentum < 1, 0 < gamma <= 1, warmup_epochs >= 0 expected, got "
+            f"{cfg.weight_decay}, {cfg.sgd_momentum}, {cfg.gamma}, {cfg.warmup_epochs}"
         )
     for name, value, choices in (
         ("optimizer", cfg.optimizer, ("sgd", "adam")),
@@ -328,7 +328,7 @@ def make_optimizer(cfg: TrainConfig, method: torch.nn.Module) -> torch.optim.Opt
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
+        params, lr=cfg.lr, momentum=cfg.sgd_momentum, nesterov=cfg.nesterov, weight_decay=cfg.weight_decay
     )
 
 # %% ../nbs/50_train.ipynb #bc9f1a45
@@ -651,7 +651,9 @@ def train_from_args(args, rest: list) -> Run:
     "`train` with the parsed flags `args` and the method parameters `rest` (`--name value` pairs)."
     if len(rest) % 2 or any(not r.startswith("--") for r in rest[::2]):
         raise SystemExit(f"method parameters must be --name value pairs, got {' '.join(rest)}")
-    kwargs = {k: v for k, v in vars(args).items() if v is not None and k not in ("preset", "resume", "command")}
+    kwargs = {
+        k: v for k, v in vars(args).items() if v is not None and k not in ("preset", "resume", "command", "plugin")
+    }
     kwargs |= {k[2:].replace("-", "_"): _literal(v) for k, v in zip(rest[::2], rest[1::2])}
     resume = None if args.resume == "none" else args.resume
     return train(preset=args.preset, resume=resume, **kwargs)
