@@ -26,10 +26,11 @@ from .methods import build_method, method_parameters
 
 # %% auto #0
 __all__ = ['PRESETS', 'RUN_ONLY', 'TrainConfig', 'resolve', 'check_config', 'learning_rate', 'setup_processes',
-           'average_gradients', 'epoch_batches', 'rng_states', 'set_rng_states', 'save_checkpoint', 'load_checkpoint',
-           'newest_checkpoint', 'run_identity', 'identity_differences', 'build_run', 'make_optimizer', 'git_commit',
-           'write_run_json', 'MetricsLog', 'scalars', 'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step',
-           'start_run', 'run_epoch', 'finish_epoch', 'train', 'add_train_arguments', 'main', 'train_from_args']
+           'average_gradients', 'broadcast_batchnorm_buffers', 'epoch_batches', 'rng_states', 'set_rng_states',
+           'save_checkpoint', 'load_checkpoint', 'newest_checkpoint', 'run_identity', 'identity_differences',
+           'build_run', 'make_optimizer', 'git_commit', 'write_run_json', 'MetricsLog', 'scalars', 'Run', 'capture',
+           'restore', 'checkpoint', 'optimizer_step', 'start_run', 'run_epoch', 'finish_epoch', 'train',
+           'add_train_arguments', 'main', 'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
 @dataclasses.dataclass
@@ -202,6 +203,16 @@ def average_gradients(params: list, world: int) -> None:
         if p.grad is not None:
             torch.distributed.all_reduce(p.grad)
             p.grad.div_(world)
+
+
+def broadcast_batchnorm_buffers(module: torch.nn.Module, world: int) -> None:
+    "Rank 0's BatchNorm running statistics on every rank (what DDP's `broadcast_buffers` does)."
+    if world == 1:
+        return
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            for b in m.buffers():
+                torch.distributed.broadcast(b, 0)
 
 # %% ../nbs/50_train.ipynb #bc4299b7
 def epoch_batches(n: int, epoch: int, seed: int, batch: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
@@ -496,6 +507,7 @@ def optimizer_step(run: Run, dataset: SkeletonDataset, micro: list, lr: float, d
             sums[k] = sums.get(k, 0.0) + v / len(micro)
     average_gradients([p for g in run.optimizer.param_groups for p in g["params"]], run.world)
     run.optimizer.step()
+    broadcast_batchnorm_buffers(run.method, run.world)
     return sums, wait
 
 # %% ../nbs/50_train.ipynb #de39bfc4
@@ -507,6 +519,8 @@ def start_run(cfg: TrainConfig, mparams: dict, resume) -> tuple[Run, SkeletonDat
             f"batch_size {cfg.batch_size} not divisible by {world} processes x accumulate {cfg.accumulate}"
         )
     dataset, method = build_run(cfg, mparams, device)
+    if cfg.sync_batchnorm and device.type != "cuda":
+        raise ValueError("sync_batchnorm: torch's SyncBatchNorm needs CUDA devices")
     if cfg.sync_batchnorm and world > 1:
         method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
     if world > 1:

@@ -127,6 +127,9 @@ def test_bad_input_is_refused_clearly(ucla, tmp_path):
         train(**args(ucla, tmp_path / "r", batch_size=0))
     with pytest.raises(ValueError, match="queue_size"):
         train(**args(ucla, tmp_path / "r", queue_size=-1))
+    with pytest.raises(ValueError, match="sync_batchnorm: torch's SyncBatchNorm needs CUDA"):
+        train(**args(ucla, tmp_path / "r", sync_batchnorm=True, device="cpu"))
+    assert not (tmp_path / "r").exists()  # nothing written for a refused run
 
 
 def test_checkpoints_foreign_truncated_and_other_runs(ucla, tmp_path):
@@ -196,3 +199,31 @@ def test_pretrain_command_trains(ucla, tmp_path):
     assert main(["pretrain", *line]) == 0
     assert final_state(tmp_path / "r")["position"] == dict(epoch=2, step=0, iteration=4)
     assert main(["pretrain", *line, "--lr", "0.2"]) == 2  # another run in the folder: an error, not a traceback
+
+
+def _train_rank(rank, world, port, folder):
+    "One gloo process of `test_two_processes_*`: train, then save what this rank holds to folder/rank<r>.pt."
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    kw = json.loads((Path(folder) / "args.json").read_text())
+    run = train(**kw)
+    torch.save(dict(method=run.method.state_dict(), optimizer=run.optimizer.state_dict()), f"{folder}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_two_gloo_processes_hold_identical_parameters_and_queues(ucla, tmp_path):
+    "2 ranks x 2 samples, 2 epochs (8 steps): parameters, BatchNorm statistics, queue, pointer, optimiser state equal."
+    from conftest import run_two_processes
+
+    kw = args(ucla, tmp_path / "run", epochs=2)
+    (tmp_path / "args.json").write_text(json.dumps(kw))
+    states = run_two_processes(_train_rank, tmp_path)
+    for k, v in states[0]["method"].items():
+        assert torch.equal(v, states[1]["method"][k]) if isinstance(v, torch.Tensor) else v == states[1]["method"][k], k
+    assert int(states[0]["method"]["iterations"]) == 8
+    for sa, sb in zip(states[0]["optimizer"]["state"].values(), states[1]["optimizer"]["state"].values(), strict=True):
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    saved = final_state(tmp_path / "run")
+    assert saved["world"] == 2 and len(saved["rng"]) == 2
+    assert not torch.equal(saved["rng"][0]["generator"], saved["rng"][1]["generator"])  # seeded from (seed, rank)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["processes"] == 2
