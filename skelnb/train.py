@@ -29,8 +29,8 @@ __all__ = ['PRESETS', 'RUN_ONLY', 'TrainConfig', 'resolve', 'check_config', 'lea
            'average_gradients', 'broadcast_batchnorm_buffers', 'epoch_batches', 'rng_states', 'set_rng_states',
            'save_checkpoint', 'load_checkpoint', 'newest_checkpoint', 'run_identity', 'identity_differences',
            'build_run', 'make_optimizer', 'git_commit', 'write_run_json', 'MetricsLog', 'scalars', 'Run', 'capture',
-           'restore', 'checkpoint', 'optimizer_step', 'start_run', 'run_epoch', 'finish_epoch', 'train',
-           'add_train_arguments', 'main', 'train_from_args']
+           'restore', 'checkpoint', 'optimizer_step', 'start_run', 'run_epoch', 'agree_on_stop', 'finish_epoch',
+           'train', 'add_train_arguments', 'main', 'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
 @dataclasses.dataclass
@@ -557,6 +557,7 @@ def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: Met
         values, wait = optimizer_step(run, dataset, micro, lr, device)
         seconds = time.perf_counter() - t
         run.step, run.iteration = run.step + 1, run.iteration + 1
+        agree_on_stop(run, device)
         values |= dict(lr=lr, samples_per_s=cfg.batch_size / seconds, data_wait=wait / seconds)
         for k, v in values.items():
             run.epoch_sums[k] = run.epoch_sums.get(k, 0.0) + v
@@ -577,6 +578,15 @@ def _on_signal(run: Run):
         run.stop = signal.Signals(signum).name
 
     return handler
+
+
+def agree_on_stop(run: Run, device: torch.device) -> None:
+    "Every rank stops when one was signalled (checkpoints gather from all ranks, so they must stop together)."
+    if run.world > 1:
+        flag = torch.tensor([float(run.stop is not None)], device=device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        if flag.item() and run.stop is None:
+            run.stop = "a peer's signal"
 
 
 def finish_epoch(run: Run, log: MetricsLog | None, hook) -> None:
@@ -608,6 +618,7 @@ def train(preset: str | None = None, method_params: dict | None = None, resume="
             run_epoch(run, dataset, device, log, bar)
             if run.stop is None:
                 finish_epoch(run, log, hook)
+            agree_on_stop(run, device)
         if run.stop is not None:  # a signal: save where the run stands (mid-epoch or between epochs)
             checkpoint(run)
     finally:
