@@ -600,7 +600,7 @@ def finish_epoch(run: Run, log: MetricsLog | None, hook) -> None:
     if hook is not None and cfg.hook_every and epoch % cfg.hook_every == 0 and run.rank == 0:
         hook(encoder=run.method.encoder_q, epoch=epoch, folder=run.folder)
 
-
+# %% ../nbs/50_train.ipynb #3886c434
 def train(preset: str | None = None, method_params: dict | None = None, resume="auto", hook=None, **kwargs) -> Run:
     "Pretrain a method (see `TrainConfig` and `PRESETS`; method parameters flat or in `method_params`); the `Run`."
     cfg, mparams = resolve(preset, method_params, **kwargs)
