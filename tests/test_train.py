@@ -227,3 +227,42 @@ def test_two_gloo_processes_hold_identical_parameters_and_queues(ucla, tmp_path)
     assert saved["world"] == 2 and len(saved["rng"]) == 2
     assert not torch.equal(saved["rng"][0]["generator"], saved["rng"][1]["generator"])  # seeded from (seed, rank)
     assert json.loads((tmp_path / "run" / "run.json").read_text())["processes"] == 2
+
+
+def test_gradient_accumulation_and_schedule(ucla, tmp_path):
+    "accumulate=2: 4 optimiser steps of 2 micro-batches an epoch; the lr rows follow warm-up then cosine."
+    run = train(**args(ucla, tmp_path / "r", epochs=2, accumulate=2, warmup_epochs=1, schedule="cosine"))
+    assert run.iteration == 8 and int(run.method.iterations) == 16 and int(run.method.samples_seen) == 32
+    rows = [line.split(",") for line in (tmp_path / "r" / "steps.csv").read_text().splitlines()[1:]]
+    lrs = [float(v) for _, _, name, v in rows if name == "lr"]
+    expected = [0.05 * (i + 1) / 4 for i in range(4)] + [0.05 * 0.5 * (1 + np.cos(np.pi * i / 4)) for i in range(4)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["moco", "hiclr", "halp", "cmd"])
+def test_short_real_run_loss_falls(ucla_large, tmp_path, method):
+    "20 epochs on 48 NW-UCLA sequences with a reduced encoder: the mean loss of the last 3 epochs < of the first 3."
+    extra = dict(halp=dict(halp_start_epoch=10, num_prototypes=4, prototype_keys=16, num_positives=8)).get(method, {})
+    enc = dict(encoder="bigru", encoder_hidden_size=16, encoder_num_layers=1) if method in ("halp", "cmd") else {}
+    kw = args(ucla_large, tmp_path / "r", method=method, epochs=20, batch_size=8, **extra) | enc
+    train(**kw)
+    rows = [line.split(",") for line in (tmp_path / "r" / "epochs.csv").read_text().splitlines()[1:]]
+    loss = [float(v) for _, name, v in rows if name == "loss"]
+    assert np.mean(loss[-3:]) < np.mean(loss[:3]), loss
+
+
+@pytest.fixture(scope="module")
+def ucla_large(tmp_path_factory):
+    "48 NW-UCLA sequences: 12 actions x 4 subjects, view 1."
+    if shared_data("nw_ucla") is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    from skelnb.data.samples import ucla_samples
+    from skelnb.data.store import write_split
+
+    names = [f"a{a:02d}_s{s:02d}_e00_v01" for a in (1, 2, 3, 4, 5, 6, 8, 9, 11, 12) for s in (1, 2, 3, 4, 5)]
+    names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
+    b = ucla_samples(names)
+    folder = tmp_path_factory.mktemp("ucla_large") / "split"
+    meta = dict(layout="nw_ucla", num_classes=12)
+    return write_split(folder, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=meta)
