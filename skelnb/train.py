@@ -294,7 +294,8 @@ RUN_ONLY = (
 
 def run_identity(cfg: TrainConfig, hparams: dict) -> dict:
     "The parameters a resume must share: the trainer's (less `RUN_ONLY`) and the method's resolved `hparams`."
-    trainer = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUN_ONLY}
+    only = set(RUN_ONLY) - ({"epochs"} if cfg.schedule == "cosine" else set())  # the cosine spans the whole run
+    trainer = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in only}
     trainer["milestones"] = list(trainer["milestones"])
     trainer["data"] = str(Path(trainer["data"]).resolve())
     return json.loads(json.dumps({"trainer": trainer, "method": hparams}, default=str))
