@@ -84,6 +84,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(ucla, tmp_path, method):
     extra = dict(method=method, checkpoint_every_steps=2)
     if method == "halp":  # prototypes from epoch 2, refit every 2 steps, so the kill and resume cross them
         extra |= dict(halp_start_epoch=2, num_prototypes=2, prototype_keys=8, prototype_every=2, num_positives=2)
+        extra |= dict(warmup_samples=8)  # prototypes fitted at step 6, refitted every 2 steps: across the kill
     env = os.environ | dict(OMP_NUM_THREADS="1")
     subprocess.run(cli(ucla, tmp_path / "whole", **extra), check=True, env=env)
     killed = subprocess.run(cli(ucla, tmp_path / "cut", **extra), env=env | dict(SKELNB_TRAIN_KILL_AT="7"))
@@ -94,6 +95,16 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(ucla, tmp_path, method):
     steps = [(tmp_path / r / "steps.csv").read_text() for r in ("whole", "cut")]
     strip = lambda t: [l for l in t.splitlines() if "samples_per_s" not in l and "data_wait" not in l]
     assert strip(steps[0]) == strip(steps[1])
+    if method == "halp":  # HaLP's term was on before and after the kill
+        generated = [line for line in steps[0].splitlines() if ",generated," in line]
+        assert [int(line.split(",")[0]) for line in generated if float(line.split(",")[3]) == 1] == [
+            7,
+            8,
+            9,
+            10,
+            11,
+            12,
+        ]
 
 
 def test_run_folder_records_and_metrics(ucla, tmp_path):
