@@ -376,7 +376,7 @@ def write_run_json(folder: Path, cfg: TrainConfig, identity: dict, world: int, r
 
 # %% ../nbs/50_train.ipynb #a5670d20
 class MetricsLog:
-    "Append-only CSV metrics of a run folder (rank 0)."
+    "Append-only CSV and TensorBoard metrics of a run folder (rank 0)."
 
     def __init__(self, folder: Path, iteration: int, epoch: int):
         self.files = {}
@@ -391,16 +391,27 @@ class MetricsLog:
             writer.writeheader()
             writer.writerows(rows)
             self.files[name] = (f, writer)
+        from torch.utils.tensorboard import SummaryWriter
+
+        # one event folder per kind; purge_step hides the events after the checkpoint (TensorBoard drops them on read)
+        self.boards = {
+            "steps": SummaryWriter(folder / "tensorboard" / "steps", purge_step=iteration + 1),
+            "epochs": SummaryWriter(folder / "tensorboard" / "epochs", purge_step=epoch),
+        }
 
     def write(self, name: str, row: dict, values: dict) -> None:
         f, writer = self.files[name]
         for k, v in values.items():
             writer.writerow(row | dict(name=k, value=f"{v:.8g}"))
+            self.boards[name].add_scalar(k, v, row["iteration" if name == "steps" else "epoch"])
         f.flush()
+        self.boards[name].flush()
 
     def close(self):
         for f, _ in self.files.values():
             f.close()
+        for board in self.boards.values():
+            board.close()
 
 
 def scalars(out: dict) -> dict:

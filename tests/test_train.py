@@ -13,6 +13,15 @@ import torch
 from skelnb.core import shared_data
 from skelnb.train import load_checkpoint, newest_checkpoint, train
 
+
+def board(folder, kind: str = "steps") -> dict:
+    "The scalars of a run folder's TensorBoard events: {tag: [(step, value), ...]}."
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(Path(folder) / "tensorboard" / kind)).Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = dict(encoder="stgcn", encoder_hidden_channels=4, encoder_hidden_dim=16, queue_size=16, dim=8)
@@ -95,6 +104,10 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(ucla, tmp_path, method):
     steps = [(tmp_path / r / "steps.csv").read_text() for r in ("whole", "cut")]
     strip = lambda t: [l for l in t.splitlines() if "samples_per_s" not in l and "data_wait" not in l]
     assert strip(steps[0]) == strip(steps[1])
+    # TensorBoard: step 7 was written before the kill and again after the resume; the reader sees it once
+    boards = [board(tmp_path / r) for r in ("whole", "cut")]
+    assert [s for s, _ in boards[1]["loss"]] == list(range(1, 13))
+    assert boards[0]["loss"] == boards[1]["loss"] and boards[0]["lr"] == boards[1]["lr"]
     if method == "halp":  # HaLP's term was on before and after the kill
         generated = [line for line in steps[0].splitlines() if ",generated," in line]
         assert [int(line.split(",")[0]) for line in generated if float(line.split(",")[3]) == 1] == [
@@ -122,6 +135,13 @@ def test_run_folder_records_and_metrics(ucla, tmp_path):
     assert steps[0] == "iteration,epoch,name,value" and sum(",loss," in s for s in steps) == 8
     epochs = (tmp_path / "r" / "epochs.csv").read_text().splitlines()
     assert {s.split(",")[1] for s in epochs[1:]} >= {"loss", "lr", "samples_per_s", "data_wait"}
+    # the same scalars in TensorBoard event files, equal to the CSV rows
+    tb = board(tmp_path / "r")
+    assert set(tb) >= {"loss", "lr", "samples_per_s", "data_wait"}
+    csv_loss = [(int(r.split(",")[0]), float(r.split(",")[3])) for r in steps[1:] if ",loss," in r]
+    assert [s for s, _ in tb["loss"]] == [s for s, _ in csv_loss] == list(range(1, 9))
+    np.testing.assert_allclose([v for _, v in tb["loss"]], [v for _, v in csv_loss], rtol=1e-6)
+    assert [s for s, _ in board(tmp_path / "r", "epochs")["loss"]] == [1, 2]
 
 
 def test_bad_input_is_refused_clearly(ucla, tmp_path):
