@@ -271,12 +271,13 @@ def test_gradient_accumulation_and_schedule(ucla, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["moco", "hiclr", "halp", "cmd"])
+@pytest.mark.parametrize("method", ["moco", "hiclr", "halp", "cmd", "hiclr_halp", "halp_cmd"])
 def test_short_real_run_loss_falls(ucla_large, tmp_path, method):
     "20 epochs on 48 NW-UCLA sequences with a reduced encoder: the mean loss of the last 3 epochs < of epochs 2-4."
-    extra = dict(halp=dict(halp_start_epoch=10, num_prototypes=4, prototype_keys=16, num_positives=8), cmd=dict(topk=8))
-    extra = extra.get(method, {})
-    enc = dict(encoder="bigru", encoder_hidden_size=16, encoder_num_layers=1) if method in ("halp", "cmd") else {}
+    halp = dict(halp_start_epoch=10, num_prototypes=4, prototype_keys=16, num_positives=8)
+    extra = dict(halp=halp, cmd=dict(topk=8), hiclr_halp=halp, halp_cmd=halp | dict(topk=8)).get(method, {})
+    bigru = method in ("halp", "cmd", "halp_cmd")
+    enc = dict(encoder="bigru", encoder_hidden_size=16, encoder_num_layers=1) if bigru else {}
     kw = args(ucla_large, tmp_path / "r", method=method, epochs=20, batch_size=8, lr=0.01, **extra)
     kw |= enc | dict(encoder_hidden_channels=8)
     if enc:
