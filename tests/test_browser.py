@@ -181,9 +181,14 @@ def browser(lab, tmp_path_factory):
 
 def wait_for(what: str, check, timeout: float, seen=lambda: None, every: float = 0.5):
     "Poll `check()` until it returns something truthy; fail after `timeout` s, saying what was awaited and seen."
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while True:
-        result = check()
+        try:
+            result = check()
+        except StaleElementReferenceException:  # the page replaced the element while we read it (a redraw): poll again
+            result = None
         if result:
             return result
         if time.monotonic() > deadline:
