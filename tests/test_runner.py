@@ -1,7 +1,9 @@
 """`skelnb run` and `skelnb report` on tiny plans: real papermill runs of the pretrain notebook on real NW-UCLA data."""
 
+import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +46,7 @@ def data_root(tmp_path_factory):
 
 
 def entry(name, paper=None, after=None, **params) -> dict:
-    e = dict(name=name, notebook="pretrain", parameters=TINY | params)
+    e = dict(name=name, notebook="pretrain", parameters=copy.deepcopy(TINY) | params)
     return e | ({"paper": paper} if paper else {}) | ({"after": after} if after else {})
 
 
@@ -151,12 +153,20 @@ def test_print_commands_one_line_per_entry_in_dependency_order(data_root, tmp_pa
         (lambda r: r[0].update(notebook="pretrian"), "a: unknown notebook 'pretrian'"),
         (lambda r: r[0]["parameters"].update(epoch=3), "a: parameter 'epoch' not in pretrain.ipynb's"),
         (lambda r: r[0]["parameters"]["method_params"].update(qsize=3), "a: method_params.qsize: not a parameter"),
-        (lambda r: r[1].update(paper=dict(row="x")), "b: paper needs exactly"),
+        (lambda r: r[1].update(paper=dict(row="x")), "runs[1] (b): paper needs exactly"),
         (lambda r: r[1]["parameters"].update(checkpoint="{run:nope}"), "b: needs unknown entry 'nope'"),
     ],
 )
 def test_plan_errors_name_the_file_and_entry(data_root, tmp_path, change, message):
     runs = [entry("a"), entry("b", after=["a"])]
     change(runs)
+    from skelnb.experiments.plan import load_plan
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_plan(write_plan(tmp_path, "cmds", runs, data_root))
+
+
+def test_a_broken_plan_fails_the_command_naming_file_and_entry(data_root, tmp_path):
+    runs = [entry("a"), entry("b", after=["zz"])]
     r = skelnb("run", write_plan(tmp_path, "cmds", runs, data_root), "--dry-run", cwd=tmp_path)
-    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert r.returncode == 2 and "cmds.yaml: b: needs unknown entry 'zz'" in r.stderr, r.stderr

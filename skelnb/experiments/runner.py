@@ -59,7 +59,16 @@ def make_jobs(plan: Plan, runs_root="papermill_runs", data_root: str | None = No
 def papermill_command(job: Job, cwd=None) -> list:
     "The papermill command line of `job` (kernel python3, cells' output into the log)."
     line = [sys.executable, "-m", "papermill", str(notebook_path(job.entry.notebook)), str(job.notebook)]
-    line += ["--cwd", str(Path(cwd or os.getcwd()).resolve()), "-k", "python3", "--log-output", "--no-progress-bar"]
+    line += [
+        "--cwd",
+        str(Path(cwd or os.getcwd()).resolve()),
+        "-k",
+        "python3",
+        "-l",
+        "python",
+        "--log-output",
+        "--no-progress-bar",
+    ]
     nested = {}
     for key, value in job.parameters.items():
         if isinstance(value, str):
@@ -146,6 +155,7 @@ def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_run
     pending = [all_jobs[n] for n in selected]
     bar = tqdm(total=len(pending), desc=plan.name, unit="run", disable=not progress)
     while pending or running:
+        before = (len(status), len(running))
         for job in list(pending):
             name = job.entry.name
             if job.complete:
@@ -176,7 +186,7 @@ def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_run
         )
         if running:
             time.sleep(poll)
-        elif pending and not any(_ready(j, status) for j in pending):  # cannot happen in dependency order
+        elif before == (len(status), len(running)):  # nothing changed and nothing runs: would wait forever
             raise RuntimeError(f"{plan.path}: entries {[j.entry.name for j in pending]} wait for nothing running")
     bar.close()
     return status
