@@ -4,17 +4,15 @@ import copy
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from skelnb.cli import main
 from skelnb.core import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
-SKELNB = Path(sys.executable).parent / "skelnb"
 
 TINY = dict(
     method="moco",
@@ -58,27 +56,41 @@ def write_plan(folder: Path, name: str, runs: list, data_root) -> Path:
     return path
 
 
-def skelnb(*args, cwd, env=None) -> subprocess.CompletedProcess:
-    env = os.environ | dict(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1") | (env or {})
-    return subprocess.run([str(SKELNB), *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True)
+@pytest.fixture
+def skelnb(tmp_path, monkeypatch, capsys):
+    "`skelnb ARGS` in this process (its papermill runs are subprocesses) from tmp_path: (exit code, stdout, stderr)."
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernels import this checkout's skelnb
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+    def call(*args, env=None):
+        for k, v in (env or {}).items():
+            monkeypatch.setenv(k, v)
+        code = main([str(a) for a in args])
+        for k in env or {}:
+            monkeypatch.delenv(k)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
 
 
 def loss_paper(value):
     return dict(row="MoCo", column="NW-UCLA joint", metric="loss", value=value)
 
 
-def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root, tmp_path):
+def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root, tmp_path, skelnb):
     runs = [
         entry("good", paper=loss_paper(5.0)),
         entry("bad", paper=loss_paper(4.0), lr=-1.0),  # refused by the trainer: lr must be positive
         entry("needs-bad", after=["bad"]),
     ]
     plan = write_plan(tmp_path, "tiny", runs, data_root)
-    r = skelnb("run", plan, "--jobs", "2", "--quiet", cwd=tmp_path)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "good: complete" in r.stdout and "bad: failed (exit 1" in r.stdout
-    assert "needs-bad: blocked (needs bad, which failed)" in r.stdout
-    assert "2 of 3 entries did not complete: bad, needs-bad" in r.stdout
+    code, out, err = skelnb("run", plan, "--jobs", "2", "--quiet")
+    assert code == 1, out + err
+    assert "good: complete" in out and "bad: failed (exit 1" in out
+    assert "needs-bad: blocked (needs bad, which failed)" in out
+    assert "2 of 3 entries did not complete: bad, needs-bad" in out
     base = tmp_path / "papermill_runs" / "tiny"
     result = json.loads((base / "good" / "result.json").read_text())
     assert result["protocol"] == "pretrain" and result["card"]["parameters"]["epochs"] == 2
@@ -89,20 +101,18 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
     assert status["good"]["exit"] == 0 and status["good"]["duration_s"] > 0 and status["bad"]["exit"] == 1
     assert status["good"]["start"] <= status["good"]["end"]
 
-    again = skelnb("run", "tiny", "--only", "good", "--quiet", cwd=tmp_path)  # a name: papermill_runs/plans/...
-    assert again.returncode == 2 and "no plan 'tiny'" in again.stderr  # ... which holds no such plan here
-    again = skelnb("run", plan, "--only", "good", "--quiet", cwd=tmp_path)
-    assert again.returncode == 0 and "good: skipped" in again.stdout, again.stdout + again.stderr
+    code, out, err = skelnb("run", plan, "--only", "good", "--quiet")
+    assert code == 0 and "good: skipped" in out, out + err
     assert json.loads((base / "status.json").read_text())["good"]["status"] == "skipped"
-    dry = skelnb("run", plan, "--dry-run", cwd=tmp_path)
-    assert dry.stdout.splitlines() == [
+    code, out, err = skelnb("run", plan, "--dry-run")
+    assert out.splitlines() == [
         "good: complete (skipped) [pretrain, gpus 1]",
         "bad: would run [pretrain, gpus 1]",
         "needs-bad: would run [pretrain, gpus 1] after bad",
     ]
 
-    rep = skelnb("report", plan, cwd=tmp_path)
-    assert rep.returncode == 0, rep.stderr
+    code, out, err = skelnb("report", plan)
+    assert code == 0 and "wrote" in out, err
     table = pd.read_csv(base / "report" / "report.csv")
     assert list(table["entry"]) == ["good", "bad"] and list(table["status"]) == ["done", "failed"]
     assert table["ours"][0] == pytest.approx(result["metrics"]["loss"])
@@ -112,16 +122,16 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
     assert "| good | MoCo | NW-UCLA joint | loss |" in (base / "report" / "report.md").read_text()
 
 
-def test_killed_pretraining_resumes_from_its_checkpoint(data_root, tmp_path):
+def test_killed_pretraining_resumes_from_its_checkpoint(data_root, tmp_path, skelnb):
     "Killed after step 7 of 12 (checkpoints every 2 steps): failed; the next run resumes at step 6 and completes."
     plan = write_plan(tmp_path, "resume", [entry("cut", epochs=3)], data_root)
-    killed = skelnb("run", plan, "--quiet", cwd=tmp_path, env=dict(SKELNB_TRAIN_KILL_AT="7"))
-    assert killed.returncode == 1 and "cut: failed" in killed.stdout, killed.stdout + killed.stderr
+    code, out, err = skelnb("run", plan, "--quiet", env=dict(SKELNB_TRAIN_KILL_AT="7"))
+    assert code == 1 and "cut: failed" in out, out + err
     base = tmp_path / "papermill_runs" / "resume"
     assert not (base / "cut" / "result.json").exists()
     assert sorted(p.name for p in (base / "cut" / "checkpoints").glob("ckpt-*.pt"))
-    resumed = skelnb("run", plan, "--quiet", cwd=tmp_path)
-    assert resumed.returncode == 0 and "cut: complete" in resumed.stdout, resumed.stdout + resumed.stderr
+    code, out, err = skelnb("run", plan, "--quiet")
+    assert code == 0 and "cut: complete" in out, out + err
     assert "resuming from" in (base / "cut.log").read_text()
     steps = pd.read_csv(base / "cut" / "steps.csv")
     assert sorted(set(steps["iteration"])) == list(range(1, 13))
@@ -131,12 +141,12 @@ def test_killed_pretraining_resumes_from_its_checkpoint(data_root, tmp_path):
     assert state["position"]["iteration"] == 12
 
 
-def test_print_commands_one_line_per_entry_in_dependency_order(data_root, tmp_path):
+def test_print_commands_one_line_per_entry_in_dependency_order(data_root, tmp_path, skelnb):
     runs = [entry("b", after=["a"]), entry("a"), entry("c", method_params=dict(dim=8), epochs=1)]
     plan = write_plan(tmp_path, "cmds", runs, data_root)
-    r = skelnb("run", plan, "--print-commands", "--data-root", "/elsewhere", cwd=tmp_path)
-    lines = r.stdout.splitlines()
-    assert r.returncode == 0 and len(lines) == 3
+    code, out, err = skelnb("run", plan, "--print-commands", "--data-root", "/elsewhere")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
     assert [line.split(" > ")[1].split("/")[-1].split(" ")[0] for line in lines] == ["a.log", "c.log", "b.log"]
     assert all("-m papermill" in line and "-r data_root /elsewhere" in line for line in lines)
     assert "-p epochs 1" in lines[1] and "-r out " + str(tmp_path / "papermill_runs" / "cmds" / "c") in lines[1]
@@ -166,7 +176,9 @@ def test_plan_errors_name_the_file_and_entry(data_root, tmp_path, change, messag
         load_plan(write_plan(tmp_path, "cmds", runs, data_root))
 
 
-def test_a_broken_plan_fails_the_command_naming_file_and_entry(data_root, tmp_path):
+def test_a_broken_plan_fails_the_command_naming_file_and_entry(data_root, tmp_path, skelnb):
     runs = [entry("a"), entry("b", after=["zz"])]
-    r = skelnb("run", write_plan(tmp_path, "cmds", runs, data_root), "--dry-run", cwd=tmp_path)
-    assert r.returncode == 2 and "cmds.yaml: b: needs unknown entry 'zz'" in r.stderr, r.stderr
+    code, out, err = skelnb("run", write_plan(tmp_path, "cmds", runs, data_root), "--dry-run")
+    assert code == 2 and "cmds.yaml: b: needs unknown entry 'zz'" in err, err
+    code, out, err = skelnb("run", "no-such-plan")  # a name: papermill_runs/plans/<name>.yaml
+    assert code == 2 and "no plan 'no-such-plan'" in err, err
