@@ -84,13 +84,19 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
         entry("good", paper=loss_paper(5.0)),
         entry("bad", paper=loss_paper(4.0), lr=-1.0),  # refused by the trainer: lr must be positive
         entry("needs-bad", after=["bad"]),
+        dict(name="summary", notebook="report", after=["good"]),  # its parameters below
     ]
+    runs[3]["parameters"] = dict(plan=str(tmp_path / "tiny.yaml"), runs_root=str(tmp_path / "papermill_runs"))
     plan = write_plan(tmp_path, "tiny", runs, data_root)
     code, out, err = skelnb("run", plan, "--jobs", "2", "--quiet")
     assert code == 1, out + err
     assert "good: complete" in out and "bad: failed (exit 1" in out
     assert "needs-bad: blocked (needs bad, which failed)" in out
-    assert "2 of 3 entries did not complete: bad, needs-bad" in out
+    assert "2 of 4 entries did not complete: bad, needs-bad" in out
+    # the report notebook ran after `good`, into its own folder (bad may not have ended by then)
+    report = json.loads((tmp_path / "papermill_runs" / "tiny" / "summary" / "result.json").read_text())
+    assert report["protocol"] == "report" and report["metrics"]["done"] == 1
+    assert (tmp_path / "papermill_runs" / "tiny" / "summary" / "report.md").exists()
     base = tmp_path / "papermill_runs" / "tiny"
     result = json.loads((base / "good" / "result.json").read_text())
     assert result["protocol"] == "pretrain" and result["card"]["parameters"]["epochs"] == 2
@@ -109,6 +115,7 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
         "good: complete (skipped) [pretrain, gpus 1]",
         "bad: would run [pretrain, gpus 1]",
         "needs-bad: would run [pretrain, gpus 1] after bad",
+        "summary: complete (skipped) [report, gpus 1] after good",
     ]
 
     code, out, err = skelnb("report", plan)
