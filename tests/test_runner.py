@@ -189,3 +189,15 @@ def test_a_broken_plan_fails_the_command_naming_file_and_entry(data_root, tmp_pa
     assert code == 2 and "cmds.yaml: b: needs unknown entry 'zz'" in err, err
     code, out, err = skelnb("run", "no-such-plan")  # a name: papermill_runs/plans/<name>.yaml
     assert code == 2 and "no plan 'no-such-plan'" in err, err
+
+
+@pytest.mark.slow
+def test_an_entry_with_two_gpus_runs_torchrun(data_root, tmp_path, skelnb):
+    "gpus: 2 launches torchrun with two processes (gloo on CPU here): run.json records 2 processes."
+    runs = [entry("two", trainer_params=dict(progress=False, device="cpu"), batch_size=8)]
+    runs[0]["gpus"] = 2
+    code, out, err = skelnb("run", write_plan(tmp_path, "two", runs, data_root), "--quiet")
+    assert code == 0 and "two: complete" in out, out + err
+    base = tmp_path / "papermill_runs" / "two" / "two"
+    assert json.loads((base / "run.json").read_text())["processes"] == 2
+    assert json.loads((base / "result.json").read_text())["card"]["processes"] == 2
