@@ -13,8 +13,8 @@ import pandas as pd
 from .plan import Plan, load_plan
 
 # %% auto #0
-__all__ = ['read_result', 'entry_state', 'card_essentials', 'report_table', 'markdown_table', 'plot_accuracy', 'training_curves',
-           'plot_curves', 'write_report']
+__all__ = ['read_result', 'entry_state', 'find_key', 'card_essentials', 'report_table', 'markdown_table', 'plot_accuracy',
+           'training_curves', 'plot_curves', 'write_report']
 
 # %% ../../nbs/72_experiments.report.ipynb #b1df1140
 def read_result(folder: Path) -> dict | None:
@@ -30,12 +30,24 @@ def entry_state(name: str, result: dict | None, batch: dict) -> str:
     return "failed" if batch.get(name, {}).get("status") in ("failed", "blocked") else "missing"
 
 
+def find_key(tree, key: str):
+    "The first non-empty value of `key` in nested dicts (breadth first), or None."
+    level = [tree]
+    while level:
+        for d in level:
+            if d.get(key):
+                return d[key]
+        level = [v for d in level for v in d.values() if isinstance(v, dict)]
+    return None
+
+
 def card_essentials(card: dict) -> dict:
     "Epochs, lr, batch, seeds and checkpoint sha256 of a protocol card (evaluate) or run.json (pretrain)."
     settings = card.get("settings") or card.get("parameters") or {}
     seeds = card.get("seeds", settings.get("seeds", settings.get("seed")))
-    checkpoint = card.get("checkpoint")
-    sha = card.get("checkpoint_sha256") or (checkpoint.get("sha256") if isinstance(checkpoint, dict) else None)
+    sha = find_key(card, "checkpoint_sha256")  # top level, or in the card's encoder info
+    if sha is None and isinstance(card.get("checkpoint"), dict):
+        sha = card["checkpoint"].get("sha256")
     return dict(
         epochs=settings.get("epochs"), lr=settings.get("lr"), batch=settings.get("batch", settings.get("batch_size")),
         seeds=",".join(map(str, seeds)) if isinstance(seeds, (list, tuple)) else seeds,
