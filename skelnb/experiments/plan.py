@@ -92,8 +92,10 @@ PAPER_KEYS = {"row", "column", "metric", "value"}
 
 def plan_path(path_or_name) -> Path:
     "A plan file path; a bare name resolves to papermill_runs/plans/<name>.yaml."
+    if not str(path_or_name).strip():
+        raise ValueError("plan: a plan name (papermill_runs/plans/<name>.yaml) or a plan file is required")
     path = Path(path_or_name)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():
         return path
     for folder in (Path("papermill_runs") / "plans", PLANS):
         if (folder / f"{path_or_name}.yaml").exists():
