@@ -20,7 +20,7 @@ from .plan import load_plan, substitute
 
 # %% auto #0
 __all__ = ['Job', 'make_jobs', 'papermill_command', 'shell_command', 'now', 'write_status', 'start_job', 'finish_job',
-           'blocked_by', 'run_plan', 'select', 'summary', 'dry_run', 'print_commands']
+           'blocked_by', 'Batch', 'run_plan', 'select', 'summary', 'dry_run', 'print_commands']
 
 # %% ../../nbs/71_experiments.runner.ipynb #1f3e2478
 @dataclasses.dataclass
@@ -140,56 +140,90 @@ def _ready(job: Job, status: dict) -> bool:
     return all(status.get(d, {}).get("status") in ("complete", "skipped") for d in dependencies(job.entry))
 
 
+@dataclasses.dataclass
+class Batch:
+    "The state of one `skelnb run`: the jobs, what is pending and running, the free slots and each entry's record."
+
+    plan: Plan
+    jobs: dict  # name -> Job, every entry of the plan
+    selected: list  # the names this batch runs
+    slots: list  # every slot: GPU ids, or None per CPU job
+    cwd: str
+    status_file: Path
+    pending: list = dataclasses.field(default_factory=list)
+    running: dict = dataclasses.field(default_factory=dict)  # name -> (Popen, slots taken, start time, start ISO)
+    status: dict = dataclasses.field(default_factory=dict)  # name -> record
+
+    def __post_init__(self):
+        self.pending, self.free = [self.jobs[n] for n in self.selected], list(self.slots)
+
+    def record(self, name: str, record: dict) -> None:
+        self.status[name] = record
+        write_status(self.status_file, {name: record})
+
+
 def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_runs", data_root=None,
              cwd=None, progress: bool = True, poll: float = 0.5) -> dict:  # fmt: skip
     "Run the plan's entries (or `only` those); {name: status record}. Failures are recorded, never raised."
     from tqdm.auto import tqdm
 
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
-    all_jobs = make_jobs(plan, runs_root, data_root)
-    selected = select(plan, only)
-    cwd, free = str(Path(cwd or os.getcwd()).resolve()), _slots(gpus, jobs)
     status_file = Path(runs_root).resolve() / plan.name / "status.json"
     status_file.parent.mkdir(parents=True, exist_ok=True)
-    status, running = {}, {}
-    pending = [all_jobs[n] for n in selected]
-    bar = tqdm(total=len(pending), desc=plan.name, unit="run", disable=not progress)
-    while pending or running:
-        before = (len(status), len(running))
-        for job in list(pending):
-            name = job.entry.name
-            if job.complete:
-                status[name] = dict(status="skipped", reason="complete: result.json exists", end=now())
-            elif reason := blocked_by(job, all_jobs, status, set(selected)):
-                status[name] = dict(status="blocked", reason=reason, end=now())
-            elif (need := job.entry.gpus if gpus else 1) > len(_slots(gpus, jobs)):
-                status[name] = dict(status="failed", error=f"needs {need} GPUs, {len(gpus)} given", end=now())
-            elif _ready(job, status) and need <= len(free):
-                taken, free = free[:need], free[need:]
-                running[name] = (start_job(job, taken, cwd), taken, time.time(), now())
-            else:
-                continue
-            pending.remove(job)
-            if name in status:
-                write_status(status_file, {name: status[name]})
-                bar.update(1)
-        for name, (proc, taken, started, start_time) in list(running.items()):
+    cwd = str(Path(cwd or os.getcwd()).resolve())
+    batch = Batch(plan, make_jobs(plan, runs_root, data_root), select(plan, only), _slots(gpus, jobs), cwd, status_file)
+    bar = tqdm(total=len(batch.pending), desc=plan.name, unit="run", disable=not progress)
+    try:
+        _loop(batch, bar, poll)
+    except BaseException:  # Ctrl-C or a crash of the runner: stop the papermill runs, record them as interrupted
+        for name, (proc, *_) in batch.running.items():
+            proc.terminate()
+            proc.wait()
+            batch.record(name, dict(status="failed", error="interrupted", end=now()))
+        raise
+    finally:
+        bar.close()
+    return batch.status
+
+# %% ../../nbs/71_experiments.runner.ipynb #36c3d6ad
+def _start_ready(batch: Batch) -> None:
+    "Start, skip or block every pending entry that can be decided now."
+    for job in list(batch.pending):
+        name, need = job.entry.name, job.entry.gpus if batch.slots[0] is not None else 1
+        if job.complete:
+            batch.record(name, dict(status="skipped", reason="complete: result.json exists", end=now()))
+        elif reason := blocked_by(job, batch.jobs, batch.status, set(batch.selected)):
+            batch.record(name, dict(status="blocked", reason=reason, end=now()))
+        elif need > len(batch.slots):
+            batch.record(name, dict(status="failed", error=f"needs {need} GPUs, {len(batch.slots)} given", end=now()))
+        elif _ready(job, batch.status) and need <= len(batch.free):
+            taken, batch.free = batch.free[:need], batch.free[need:]
+            batch.running[name] = (start_job(job, taken, batch.cwd), taken, time.time(), now())
+        else:
+            continue
+        batch.pending.remove(job)
+
+
+def _loop(batch: Batch, bar, poll: float) -> None:
+    "Until nothing is pending or running: start what is ready, record what has ended, show the counts."
+    while batch.pending or batch.running:
+        before = (len(batch.status), len(batch.running))
+        _start_ready(batch)
+        for name, (proc, taken, started, start_time) in list(batch.running.items()):
             if (code := proc.poll()) is not None:
-                status[name] = finish_job(all_jobs[name], code, started, start_time)
-                write_status(status_file, {name: status[name]})
-                free += taken
-                del running[name]
-                bar.update(1)
-        counts = {s: sum(r["status"] == s for r in status.values()) for s in ("complete", "failed", "skipped")}
+                batch.record(name, finish_job(batch.jobs[name], code, started, start_time))
+                batch.free += taken
+                del batch.running[name]
+        counts = {s: sum(r["status"] == s for r in batch.status.values()) for s in ("complete", "failed", "skipped")}
+        bar.n = len(batch.status)
         bar.set_postfix_str(
-            f"done {counts['complete']} failed {counts['failed']} skipped {counts['skipped']} running {len(running)}"
-        )
-        if running:
+            f"done {counts['complete']} failed {counts['failed']} skipped {counts['skipped']} "
+            f"running {len(batch.running)}"
+        )  # fmt: skip
+        if batch.running:
             time.sleep(poll)
-        elif before == (len(status), len(running)):  # nothing changed and nothing runs: would wait forever
-            raise RuntimeError(f"{plan.path}: entries {[j.entry.name for j in pending]} wait for nothing running")
-    bar.close()
-    return status
+        elif before == (len(batch.status), len(batch.running)):  # nothing changed, nothing runs: would wait forever
+            raise RuntimeError(f"{batch.plan.path}: {[j.entry.name for j in batch.pending]} wait for nothing")
 
 # %% ../../nbs/71_experiments.runner.ipynb #71a69e72
 def select(plan: Plan, only=None) -> list:
