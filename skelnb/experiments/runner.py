@@ -100,12 +100,14 @@ def write_status(path: Path, status: dict) -> None:
     tmp.replace(path)
 
 # %% ../../nbs/71_experiments.runner.ipynb #23a659f7
-def start_job(job: Job, slots: list, cwd) -> subprocess.Popen:
-    "Start `job`'s papermill in the background on `slots` (GPU ids, or None on CPU)."
+def start_job(job: Job, slots: list, cwd, threads: int | None = None) -> subprocess.Popen:
+    "Start `job`'s papermill in the background on `slots` (GPU ids, or None on CPU); `threads`: its CPU share."
     job.folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if slots and slots[0] is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(s) for s in slots)
+    if threads:  # parallel CPU jobs share the cores instead of each starting a thread per core
+        env.setdefault("OMP_NUM_THREADS", str(threads))
     log = job.log.open("w")
     proc = subprocess.Popen(papermill_command(job, cwd), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     log.close()  # the child holds its own descriptor
@@ -198,7 +200,9 @@ def _start_ready(batch: Batch) -> None:
             batch.record(name, dict(status="failed", error=f"needs {need} GPUs, {len(batch.slots)} given", end=now()))
         elif _ready(job, batch.status) and need <= len(batch.free):
             taken, batch.free = batch.free[:need], batch.free[need:]
-            batch.running[name] = (start_job(job, taken, batch.cwd), taken, time.time(), now())
+            cpu = batch.slots[0] is None and len(batch.slots) > 1
+            threads = max(1, (os.cpu_count() or 1) // len(batch.slots)) if cpu else None
+            batch.running[name] = (start_job(job, taken, batch.cwd, threads), taken, time.time(), now())
         else:
             continue
         batch.pending.remove(job)
