@@ -89,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Pretrain a method of skelnb.methods on a prepared split; checkpoints and metrics in --output.",
     )  # fmt: skip
     add_train_arguments(tr)
+    _add_experiments(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #f937c348
@@ -150,6 +151,8 @@ def main(argv=None) -> int:
             from skelnb.train import train_from_args
 
             train_from_args(args, rest)
+        elif args.command in ("run", "report"):
+            return _run(args) if args.command == "run" else _report(args)
         elif args.command == "layouts":
             from skelnb.layouts import LAYOUTS
 
@@ -158,4 +161,58 @@ def main(argv=None) -> int:
     except (SkeletonDataError, FileNotFoundError, ValueError, FloatingPointError) as e:
         print(f"skelnb {args.command}: error: {e}", file=sys.stderr)
         return 2
+    return 0
+
+# %% ../nbs/90_cli.ipynb #0c8244ec
+def _add_experiments(sub) -> None:
+    "The `run` and `report` subcommands."
+    ru = sub.add_parser(
+        "run", help="run a plan's experiment notebooks with papermill",
+        description="Run the entries of a plan (papermill_runs/plans/PLAN.yaml) into papermill_runs/PLAN/: "
+        "complete entries are skipped, interrupted pretrainings resume, failures are listed at the end.",
+    )  # fmt: skip
+    ru.add_argument("plan", help="a plan name or a plan file")
+    ru.add_argument("--only", nargs="+", metavar="NAME", help="only these entries (names, or comma-separated)")
+    ru.add_argument("--gpus", help="GPU ids, e.g. 0,1,2,3: one entry per GPU (an entry's `gpus` takes that many)")
+    ru.add_argument("--jobs", type=int, default=1, help="entries in parallel on CPU (without --gpus)")
+    ru.add_argument("--dry-run", action="store_true", help="print what would run and what is complete")
+    ru.add_argument("--print-commands", action="store_true", help="print one shell command per entry (Slurm)")
+    ru.add_argument("--runs-root", default="papermill_runs", help="where the plan's folder goes")
+    ru.add_argument("--data-root", help="the data_root parameter of every entry (default: the plan's)")
+    ru.add_argument("--quiet", action="store_true", help="no progress bar")
+    re_ = sub.add_parser(
+        "report", help="a plan's results beside the paper's numbers",
+        description="Write report.csv, report.md, accuracy.png and curves.png of a plan's results.",
+    )  # fmt: skip
+    re_.add_argument("plan", help="a plan name or a plan file")
+    re_.add_argument("--runs-root", default="papermill_runs")
+    re_.add_argument("--out", help="output folder (default RUNS_ROOT/PLAN/report)")
+
+
+def _run(args) -> int:
+    "`skelnb run`: its exit code (1 if an entry failed or was blocked)."
+    from skelnb.experiments.plan import load_plan
+    from skelnb.experiments.runner import dry_run, print_commands, run_plan, summary
+
+    plan = load_plan(args.plan)
+    only = [n for item in args.only for n in item.split(",") if n] if args.only else None
+    gpus = [int(g) for g in args.gpus.split(",")] if args.gpus else None
+    where = dict(only=only, runs_root=args.runs_root, data_root=args.data_root)
+    if args.print_commands or args.dry_run:
+        print(print_commands(plan, **where) if args.print_commands else dry_run(plan, **where))
+        return 0
+    status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, **where)
+    text, code = summary(status)
+    print(text)
+    return code
+
+
+def _report(args) -> int:
+    "`skelnb report`: write the files and print the markdown table."
+    from skelnb.experiments.report import write_report
+
+    out = Path(args.out or Path(args.runs_root) / Path(args.plan).stem / "report")
+    write_report(args.plan, args.runs_root, out)
+    print((out / "report.md").read_text(), end="")
+    print(f"wrote {out}")
     return 0

@@ -1,0 +1,203 @@
+"""`skelnb run` and `skelnb report` on tiny plans: real papermill runs of the pretrain notebook on real NW-UCLA data."""
+
+import copy
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from skelnb.cli import main
+from skelnb.core import shared_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = dict(
+    method="moco",
+    epochs=2,
+    batch_size=4,
+    lr=0.05,
+    method_params=dict(queue_size=16, dim=8, encoder_hidden_channels=4, encoder_hidden_dim=16),
+    trainer_params=dict(progress=False, checkpoint_every_steps=2, device="cpu"),
+)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    "A data root holding nw-ucla-hiclr/xview/train: 16 real NW-UCLA sequences (4 actions x 4), 50 frames."
+    if shared_data("nw_ucla") is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    from skelnb.data.samples import ucla_samples
+    from skelnb.data.store import write_split
+
+    names = [f"a{a:02d}_s{s:02d}_e00_v01" for a in (1, 2, 3, 4) for s in (1, 2, 3, 4)]
+    names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
+    b = ucla_samples(names)
+    root = tmp_path_factory.mktemp("data")
+    write_split(
+        root / "nw-ucla-hiclr" / "xview" / "train", b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(),
+        meta=dict(layout="nw_ucla", num_classes=12),
+    )  # fmt: skip
+    return root
+
+
+def entry(name, paper=None, after=None, **params) -> dict:
+    e = dict(name=name, notebook="pretrain", parameters=copy.deepcopy(TINY) | params)
+    return e | ({"paper": paper} if paper else {}) | ({"after": after} if after else {})
+
+
+def write_plan(folder: Path, name: str, runs: list, data_root) -> Path:
+    plan = dict(plan=name, paper="none", table="none", title="tiny", runs=runs)
+    plan["defaults"] = dict(data_root=str(data_root), dataset="nw-ucla", pipeline="hiclr", split="xview")
+    path = folder / f"{name}.yaml"
+    path.write_text(json.dumps(plan))  # JSON is YAML
+    return path
+
+
+@pytest.fixture
+def skelnb(tmp_path, monkeypatch, capsys):
+    "`skelnb ARGS` in this process (its papermill runs are subprocesses) from tmp_path: (exit code, stdout, stderr)."
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernels import this checkout's skelnb
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+    def call(*args, env=None):
+        for k, v in (env or {}).items():
+            monkeypatch.setenv(k, v)
+        code = main([str(a) for a in args])
+        for k in env or {}:
+            monkeypatch.delenv(k)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
+
+
+def loss_paper(value):
+    return dict(row="MoCo", column="NW-UCLA joint", metric="loss", value=value)
+
+
+def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root, tmp_path, skelnb):
+    runs = [
+        entry("good", paper=loss_paper(5.0)),
+        entry("bad", paper=loss_paper(4.0), lr=-1.0),  # refused by the trainer: lr must be positive
+        entry("needs-bad", after=["bad"]),
+        dict(name="summary", notebook="report", after=["good"]),  # its parameters below
+    ]
+    runs[3]["parameters"] = dict(plan=str(tmp_path / "tiny.yaml"), runs_root=str(tmp_path / "papermill_runs"))
+    plan = write_plan(tmp_path, "tiny", runs, data_root)
+    code, out, err = skelnb("run", plan, "--jobs", "2", "--quiet")
+    assert code == 1, out + err
+    assert "good: complete" in out and "bad: failed (exit 1" in out
+    assert "needs-bad: blocked (needs bad, which failed)" in out
+    assert "2 of 4 entries did not complete: bad, needs-bad" in out
+    # the report notebook ran after `good`, into its own folder (bad may not have ended by then)
+    report = json.loads((tmp_path / "papermill_runs" / "tiny" / "summary" / "result.json").read_text())
+    assert report["protocol"] == "report" and report["metrics"]["done"] == 1
+    assert (tmp_path / "papermill_runs" / "tiny" / "summary" / "report.md").exists()
+    base = tmp_path / "papermill_runs" / "tiny"
+    result = json.loads((base / "good" / "result.json").read_text())
+    assert result["protocol"] == "pretrain" and result["card"]["parameters"]["epochs"] == 2
+    assert Path(result["checkpoint"]).exists() and result["metrics"]["loss"] > 0
+    assert (base / "good.ipynb").exists() and (base / "good" / "loss.png").exists()
+    assert "lr: expected a positive value" in (base / "bad.log").read_text()
+    status = json.loads((base / "status.json").read_text())
+    assert status["good"]["exit"] == 0 and status["good"]["duration_s"] > 0 and status["bad"]["exit"] == 1
+    assert status["good"]["start"] <= status["good"]["end"]
+
+    code, out, err = skelnb("run", plan, "--only", "good", "--quiet")
+    assert code == 0 and "good: skipped" in out, out + err
+    assert json.loads((base / "status.json").read_text())["good"]["status"] == "skipped"
+    code, out, err = skelnb("run", plan, "--dry-run")
+    assert out.splitlines() == [
+        "good: complete (skipped) [pretrain, gpus 1]",
+        "bad: would run [pretrain, gpus 1]",
+        "needs-bad: would run [pretrain, gpus 1] after bad",
+        "summary: complete (skipped) [report, gpus 1] after good",
+    ]
+
+    code, out, err = skelnb("report", plan)
+    assert code == 0 and "wrote" in out, err
+    table = pd.read_csv(base / "report" / "report.csv")
+    assert list(table["entry"]) == ["good", "bad"] and list(table["status"]) == ["done", "failed"]
+    assert table["ours"][0] == pytest.approx(result["metrics"]["loss"])
+    assert table["diff"][0] == pytest.approx(result["metrics"]["loss"] - 5.0, abs=0.01)
+    assert table["epochs"][0] == 2 and table["batch"][0] == 4
+    assert {p.name for p in (base / "report").iterdir()} == {"report.csv", "report.md", "accuracy.png", "curves.png"}
+    assert "| good | MoCo | NW-UCLA joint | loss |" in (base / "report" / "report.md").read_text()
+
+
+def test_killed_pretraining_resumes_from_its_checkpoint(data_root, tmp_path, skelnb):
+    "Killed after step 7 of 12 (checkpoints every 2 steps): failed; the next run resumes at step 6 and completes."
+    plan = write_plan(tmp_path, "resume", [entry("cut", epochs=3)], data_root)
+    code, out, err = skelnb("run", plan, "--quiet", env=dict(SKELNB_TRAIN_KILL_AT="7"))
+    assert code == 1 and "cut: failed" in out, out + err
+    base = tmp_path / "papermill_runs" / "resume"
+    assert not (base / "cut" / "result.json").exists()
+    assert sorted(p.name for p in (base / "cut" / "checkpoints").glob("ckpt-*.pt"))
+    code, out, err = skelnb("run", plan, "--quiet")
+    assert code == 0 and "cut: complete" in out, out + err
+    assert "resuming from" in (base / "cut.log").read_text()
+    steps = pd.read_csv(base / "cut" / "steps.csv")
+    assert sorted(set(steps["iteration"])) == list(range(1, 13))
+    from skelnb.train import load_checkpoint, newest_checkpoint
+
+    state = load_checkpoint(newest_checkpoint(base / "cut" / "checkpoints"))
+    assert state["position"]["iteration"] == 12
+
+
+def test_print_commands_one_line_per_entry_in_dependency_order(data_root, tmp_path, skelnb):
+    runs = [entry("b", after=["a"]), entry("a"), entry("c", method_params=dict(dim=8), epochs=1)]
+    plan = write_plan(tmp_path, "cmds", runs, data_root)
+    code, out, err = skelnb("run", plan, "--print-commands", "--data-root", "/elsewhere")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert [line.split(" > ")[1].split("/")[-1].split(" ")[0] for line in lines] == ["a.log", "c.log", "b.log"]
+    assert all("-m papermill" in line and "-r data_root /elsewhere" in line for line in lines)
+    assert "-p epochs 1" in lines[1] and "-r out " + str(tmp_path / "papermill_runs" / "cmds" / "c") in lines[1]
+    assert """-y '{"method_params": {"dim": 8}""" in lines[1]
+    assert not (tmp_path / "papermill_runs" / "cmds").exists()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda r: r[1].update(after=["zz"]), "cmds.yaml: b: needs unknown entry 'zz'"),
+        (lambda r: r[1].update(name="a"), "duplicate entry name 'a'"),
+        (lambda r: r[0].update(after=["b"]), "dependency cycle among a, b"),
+        (lambda r: r[0].update(notebook="pretrian"), "a: unknown notebook 'pretrian'"),
+        (lambda r: r[0]["parameters"].update(epoch=3), "a: parameter 'epoch' not in pretrain.ipynb's"),
+        (lambda r: r[0]["parameters"]["method_params"].update(qsize=3), "a: method_params.qsize: not a parameter"),
+        (lambda r: r[1].update(paper=dict(row="x")), "runs[1] (b): paper needs exactly"),
+        (lambda r: r[1]["parameters"].update(checkpoint="{run:nope}"), "b: needs unknown entry 'nope'"),
+    ],
+)
+def test_plan_errors_name_the_file_and_entry(data_root, tmp_path, change, message):
+    runs = [entry("a"), entry("b", after=["a"])]
+    change(runs)
+    from skelnb.experiments.plan import load_plan
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_plan(write_plan(tmp_path, "cmds", runs, data_root))
+
+
+def test_a_broken_plan_fails_the_command_naming_file_and_entry(data_root, tmp_path, skelnb):
+    runs = [entry("a"), entry("b", after=["zz"])]
+    code, out, err = skelnb("run", write_plan(tmp_path, "cmds", runs, data_root), "--dry-run")
+    assert code == 2 and "cmds.yaml: b: needs unknown entry 'zz'" in err, err
+    code, out, err = skelnb("run", "no-such-plan")  # a name: papermill_runs/plans/<name>.yaml
+    assert code == 2 and "no plan 'no-such-plan'" in err, err
+
+
+@pytest.mark.slow
+def test_an_entry_with_two_gpus_runs_torchrun(data_root, tmp_path, skelnb):
+    "gpus: 2 launches torchrun with two processes (gloo on CPU here): run.json records 2 processes."
+    runs = [entry("two", trainer_params=dict(progress=False, device="cpu"), batch_size=8)]
+    runs[0]["gpus"] = 2
+    code, out, err = skelnb("run", write_plan(tmp_path, "two", runs, data_root), "--quiet")
+    assert code == 0 and "two: complete" in out, out + err
+    base = tmp_path / "papermill_runs" / "two" / "two"
+    assert json.loads((base / "run.json").read_text())["processes"] == 2
+    assert json.loads((base / "result.json").read_text())["card"]["processes"] == 2
