@@ -501,3 +501,18 @@ def test_plans_load_with_the_runner():
     for name in ALL_PLANS:
         plan = load_plan(PLANS / f"{name}.yaml")
         assert plan.name == name and len(plan.runs) == len(load(name)["runs"])
+
+
+AGREED = {  # the experiment notebooks' parameters as agreed (/tmp/iss/interfaces.md): plans are written against them
+    "pretrain": "data_root dataset pipeline split out preset method encoder stream epochs batch_size lr seed gpus "
+    "method_params trainer_params knn_every",
+    "evaluate": "data_root dataset pipeline split stream out protocol checkpoint reference_checkpoint encoder "
+    "encoder_params recipe k temperature seeds epochs lr batch_size fraction subset holdout_fraction target_dataset "
+    "target_pipeline target_split device figures raw_floor",
+    "fusion": "results weights out",
+}
+
+
+@pytest.mark.parametrize("notebook", sorted(AGREED))
+def test_experiment_notebooks_have_the_agreed_parameters(notebook, tmp_path):
+    assert list(notebook_parameters(notebook, tmp_path)) == AGREED[notebook].split()
