@@ -50,6 +50,7 @@ class Plan:
     defaults: dict
     runs: list
     path: Path | None = None
+    not_run: list = dataclasses.field(default_factory=list)  # rows of the table skelnb does not run, with why
 
     def entry(self, name: str) -> Entry:
         for e in self.runs:
@@ -85,7 +86,7 @@ def notebook_parameters(notebook: str) -> dict:
     return _PARAMETERS[notebook]
 
 # %% ../../nbs/70_experiments.plan.ipynb #e8a4d098
-PLAN_KEYS = {"plan", "paper", "table", "title", "defaults", "runs"}
+PLAN_KEYS = {"plan", "paper", "table", "title", "defaults", "runs", "not_run"}
 ENTRY_KEYS = {"name", "notebook", "parameters", "gpus", "after", "paper"}
 PAPER_KEYS = {"row", "column", "metric", "value"}
 
@@ -123,8 +124,8 @@ def read_entry(raw, where: str) -> Entry:
     if paper is not None:
         if not isinstance(paper, dict) or set(paper) != PAPER_KEYS:
             raise ValueError(f"{where}: paper needs exactly {sorted(PAPER_KEYS)}, got {paper!r}")
-        if not isinstance(paper["value"], (int, float)):
-            raise ValueError(f"{where}: paper.value must be a number, got {paper['value']!r}")
+        if paper["value"] is not None and not isinstance(paper["value"], (int, float)):
+            raise ValueError(f"{where}: paper.value must be a number or null, got {paper['value']!r}")
     return Entry(raw["name"], str(raw["notebook"]), dict(params), gpus, list(after), paper)
 
 # %% ../../nbs/70_experiments.plan.ipynb #90744db4
@@ -231,7 +232,12 @@ def load_plan(path_or_name) -> Plan:
         raise ValueError(f"{path}: defaults must be a mapping and runs a non-empty list")
     runs = [read_entry(r, f"{path}: runs[{i}]") for i, r in enumerate(raw["runs"])]
     header = dict(paper=raw.get("paper", "none"), table=str(raw.get("table", "none")), title=raw.get("title", ""))
-    plan = Plan(path.stem, **header, defaults=defaults, runs=runs, path=path)
+    not_run = raw.get("not_run") or []
+    if not isinstance(not_run, list) or any(
+        not isinstance(r, dict) or not {"row", "reason"} <= set(r) for r in not_run
+    ):
+        raise ValueError(f"{path}: not_run must be a list of {{row, column, value, reason}} mappings")
+    plan = Plan(path.stem, **header, defaults=defaults, runs=runs, path=path, not_run=not_run)
     seen = set()
     for e in runs:
         if e.name in seen:

@@ -71,10 +71,13 @@ def report_table(plan, runs_root="papermill_runs") -> pd.DataFrame:
             dict(entry=e.name, row=e.paper["row"], column=e.paper["column"], metric=metric, ours=ours,
                  ours_sd=metrics.get(f"{metric}_sd"), best=metrics.get(f"best_{metric}"),
                  best_sd=metrics.get(f"best_{metric}_sd"), paper=e.paper["value"],
-                 diff=None if ours is None else round(ours - e.paper["value"], 2),
+                 diff=None if ours is None or e.paper["value"] is None else round(ours - e.paper["value"], 2),
                  status=entry_state(e.name, result, batch), protocol=(result or {}).get("protocol"))
             | card_essentials((result or {}).get("card") or {})
         )  # fmt: skip
+    for r in plan.not_run:  # the table's other rows, so the report covers the whole table
+        rows.append(dict(entry="", row=r["row"], column=r.get("column"), metric=r.get("metric"), paper=r.get("value"),
+                         status="not run: " + str(r["reason"])))  # fmt: skip
     return pd.DataFrame(rows)
 
 # %% ../../nbs/72_experiments.report.ipynb #c7dfa63c
@@ -99,8 +102,9 @@ def plot_accuracy(df: pd.DataFrame):
     label = df["row"].astype(str) + " | " + df["column"].astype(str)
     long = pd.concat([pd.DataFrame(dict(run=label, value=df[k], source=k)) for k in ("ours", "paper")])
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(df) + 2), 4))
-    sns.barplot(long.dropna(), x="run", y="value", hue="source", ax=ax)
-    ax.set(xlabel="", ylabel=" / ".join(sorted(set(df["metric"]))) or "metric")
+    long = long[pd.to_numeric(long["value"], errors="coerce").notna()].astype({"value": float})
+    sns.barplot(long, x="run", y="value", hue="source", ax=ax)
+    ax.set(xlabel="", ylabel=" / ".join(sorted(set(df["metric"].dropna()))) or "metric")
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     return fig
