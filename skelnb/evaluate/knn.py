@@ -65,11 +65,11 @@ def knn(train: Features, test: Features, *, k=1, temperature=None, chunk=8192, d
     return out | dict(predictions=scores.argmax(1), scores=scores, neighbours=idx)
 
 # %% ../../nbs/61_evaluate.knn.ipynb #7b35fb0b
-def knn_run(train: Features, test: Features, ks, temperature, chunk, device) -> tuple[dict, dict]:
+def knn_run(train: Features, test: Features, ks, temperature, chunk, device, num_classes=None) -> tuple[dict, dict]:
     "(the run entry of a `Result`, the first k's `knn` output) for every k of `ks`."
     by_k, first = {}, None
     for k in ks:
-        out = knn(train, test, k=k, temperature=temperature, chunk=chunk, device=device)
+        out = knn(train, test, k=k, temperature=temperature, chunk=chunk, device=device, num_classes=num_classes)
         by_k[str(k)] = {key: out[key] for key in ("top1", "top5") if key in out}
         first = out if first is None else first
     last = by_k[str(ks[0])]
@@ -87,8 +87,8 @@ def evaluate_knn(
     )
     train_set, test_set = open_split(train_folder, stream), open_split(test_folder, stream)
     train, test = (extract_features(model, s, batch_size=batch_size, device=device) for s in (train_set, test_set))
-    run, first = knn_run(train, test, ks, temperature, chunk, device)
     data = dict(train=data_card(train_folder), test=data_card(test_folder))
+    run, first = knn_run(train, test, ks, temperature, chunk, device, data["test"]["num_classes"])
     frames = 64 if info["encoder"] == "bigru" else data["test"]["frames"]
     crop = "centre 0.95, resized to 64" if info["encoder"] == "bigru" else None
     name = "knn" if temperature is None else "knn-weighted"
@@ -123,7 +123,7 @@ def knn_monitor(
     def hook(encoder, epoch, folder):
         device = next(encoder.parameters()).device
         train, test = (extract_features(encoder, s, batch_size=batch_size, device=None) for s in splits)
-        run, _ = knn_run(train, test, ks, temperature, chunk, device)
+        run, _ = knn_run(train, test, ks, temperature, chunk, device, splits[1].meta.get("num_classes"))
         append_knn_rows(Path(folder) / "knn.csv", epoch, run["by_k"], temperature)
 
     return hook
