@@ -82,8 +82,13 @@ def choose_weights(results: list[Result], steps: int = 10) -> dict:
     top1 = 100.0 * (fused == labels[None]).mean(1)
     spread = np.abs(grid - 1.0 / len(results)).sum(1)
     best = np.lexsort((np.arange(len(grid)), spread, -top1))[0]  # top-1, then closeness to equal weights, then order
-    return dict(weights=grid[best].round(6).tolist(), holdout_top1=float(top1[best]), holdout_samples=len(labels),
-                grid=f"{{0, 1/{steps}, ..., 1}}^{len(results)}, normalised", weights_chosen_on="held-out training data")  # fmt: skip
+    return dict(
+        weights=grid[best].round(6).tolist(),
+        holdout_top1=float(top1[best]),
+        holdout_samples=len(labels),
+        grid=f"{{0, 1/{steps}, ..., 1}}^{len(results)}, normalised",
+        weights_chosen_on="held-out training data",
+    )
 
 # %% ../../nbs/63_evaluate.fusion.ipynb #8c6a8045
 REFERENCE_WEIGHTS = ([0.5, 0.5, 0.5], [0.6, 0.6, 0.4])  # HiCLR ensemble_*.py: w_joint, w_bone, w_motion
@@ -111,8 +116,14 @@ def reference_fusions(results: list[Result]) -> list[dict] | None:
 def source_card(result: Result) -> dict:
     "What the fused card keeps of a source result."
     card = result.card or {}
-    return dict(protocol=result.protocol, stream=stream_of(result), recipe=card.get("recipe"),
-                checkpoint=card.get("checkpoint"), checkpoint_sha256=card.get("checkpoint_sha256"), metrics=result.metrics)  # fmt: skip
+    return dict(
+        protocol=result.protocol,
+        stream=stream_of(result),
+        recipe=card.get("recipe"),
+        checkpoint=card.get("checkpoint"),
+        checkpoint_sha256=card.get("checkpoint_sha256"),
+        metrics=result.metrics,
+    )
 
 
 def fuse(results: list, weights=None) -> Result:
