@@ -102,3 +102,25 @@ def test_monitor_and_protocol(splits, tmp_path):
     assert [float(r["top1"]) for r in rows] == [result.runs[0]["by_k"][k]["top1"] for k in ("1", "10")]
     assert float(rows[1]["top5"]) == result.runs[0]["by_k"]["10"]["top5"]
     assert result.scores.shape == (len(result.labels), 12) and result.protocol == "knn-weighted"
+
+
+@pytest.mark.slow
+def test_pretraining_beats_random_init(tmp_path):
+    "On the real NW-UCLA cross-view split, a briefly MoCo-pretrained ST-GCN beats its random initialisation under 1-NN."
+    if shared_data("nw_ucla") is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    from skelnb.data.prepare import prepare
+    from skelnb.methods import build_method
+    from skelnb.train import train
+
+    prepare("nw-ucla", shared_data("nw_ucla"), tmp_path / "prepared", workers=1, progress=False)
+    train_folder, test_folder = (tmp_path / "prepared" / "nw-ucla-hiclr" / "xview" / p for p in ("train", "val"))
+    small = dict(encoder_hidden_channels=8, encoder_hidden_dim=64, queue_size=1024, dim=64)
+    common = dict(method="moco", data=str(train_folder), batch_size=64, lr=0.05, seed=0, progress=False, **small)
+    torch.manual_seed(0)  # the trainer seeds the same way before building the method: the run's initial encoder
+    init = build_method("moco", encoder="stgcn", layout="nw_ucla", **small).encoder_q
+    train(output=str(tmp_path / "run"), epochs=10, **common)
+    random_acc = evaluate_knn(init, train_folder, test_folder).metrics["top1"]
+    result = evaluate_knn(tmp_path / "run", train_folder, test_folder)
+    assert result.card["encoder"]["pretrain_epoch"] == 10
+    assert result.metrics["top1"] > random_acc + 5, (result.metrics["top1"], random_acc)
