@@ -320,6 +320,7 @@ def linear_run(
 ) -> tuple:
     "One seed of linear evaluation on the frozen `encoder`: (run, test scores, held-out scores or None, classifier)."
     g = torch.Generator().manual_seed(seed)
+    encoder.eval()  # frozen: BatchNorm statistics and dropout as at evaluation
     head = make_classifier(test.features.shape[1], data.num_classes, recipe, g).to(device)
     positions = np.asarray(positions)
     labels = torch.from_numpy(data.train.labels[positions].astype(np.int64))
