@@ -237,3 +237,12 @@ def test_bad_input(ucla, tmp_path):
         evaluate_linear(enc, *ucla, learning_rate=1.0)
     with pytest.raises(ValueError, match="eval_every"):
         evaluate_linear(enc, *ucla, epochs=1, eval_every=0)
+
+
+@pytest.mark.cuda
+def test_linear_on_cuda_equals_cpu(ucla):
+    enc = tiny_stgcn()
+    cpu = evaluate_linear(enc, *ucla, epochs=2, milestones=(1,), lr=0.1)
+    gpu = evaluate_linear(enc, *ucla, epochs=2, milestones=(1,), lr=0.1, device="cuda")  # cuDNN may use TF32
+    np.testing.assert_allclose(gpu.scores, cpu.scores, atol=1e-2)
+    assert abs(gpu.metrics["top1"] - cpu.metrics["top1"]) < 1.0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -326,8 +325,8 @@ def linear_run(
     labels = torch.from_numpy(data.train.labels[positions].astype(np.int64))
     transform = train_transform(recipe)
     if train is not None and transform is None:
-        cached = train.features[torch.from_numpy(positions)]
-        features = lambda p: cached[p].to(device)  # noqa: E731
+        cached = train.features[torch.from_numpy(positions)].to(device)  # moved once; batches gathered there
+        features = lambda p: cached[p.to(cached.device)]  # noqa: E731
     else:
 
         def features(p):
