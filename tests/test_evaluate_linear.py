@@ -219,8 +219,8 @@ def test_bad_input(ucla, tmp_path):
     from skelnb.data.store import load_split, write_split
 
     enc = tiny_stgcn()
-    with pytest.raises(FileNotFoundError, match="missing"):
-        evaluate_linear(enc, tmp_path / "missing", ucla[1], epochs=1)
+    with pytest.raises(FileNotFoundError, match="absent: no such prepared split folder"):
+        evaluate_linear(enc, tmp_path / "absent", ucla[1], epochs=1)
     split = load_split(ucla[1])
     other = tmp_path / "twelve"
     write_split(other, split.data, split.labels, split.names, split.num_frames,
