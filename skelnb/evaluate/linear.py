@@ -473,7 +473,7 @@ def _load_args(encoder=None, layout=None, reference=False, encoder_args=None) ->
 
 
 def _check_kind(protocol: str, recipe, want: str, **overrides) -> None:
-    if recipe is not None and get_recipe(recipe, **overrides).protocol != want:
+    if recipe and get_recipe(recipe, **overrides).protocol != want:  # None or "": the protocol's default
         other = [k for k, r in RECIPES.items() if r.protocol == want]
         raise ValueError(f"{protocol} needs a {want} recipe ({', '.join(other)}), not {recipe!r}")
 
