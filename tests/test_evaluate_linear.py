@@ -35,7 +35,7 @@ SHORT = dict(epochs=2, milestones=(1,), eval_every=1)
 
 
 def tiny_stgcn(num_class=10, layout="nw_ucla", **kw):
-    return build_encoder("stgcn", num_class=num_class, layout=layout, hidden_channels=4, hidden_dim=16, **kw)
+    return build_encoder("stgcn", num_class=num_class, layout=layout, **{"hidden_channels": 4, "hidden_dim": 16, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +246,18 @@ def test_linear_on_cuda_equals_cpu(ucla):
     gpu = evaluate_linear(enc, *ucla, epochs=2, milestones=(1,), lr=0.1, device="cuda")  # cuDNN may use TF32
     np.testing.assert_allclose(gpu.scores, cpu.scores, atol=1e-2)
     assert abs(gpu.metrics["top1"] - cpu.metrics["top1"]) < 1.0
+
+
+@pytest.mark.slow
+def test_briefly_pretrained_beats_random_init(ucla, tmp_path):
+    "MoCo for 3 epochs on NW-UCLA's training split, then the hiclr linear recipe (20 epochs) on both encoders."
+    from skelnb.train import train
+
+    tiny = dict(encoder="stgcn", encoder_hidden_channels=8, encoder_hidden_dim=32, queue_size=512, dim=16)
+    train(method="moco", data=str(ucla[0]), output=str(tmp_path / "run"), epochs=3, batch_size=64, lr=0.05,
+          seed=0, progress=False, **tiny)  # fmt: skip
+    short = dict(epochs=20, milestones=(15,))
+    pretrained = evaluate_linear(tmp_path / "run", *ucla, **short).metrics["top1"]
+    random_init = tiny_stgcn(hidden_channels=8, hidden_dim=32)
+    random_top1 = evaluate_linear(random_init, *ucla, **short).metrics["top1"]
+    assert pretrained > random_top1 + 5, (pretrained, random_top1)
