@@ -1,0 +1,104 @@
+"""skelnb.evaluate.knn on real NW-UCLA features (a random BiGRU on the centre crop): scikit-learn's 1-NN and uniform
+k-NN, chunking, the weighted vote by hand, the monitor hook, and the refusals."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from sklearn.neighbors import KNeighborsClassifier
+
+from skelnb.core import shared_data
+from skelnb.encoders import build_encoder
+from skelnb.evaluate.core import Features, extract_features, open_split
+from skelnb.evaluate.knn import class_votes, evaluate_knn, knn, knn_monitor, nearest
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def small_split(folder, view, subjects):
+    from skelnb.data.samples import ucla_samples
+    from skelnb.data.store import write_split
+
+    names = [f"a{a:02d}_s{s:02d}_e00_v{view:02d}" for a in (1, 2, 3, 4, 5, 6, 8, 9, 11, 12) for s in subjects]
+    names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
+    b = ucla_samples(names)
+    meta = dict(layout="nw_ucla", num_classes=12)
+    return write_split(folder, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=meta)
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory):
+    "About 60 view-1 training and 30 view-2 test sequences of real NW-UCLA (HiCLR's pipeline)."
+    if shared_data("nw_ucla") is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    root = tmp_path_factory.mktemp("ucla")
+    return small_split(root / "train", 1, range(1, 7)), small_split(root / "test", 2, (1, 2, 3))
+
+
+@pytest.fixture(scope="module")
+def features(splits):
+    torch.manual_seed(0)
+    gru = build_encoder("bigru", num_class=8, layout="nw_ucla", mlp=True, hidden_size=32, num_persons=2)
+    return tuple(extract_features(gru, open_split(s)) for s in splits)
+
+
+def test_equals_sklearn(features):
+    train, test = features
+    x, y, xt = train.features.numpy(), train.labels.numpy(), test.features.numpy()
+    one = knn(train, test, k=1, chunk=4)
+    sk = KNeighborsClassifier(n_neighbors=1, metric="cosine", algorithm="brute").fit(x, y)
+    np.testing.assert_array_equal(one["neighbours"][:, 0].numpy(), sk.kneighbors(xt, return_distance=False)[:, 0])
+    np.testing.assert_array_equal(one["predictions"].numpy(), sk.predict(xt))
+    assert one["top1"] == pytest.approx(100 * sk.score(xt, test.labels.numpy()))
+    five = knn(train, test, k=5)  # uniform vote: equal counts go to the lower class, as in scikit-learn
+    sk5 = KNeighborsClassifier(n_neighbors=5, metric="cosine", algorithm="brute").fit(x, y)
+    np.testing.assert_array_equal(five["predictions"].numpy(), sk5.predict(xt))
+
+
+def test_chunks(features):
+    train, test = features
+    for k, temperature in ((1, None), (10, 0.1)):
+        a, b = knn(train, test, k=k, temperature=temperature, chunk=3), knn(train, test, k=k, temperature=temperature)
+        assert torch.equal(a["predictions"], b["predictions"]) and a["top1"] == b["top1"]
+        torch.testing.assert_close(a["scores"], b["scores"], rtol=1e-5, atol=1e-4)
+
+
+def test_weighted_vote_by_hand():
+    "Three training points on the unit circle; test direction e_x; tau 0.5, k 2: the votes are exp(cos / tau)."
+    train = Features(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]), torch.tensor([0, 1, 2]), ["a", "b", "c"])
+    test = Features(torch.tensor([[2.0, 0.0]]), torch.tensor([2]), ["t"])
+    out = knn(train, test, k=2, temperature=0.5)
+    assert out["neighbours"].tolist() == [[0, 2]]
+    torch.testing.assert_close(out["scores"], torch.tensor([[np.exp(2.0), 0.0, np.exp(1.2)]], dtype=torch.float32))
+    assert out["top1"] == 0.0 and "top5" not in out  # 3 classes: no top-5
+    votes = class_votes(torch.tensor([[0.2, 0.2]]), torch.tensor([[1, 0]]), 2, 0.1)
+    assert votes.argmax(1).item() == 0  # equal vote sums: the lower class
+
+
+def test_refusals(features):
+    train, test = features
+    with pytest.raises(ValueError, match="k=0"):
+        knn(train, test, k=0)
+    with pytest.raises(ValueError, match=f"k={len(train.labels) + 1}"):
+        knn(train, test, k=len(train.labels) + 1)
+    with pytest.raises(ValueError, match="temperature"):
+        knn(train, test, k=10, temperature=0.0)
+    with pytest.raises(ValueError, match="dimensions"):
+        nearest(train.features, test.features[:, :5], 1)
+
+
+def test_monitor_and_protocol(splits, tmp_path):
+    "The hook writes knn.csv, leaves the encoder in training mode and agrees with evaluate_knn on the same module."
+    torch.manual_seed(1)
+    model = build_encoder("stgcn", num_class=8, layout="nw_ucla", mlp=True, hidden_channels=4, hidden_dim=16)
+    hook = knn_monitor(*splits, k=(1, 10), temperature=0.1)
+    hook(encoder=model.train(), epoch=5, folder=tmp_path)
+    assert model.training
+    rows = list(csv.DictReader(open(tmp_path / "knn.csv")))
+    assert [(r["epoch"], r["k"], r["temperature"]) for r in rows] == [("5", "1", "0.1"), ("5", "10", "0.1")]
+    result = evaluate_knn(model, *splits, k=(1, 10), temperature=0.1)
+    assert not model.training
+    assert [float(r["top1"]) for r in rows] == [result.runs[0]["by_k"][k]["top1"] for k in ("1", "10")]
+    assert float(rows[1]["top5"]) == result.runs[0]["by_k"]["10"]["top5"]
+    assert result.scores.shape == (len(result.labels), 12) and result.protocol == "knn-weighted"
