@@ -11,6 +11,9 @@ import pytest
 import torch
 
 from skelnb.core import shared_data
+from skelnb.methods import METHODS
+from skelnb.methods.moco import MoCo, Views
+from skelnb.streams import to_stream
 from skelnb.train import load_checkpoint, newest_checkpoint, train
 
 
@@ -158,8 +161,6 @@ def test_bad_input_is_refused_clearly(ucla, tmp_path):
         train(**args(ucla, tmp_path / "r", batch_size=0))
     with pytest.raises(ValueError, match="queue_size"):
         train(**args(ucla, tmp_path / "r", queue_size=-1))
-    with pytest.raises(ValueError, match="sync_batchnorm: torch's SyncBatchNorm needs CUDA"):
-        train(**args(ucla, tmp_path / "r", sync_batchnorm=True, device="cpu"))
     assert not (tmp_path / "r").exists()  # nothing written for a refused run
 
 
@@ -258,6 +259,98 @@ def test_two_gloo_processes_hold_identical_parameters_and_queues(ucla, tmp_path)
     assert saved["world"] == 2 and len(saved["rng"]) == 2
     assert not torch.equal(saved["rng"][0]["generator"], saved["rng"][1]["generator"])  # seeded from (seed, rank)
     assert json.loads((tmp_path / "run" / "run.json").read_text())["processes"] == 2
+
+
+def _sync_bn_rank(rank, world, port, folder):
+    "One gloo process of `test_cpu_sync_batchnorm_*`: its half of the batch through SyncBatchNormCPU, then backward."
+    from skelnb.train import SyncBatchNormCPU
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    data = torch.load(f"{folder}/data.pt")
+    half = slice(rank * 3, (rank + 1) * 3)
+    out = {}
+    for name, x, bn in (("2d", data["x2d"], SyncBatchNormCPU(4)), ("1d", data["x1d"], SyncBatchNormCPU(4))):
+        bn.load_state_dict(data[f"bn{name}"])
+        x = x[half].clone().requires_grad_(True)
+        y = bn(x)
+        (y * data[f"w{name}"][half]).sum().backward()
+        out[name] = dict(y=y.detach(), grad=x.grad, weight=bn.weight.grad, bias=bn.bias.grad, state=bn.state_dict())
+        out[name]["eval"] = bn.eval()(x.detach())
+    torch.save(out, f"{folder}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_cpu_sync_batchnorm_matches_batchnorm_over_the_whole_batch(tmp_path):
+    "2 ranks x 3 samples: outputs, input gradients, summed parameter gradients, running stats = BatchNorm on all 6."
+    from conftest import run_two_processes
+
+    torch.manual_seed(0)
+    bn2, bn1 = torch.nn.BatchNorm2d(4), torch.nn.BatchNorm1d(4)
+    for bn in (bn2, bn1):  # a non-trivial affine map and running statistics to start from
+        bn.weight.data.uniform_(0.5, 1.5), bn.bias.data.normal_(), bn.running_mean.normal_()
+    data = dict(
+        x2d=torch.randn(6, 4, 5, 3) * 3 + 1, x1d=torch.randn(6, 4, 7), bn2d=bn2.state_dict(), bn1d=bn1.state_dict()
+    )
+    data |= dict(w2d=torch.randn(6, 4, 5, 3), w1d=torch.randn(6, 4, 7))
+    torch.save(data, tmp_path / "data.pt")
+    ranks = run_two_processes(_sync_bn_rank, tmp_path)
+    for name, bn in (("2d", bn2), ("1d", bn1)):
+        x = data[f"x{name}"].clone().requires_grad_(True)
+        y = bn(x)
+        (y * data[f"w{name}"]).sum().backward()
+        close = lambda a, b: torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+        close(torch.cat([r[name]["y"] for r in ranks]), y.detach())
+        close(torch.cat([r[name]["grad"] for r in ranks]), x.grad)
+        close(ranks[0][name]["weight"] + ranks[1][name]["weight"], bn.weight.grad)
+        close(ranks[0][name]["bias"] + ranks[1][name]["bias"], bn.bias.grad)
+        for r in ranks:
+            for k, v in bn.state_dict().items():  # running mean, unbiased running variance, batches tracked
+                close(r[name]["state"][k], v)
+        close(torch.cat([r[name]["eval"] for r in ranks]), bn.eval()(data[f"x{name}"]))
+
+
+class PlainViewsMoCo(MoCo):
+    "MoCo without augmentation: the query and key views are the batch itself (in the method's stream)."
+
+    def views(self, batch, generator=None):
+        view = batch.replace(x=to_stream(batch.x, self.stream, self.layout), stream=self.stream)
+        return Views([view], view, [{}], {})
+
+
+def _train_plain_rank(rank, world, port, folder):
+    "`_train_rank` with `PlainViewsMoCo` registered as 'moco_plain' in this process."
+    METHODS["moco_plain"] = PlainViewsMoCo
+    _train_rank(rank, world, port, folder)
+
+
+def test_two_gloo_processes_with_sync_batchnorm_equal_one_process(ucla, tmp_path, monkeypatch):
+    """No augmentation or dropout, SyncBatchNorm, global batch 4: 2 ranks x 2 end where 1 process x 4 ends (1e-5).
+
+    4 steps at lr 0.01 (differences ~2e-7). Longer, this tiny model drifts towards collapse under identical views
+    (the loss rises, embeddings align) and amplifies float32 rounding about 10x a step (1e-5 after ~6 steps)."""
+    from conftest import run_two_processes
+
+    kw = args(ucla, tmp_path / "two", method="moco_plain", epochs=1, lr=0.01, encoder_dropout=0.0, sync_batchnorm=True)
+    (tmp_path / "args.json").write_text(json.dumps(kw))
+    monkeypatch.setitem(METHODS, "moco_plain", PlainViewsMoCo)
+    two = run_two_processes(_train_plain_rank, tmp_path)
+    one = train(**(kw | dict(output=str(tmp_path / "one"))))
+    assert int(one.method.iterations) == 4 and int(two[0]["method"]["iterations"]) == 4
+    # samples_seen counts each rank's own samples (2 of the 4 a step)
+    assert int(two[0]["method"]["samples_seen"]) * 2 == int(one.method.samples_seen) == 16
+    for k, v in one.method.state_dict().items():
+        if k == "samples_seen":
+            continue
+        if isinstance(v, torch.Tensor) and v.is_floating_point():  # weights, BatchNorm statistics, the queue
+            torch.testing.assert_close(two[0]["method"][k], v, atol=1e-5, rtol=0)
+        else:
+            assert torch.equal(two[0]["method"][k], v) if isinstance(v, torch.Tensor) else two[0]["method"][k] == v, k
+    state = one.optimizer.state_dict()["state"]
+    for sa, sb in zip(two[0]["optimizer"]["state"].values(), state.values(), strict=True):
+        for k in sa:
+            torch.testing.assert_close(sa[k], sb[k], atol=1e-5, rtol=0)
 
 
 def test_gradient_accumulation_and_schedule(ucla, tmp_path):
