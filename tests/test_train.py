@@ -390,11 +390,13 @@ def nearest_neighbour_accuracy(encoder, train_folder, test_folder) -> float:
 QUICK_GCN = dict(encoder="stgcn", encoder_hidden_channels=8, encoder_hidden_dim=32, encoder_dropout=0.0)
 QUICK_GRU = dict(encoder="bigru", encoder_hidden_size=32, encoder_num_layers=1, encoder_num_persons=1)
 QUICK_HALP = dict(num_prototypes=10, prototype_keys=128, num_positives=16)
+# HaLP on from step 9 of 2 epochs (the default warm-up, 2 queues of keys counted from epoch 2, outlasts the run)
+HALP_FROM_EPOCH_2 = dict(halp_start_epoch=2, warmup_samples=512, warmup_from="run")
 QUICK = dict(batch_size=64, queue_size=512, dim=32, checkpoint_every=0, progress=False)
 QUICKSTART = {
     "moco": QUICK | QUICK_GCN | dict(epochs=3, lr=0.1, momentum=0.99),
     "hiclr": QUICK | QUICK_GCN | dict(epochs=2, lr=0.1, momentum=0.999),
-    "hiclr_halp": QUICK | QUICK_GCN | QUICK_HALP | dict(epochs=2, lr=0.1, momentum=0.999, halp_start_epoch=2),
+    "hiclr_halp": QUICK | QUICK_GCN | QUICK_HALP | dict(epochs=2, lr=0.1, momentum=0.999) | HALP_FROM_EPOCH_2,
     "halp": QUICK | QUICK_GRU | QUICK_HALP | dict(epochs=20, lr=0.01, momentum=0.99, halp_start_epoch=10),
     "cmd": QUICK | QUICK_GRU | dict(epochs=15, lr=0.01, momentum=0.99, topk=64),
     "halp_cmd": QUICK | QUICK_GRU | QUICK_HALP | dict(epochs=15, lr=0.01, momentum=0.99, topk=64, halp_start_epoch=8),
@@ -420,6 +422,6 @@ def test_short_nw_ucla_run_loss_falls_and_1nn_beats_initialisation(ucla_prepared
     rows = [line.split(",") for line in (tmp_path / "r" / "epochs.csv").read_text().splitlines()[1:]]
     loss = [float(v) for _, name, v in rows if name == "loss"]
     assert after > before, (before, after)
-    if method.startswith("hiclr") and not loss[-1] < loss[0]:
+    if method == "hiclr" and not loss[-1] < loss[0]:
         pytest.xfail(f"{HICLR_LOSS}: {loss}")  # a known failure of the loss part only, reported as such
     assert loss[-1] < loss[0], loss
