@@ -390,7 +390,7 @@ def nearest_neighbour_accuracy(encoder, train_folder, test_folder) -> float:
 QUICK_GCN = dict(encoder="stgcn", encoder_hidden_channels=8, encoder_hidden_dim=32, encoder_dropout=0.0)
 QUICK_GRU = dict(encoder="bigru", encoder_hidden_size=32, encoder_num_layers=1, encoder_num_persons=1)
 QUICK_HALP = dict(num_prototypes=10, prototype_keys=128, num_positives=16)
-# HaLP on from step 9 of 2 epochs (the default warm-up, 2 queues of keys counted from epoch 2, outlasts the run)
+# HaLP on in epoch 2: its warm-up (512 keys) counted from the run start (the default, 1,025 from epoch 2, outlasts it)
 HALP_FROM_EPOCH_2 = dict(halp_start_epoch=2, warmup_samples=512, warmup_from="run")
 QUICK = dict(batch_size=64, queue_size=512, dim=32, checkpoint_every=0, progress=False)
 QUICKSTART = {
