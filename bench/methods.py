@@ -1,7 +1,7 @@
 """Speed of HaLP's geometry (skelnb.methods.halp): the prototype fit and the hallucination of positives.
     python bench/methods.py [--repeat 50] [--threads 1] [--frechet-steps N] [--profile] [--no-cuda] [--no-write]
                             [--only fit,hallucinate,step,halp_step] [--encoder stgcn] [--batch 16] [--step-repeat 5]
-                            [--halp-encoder bigru] [--halp-batch 64]
+                            [--halp-encoder bigru] [--halp-batch 64] [--only ...,cmd_step]
 
 - `prototype_fit`: `spherical_kmeans` of 256 random unit keys in R^128 into 20 prototypes (HaLP's fit of the 256 most
   recent queue keys; tol 1e-3, at most 100 iterations), a fresh set of keys and a fresh generator seed per call. The
@@ -31,8 +31,13 @@ generator, wall time with synchronisation). `--profile` adds the time of the see
   seconds on a shared CPU varies by more than HaLP's work, so that work is also timed alone (`halp_work_ms`: the
   generation with the term's backward for the batch's keys, and one fit, `--repeat` times) and the ratios are given
   from it too (`ratios_from_work`: (base + work) / base, with the base step's median).
+- `cmd_step`: CMD's and HaLP+CMD's steps beside MoCo's with the same encoder (the BiGRU, `--halp-encoder`), HaLP's
+  view, queue 16,384 and batch (`--halp-batch` 64): CMD trains three streams (joint, motion, bone), each with its
+  query and key encoders and queue, plus the distillation of the top-k (8,192) neighbours, so its step is about three
+  MoCo steps and more. HaLP+CMD is put past its warm-up with each stream's prototypes fitted and timed on steps that
+  generate positives without a refit. Steps interleaved as in `halp_step`; ratios to MoCo's step.
 One JSON line per measurement is printed and appended to bench/results/methods.jsonl (`--only` picks some of
-`fit`, `hallucinate`, `step`, `halp_step`).
+`fit`, `hallucinate`, `step`, `halp_step`, `cmd_step`).
 """
 
 import argparse
@@ -298,6 +303,47 @@ def bench_halp_step(device, args, write):
         record(line, write)
 
 
+def bench_cmd_step(device, args, write):
+    "CMD's and HaLP+CMD's training steps over MoCo's (BiGRU, HaLP's view, queue 16,384), interleaved."
+    from skelnb.methods import build_method
+    from skelnb.methods.cmd import CMD_STREAMS
+
+    batch, source = step_batch(args.halp_batch, device)
+    params = dict(encoder=args.halp_encoder, layout="ntu25", queue_size=16384)
+    models = {}
+    for name, extra in (("moco", dict(view_augmentation="halp")), ("cmd", {}), ("halp_cmd", dict(halp_start_epoch=1))):
+        torch.manual_seed(0)
+        models[name] = build_method(name, **params, **extra).to(device)
+    halp_cmd = models["halp_cmd"]
+    for stream in CMD_STREAMS:  # past the warm-up, prototypes fitted: every timed step generates positives
+        halp_cmd.halp[stream].keys_seen = halp_cmd.halp[stream].warmup
+        queue, ptr = (getattr(halp_cmd, n) for n in halp_cmd.queue_names(stream))
+        halp_cmd.halp[stream].fit(queue, ptr, torch.Generator(device=device).manual_seed(0))
+    g = torch.Generator(device=device).manual_seed(0)
+
+    def step(name):
+        m = models[name]
+        if name == "halp_cmd":
+            for stream in CMD_STREAMS:
+                m.halp[stream].steps_since_fit = 0  # no refit due in this step
+        out = m.training_step(batch, g)
+        m.zero_grad(set_to_none=True)
+        out["loss"].backward()
+
+    times = interleaved({name: (lambda n=name: step(n)) for name in models}, {}, device, args.step_repeat)
+    line = {"what": "cmd_over_moco_step", "device": device.type, "encoder": args.halp_encoder}
+    line |= {"batch": args.halp_batch, "data": source, "queue": 16384, "topk": models["cmd"].topk}
+    line |= {"threads": torch.get_num_threads() if device.type == "cpu" else None, "repeat": args.step_repeat}
+    line |= {"times": times}
+    line["ratios"] = {
+        key: {name: round(times[name][key] / times["moco"][key], 3) for name in ("cmd", "halp_cmd")}
+        for key in times["moco"]
+    }
+    if device.type == "cuda":
+        line["samples_per_s"] = {k: round(args.halp_batch / v["wall_ms_median"] * 1e3, 1) for k, v in times.items()}
+    record(line, write)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=50)
@@ -307,7 +353,9 @@ def main(argv=None):
     parser.add_argument("--no-cuda", action="store_true")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
-        "--only", default="fit,hallucinate,step,halp_step", help="comma-separated: fit, hallucinate, step, halp_step"
+        "--only",
+        default="fit,hallucinate,step,halp_step,cmd_step",
+        help="comma-separated: fit, hallucinate, step, halp_step, cmd_step",
     )
     parser.add_argument("--encoder", default="stgcn", help="encoder of the step timing (stgcn, dsta, bigru)")
     parser.add_argument("--batch", type=int, default=16, help="batch size of the step timing")
@@ -321,8 +369,8 @@ def main(argv=None):
     if torch.cuda.is_available() and not args.no_cuda:
         devices.append(torch.device("cuda"))
     only = set(args.only.split(","))
-    if not only <= {"fit", "hallucinate", "step", "halp_step"}:
-        raise SystemExit(f"--only: expected fit, hallucinate, step or halp_step, got {args.only!r}")
+    if not only <= {"fit", "hallucinate", "step", "halp_step", "cmd_step"}:
+        raise SystemExit(f"--only: expected fit, hallucinate, step, halp_step or cmd_step, got {args.only!r}")
     for device in devices:
         if "fit" in only:
             bench_fit(device, args, write)
@@ -332,6 +380,8 @@ def main(argv=None):
             bench_step(device, args, write)
         if "halp_step" in only:
             bench_halp_step(device, args, write)
+        if "cmd_step" in only:
+            bench_cmd_step(device, args, write)
 
 
 if __name__ == "__main__":

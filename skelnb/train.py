@@ -26,11 +26,12 @@ from .methods import build_method, method_parameters
 
 # %% auto #0
 __all__ = ['PRESETS', 'RUN_ONLY', 'TrainConfig', 'resolve', 'check_config', 'learning_rate', 'setup_processes',
-           'average_gradients', 'broadcast_batchnorm_buffers', 'epoch_batches', 'rng_states', 'set_rng_states',
-           'save_checkpoint', 'load_checkpoint', 'newest_checkpoint', 'run_identity', 'identity_differences',
-           'build_run', 'make_optimizer', 'git_commit', 'write_run_json', 'MetricsLog', 'scalars', 'Run', 'capture',
-           'restore', 'checkpoint', 'optimizer_step', 'start_run', 'run_epoch', 'agree_on_stop', 'finish_epoch',
-           'train', 'add_train_arguments', 'main', 'train_from_args']
+           'average_gradients', 'broadcast_batchnorm_buffers', 'AllReduceSum', 'SyncBatchNormCPU',
+           'convert_sync_batchnorm', 'epoch_batches', 'rng_states', 'set_rng_states', 'save_checkpoint',
+           'load_checkpoint', 'newest_checkpoint', 'run_identity', 'identity_differences', 'build_run',
+           'make_optimizer', 'git_commit', 'write_run_json', 'MetricsLog', 'scalars', 'Run', 'capture', 'restore',
+           'checkpoint', 'optimizer_step', 'start_run', 'run_epoch', 'agree_on_stop', 'finish_epoch', 'train',
+           'add_train_arguments', 'main', 'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
 @dataclasses.dataclass
@@ -214,6 +215,78 @@ def broadcast_batchnorm_buffers(module: torch.nn.Module, world: int) -> None:
             for b in m.buffers():
                 torch.distributed.broadcast(b, 0)
 
+# %% ../nbs/50_train.ipynb #d4b81dc8
+class AllReduceSum(torch.autograd.Function):
+    "The sum of a tensor over all processes; its backward sums the gradients the same way (each rank's loss uses it)."
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        torch.distributed.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        torch.distributed.all_reduce(grad)
+        return grad
+
+
+class SyncBatchNormCPU(torch.nn.modules.batchnorm._BatchNorm):
+    "BatchNorm whose batch statistics span every process of the group (gloo on CPU); plain BatchNorm in eval mode."
+
+    def _check_input_dim(self, x):
+        if x.dim() < 2:
+            raise ValueError(f"SyncBatchNormCPU: expected an input (N, C, ...), got shape {tuple(x.shape)}")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input_dim(x)
+        batch_stats = self.training or not self.track_running_stats
+        if not (batch_stats and torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return super().forward(x)
+        dims, shape = [0, *range(2, x.dim())], [1, -1] + [1] * (x.dim() - 2)
+        sums = AllReduceSum.apply(torch.cat([x.sum(dims), x.new_tensor([x.numel() / x.shape[1]])]))
+        count = sums[-1].detach()
+        if count <= 1:
+            raise ValueError(f"SyncBatchNormCPU: expected more than 1 value per channel, got input {tuple(x.shape)}")
+        mean = sums[:-1] / count
+        centred = x - mean.reshape(shape)
+        var = AllReduceSum.apply((centred * centred).sum(dims)) / count
+        y = centred * torch.rsqrt(var + self.eps).reshape(shape)
+        if self.affine:
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        if self.training and self.track_running_stats:
+            self._update_running(mean.detach(), var.detach(), float(count))
+        return y
+
+    @torch.no_grad()
+    def _update_running(self, mean: torch.Tensor, var: torch.Tensor, count: float) -> None:
+        "BatchNorm's update: exponential (or, `momentum=None`, cumulative) average; the variance unbiased."
+        self.num_batches_tracked.add_(1)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        self.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
+        self.running_var.mul_(1 - factor).add_(var * count / (count - 1), alpha=factor)
+
+# %% ../nbs/50_train.ipynb #9c15a26c
+def convert_sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    "`module` with every BatchNorm synchronised across processes: torch's SyncBatchNorm on CUDA, else ours."
+    if device.type == "cuda":
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    out = module
+    kinds = (torch.nn.SyncBatchNorm, SyncBatchNormCPU)
+    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(module, kinds):
+        m = module
+        out = SyncBatchNormCPU(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
+        if m.affine:
+            out.weight, out.bias = m.weight, m.bias
+        if m.track_running_stats:
+            out.running_mean, out.running_var = m.running_mean, m.running_var
+            out.num_batches_tracked = m.num_batches_tracked
+        out.train(m.training)
+    for name, child in module.named_children():
+        out.add_module(name, convert_sync_batchnorm(child, device))
+    return out
+
 # %% ../nbs/50_train.ipynb #bc4299b7
 def epoch_batches(n: int, epoch: int, seed: int, batch: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
     "The positions of rank `rank`'s batches (`batch` per rank) in `epoch`, complete batches only."
@@ -222,7 +295,7 @@ def epoch_batches(n: int, epoch: int, seed: int, batch: int, rank: int = 0, worl
     per_step = batch * world
     steps = n // per_step
     order = order[: steps * per_step].reshape(steps, batch * world)
-    return [row[rank::world] for row in order]
+    return [row[rank * batch : (rank + 1) * batch] for row in order]
 
 # %% ../nbs/50_train.ipynb #4a5d2b38
 def rng_states(generator: torch.Generator) -> dict:
@@ -531,10 +604,8 @@ def start_run(cfg: TrainConfig, mparams: dict, resume) -> tuple[Run, SkeletonDat
             f"batch_size {cfg.batch_size} not divisible by {world} processes x accumulate {cfg.accumulate}"
         )
     dataset, method = build_run(cfg, mparams, device)
-    if cfg.sync_batchnorm and device.type != "cuda":
-        raise ValueError("sync_batchnorm: torch's SyncBatchNorm needs CUDA devices")
     if cfg.sync_batchnorm and world > 1:
-        method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
+        method = convert_sync_batchnorm(method, device)
     if world > 1:
         for tensor in [*method.parameters(), *method.buffers()]:
             torch.distributed.broadcast(tensor.data, 0)

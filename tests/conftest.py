@@ -116,3 +116,15 @@ def train(model, optimizer, batch, generator, steps: int) -> list:
         outs[-1]["loss"].backward()
         optimizer.step()
     return outs
+
+
+@pytest.fixture(scope="session")
+def ucla_prepared(tmp_path_factory):
+    "The whole NW-UCLA, HiCLR's pipeline, prepared once a session: `xview/train` 1,020, `xview/val` 464 (view 3)."
+    if shared_data("nw_ucla") is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    from skelnb.data.prepare import prepare
+
+    out = tmp_path_factory.mktemp("nw-ucla-prepared")
+    prepare("nw-ucla", shared_data("nw_ucla"), out, pipeline="hiclr", workers=1, progress=False)
+    return out / "nw-ucla-hiclr" / "xview"
