@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['EVALUATE_PROTOCOLS', 'main', 'evaluation_folders', 'evaluation_source', 'run_evaluation', 'metrics_line']
+__all__ = ['EVALUATE_PROTOCOLS', 'main', 'evaluation_folders', 'evaluation_source', 'fusion_weights', 'run_evaluation',
+           'metrics_line']
 
 # %% ../nbs/90_cli.ipynb #94dcc91f
 def _add_prepare(sub) -> None:
@@ -214,7 +215,7 @@ def _add_evaluate(sub) -> None:
     a("--holdout-fraction", type=float, default=0.0, help="linear, finetune: training part held out and scored "
       "for fusion's weights (default 0.0)")  # fmt: skip
     a("--results", nargs="+", metavar="FOLDER", help="fusion: result folders (result.json + scores.npz)")
-    a("--weights", default="heldout", help="fusion: heldout (default), reference (chosen on the test set), w1,w2,..")
+    a("--weights", default="heldout", help="fusion: default heldout; reference (chosen on the test set); w1,w2,...")
     a("--device", default="auto", help="auto (default: cuda when available, else cpu), cpu, cuda, cuda:1, ...")
     a("--out", help="output folder (default papermill_runs/adhoc/evaluate-PROTOCOL-STREAM)")
     a("--no-figures", action="store_true", help="write no confusion.png / curves.png")
@@ -254,6 +255,16 @@ def _unused_flags(args) -> list:
     return [n for n in by_protocol[args.protocol] if getattr(args, n) != defaults[n]]
 
 # %% ../nbs/90_cli.ipynb #4105c367
+def fusion_weights(text: str):
+    "--weights: 'heldout', 'reference' or comma-separated numbers (one per result)."
+    if text in ("heldout", "reference"):
+        return text
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--weights: heldout, reference or numbers such as 0.6,0.6,0.4; got {text!r}") from None
+
+
 def run_evaluation(args):
     "The `Result` of the protocol `args` names (see `_add_evaluate` for the flags)."
     from skelnb.evaluate import PROTOCOLS
@@ -261,8 +272,7 @@ def run_evaluation(args):
     if args.protocol == "fusion":
         if not args.results:
             raise ValueError("fusion needs --results FOLDER FOLDER ...")
-        weights = args.weights if args.weights in ("heldout", "reference") else args.weights.split(",")
-        return PROTOCOLS["fusion"](args.results, weights=weights)
+        return PROTOCOLS["fusion"](args.results, weights=fusion_weights(args.weights))
     unused = _unused_flags(args)
     if unused:
         raise ValueError(f"{args.protocol} does not use --{', --'.join(n.replace('_', '-') for n in unused)}")
