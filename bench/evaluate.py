@@ -24,6 +24,8 @@ not a result) and no two features are exactly tied.
 Threads: torch and the BLAS/OpenMP pools limited to `--threads` (default 1: the machine may be shared, and an
 oversubscribed OpenMP slows everything; 0 keeps the libraries' defaults). The load average is recorded beside each
 measurement. One JSON line per measurement is printed and appended to bench/results/evaluate.jsonl.
+At the defaults the whole run takes about 10 minutes on one thread (a 2048-d kNN call is ~50 s; scikit-learn's
+~75 s): `--repeat 1`, `--dims 256` or `--only` shorten it. Figures measured: nbs/69_evaluate.ipynb, "Speed".
 """
 
 import argparse
