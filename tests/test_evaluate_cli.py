@@ -1,5 +1,5 @@
 """`skelnb evaluate PROTOCOL ...` on real NW-UCLA sequences (about 60 training, 30 test) and a tiny MoCo run:
-kNN, linear evaluation and fusion through the command line equal the Python API's results; --help lists every
+kNN, linear, semi-supervised, fine-tune, transfer and fusion through the command line equal the API's results; --help lists every
 option with its default; bad input (a broken or foreign checkpoint, another number of classes, a missing folder)
 exits 2 with a clear message and no traceback."""
 
@@ -8,10 +8,11 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from skelnb.cli import main
 from skelnb.core import shared_data
-from skelnb.evaluate import evaluate_knn, evaluate_linear, fuse
+from skelnb.evaluate import evaluate_finetune, evaluate_knn, evaluate_linear, evaluate_semi, evaluate_transfer, fuse
 from skelnb.evaluate.core import Result
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -81,6 +82,27 @@ def test_weighted_knn_and_linear_equal_the_api(setup, tmp_path):
     assert_same(saved, api)
     assert saved.card["recipe"] == "hiclr" and saved.card["settings"]["epochs"] == 2 and saved.metrics["seeds"] == 2
     assert (tmp_path / "l" / "curves.png").is_file()
+
+
+def test_semi_finetune_and_transfer_equal_the_api(setup, tmp_path):
+    "One epoch each; without --recipe the protocol's default for the checkpoint's encoder (ST-GCN: hiclr-finetune)."
+    folders = (setup["train"], setup["test"])
+    short = ["--epochs", 1, "--batch-size", 16]
+    apis = dict(
+        semi=lambda: evaluate_semi(setup["run"], *folders, fraction=0.5, subset="cmd", epochs=1, batch_size=16),
+        finetune=lambda: evaluate_finetune(setup["run"], *folders, recipe=None, epochs=1, batch_size=16),
+        transfer=lambda: evaluate_transfer(setup["run"], *folders, epochs=1, batch_size=16),
+    )
+    for protocol, call in apis.items():
+        torch.manual_seed(0)  # the encoder's dropout draws from torch's global generator while it fine-tunes
+        api = call()
+        extra = ["--fraction", 0.5, "--subset", "cmd"] if protocol == "semi" else []
+        line = [protocol, "--checkpoint", setup["run"], "--train", folders[0], "--test", folders[1], *short, *extra]
+        torch.manual_seed(0)
+        assert cli(*line, "--out", tmp_path / protocol) == 0, protocol
+        saved = Result.load(tmp_path / protocol)
+        assert_same(saved, api)
+        assert saved.card["recipe"] == ("cmd-finetune" if protocol == "transfer" else "hiclr-finetune"), protocol
 
 
 def test_fusion_equals_the_api(setup, tmp_path):
