@@ -1,7 +1,7 @@
 """`skelnb evaluate PROTOCOL ...` on real NW-UCLA sequences (about 60 training, 30 test) and a tiny MoCo run:
-kNN, linear, semi-supervised, fine-tune, transfer and fusion through the command line equal the API's results; --help lists every
-option with its default; bad input (a broken or foreign checkpoint, another number of classes, a missing folder)
-exits 2 with a clear message and no traceback."""
+kNN, linear, semi-supervised, fine-tune, transfer and fusion through the command line equal the API's results;
+--help lists every option with its default; bad input (a broken or foreign checkpoint, another number of classes,
+a missing folder) exits 2 with a clear message and no traceback."""
 
 import json
 import re
