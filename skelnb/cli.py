@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['main']
+__all__ = ['EVALUATE_PROTOCOLS', 'main', 'evaluation_folders', 'evaluation_source', 'fusion_weights', 'run_evaluation',
+           'metrics_line']
 
 # %% ../nbs/90_cli.ipynb #94dcc91f
 def _add_prepare(sub) -> None:
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add_train_arguments(tr)
     _add_experiments(sub)
+    _add_evaluate(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #f937c348
@@ -153,6 +155,8 @@ def main(argv=None) -> int:
             train_from_args(args, rest)
         elif args.command in ("run", "report"):
             return _run(args) if args.command == "run" else _report(args)
+        elif args.command == "evaluate":
+            return _evaluate(args)
         elif args.command == "layouts":
             from skelnb.layouts import LAYOUTS
 
@@ -161,6 +165,167 @@ def main(argv=None) -> int:
     except (SkeletonDataError, FileNotFoundError, ValueError, FloatingPointError) as e:
         print(f"skelnb {args.command}: error: {e}", file=sys.stderr)
         return 2
+    return 0
+
+# %% ../nbs/90_cli.ipynb #f6a76529
+EVALUATE_PROTOCOLS = ("knn", "linear", "semi", "finetune", "transfer", "fusion")
+
+
+def _recipe_values(field: str) -> str:
+    "'hiclr 3.0, halp 0.005, ...': the value of `field` in every reference recipe, for a flag's help."
+    from skelnb.evaluate.linear import RECIPES
+
+    return ", ".join(f"{name} {getattr(r, field)}" for name, r in RECIPES.items())
+
+
+def _add_evaluate(sub) -> None:
+    "The `evaluate` subcommand: one flag per setting of the protocols of `skelnb.evaluate`, defaults in the help."
+    from skelnb.evaluate.linear import RECIPES
+
+    ev = sub.add_parser(
+        "evaluate", help="evaluate an encoder: knn, linear, semi, finetune, transfer; or fuse saved results",
+        description="Run an evaluation protocol of skelnb.evaluate on prepared split folders and write result.json "
+        "(the protocol card), scores.npz and figures to --out.",
+    )  # fmt: skip
+    a = ev.add_argument
+    a("protocol", choices=EVALUATE_PROTOCOLS)
+    a("--checkpoint", help="a skelnb.train run folder (its newest complete checkpoint) or a ckpt-*.pt file")
+    a("--reference-checkpoint", help="a released reference checkpoint (needs --encoder and --layout)")
+    a("--encoder", help="the encoder's name (stgcn, dsta, bigru); with --checkpoint: checked against it")
+    a("--layout", help="the encoder's skeleton layout (e.g. ntu25, nw_ucla); with --checkpoint: checked")
+    a("--encoder-args", default="{}", help="JSON of the encoder's arguments, reference checkpoints (default {})")
+    a("--train", help="the prepared training split folder (default: from --data-root/--dataset/...)")
+    a("--test", help="the prepared test split folder (default: from --data-root/--dataset/...)")
+    a("--data-root", default="", help="default '': $SKELNB_DATA_ROOT, else 'prepared'")
+    a("--dataset", default="nw-ucla", help="folders {data_root}/{dataset}-{pipeline}/{split}/{train,val}")
+    a("--pipeline", default="hiclr", help="the data pipeline (default hiclr)")
+    a("--split", default="xview", help="the benchmark split (default xview; ntu60: xsub, xview; ntu120: xset)")
+    a("--stream", default="joint", help="joint, bone, motion, ... (default joint)")
+    a("--recipe", choices=list(RECIPES), help="default: linear hiclr (halp for the BiGRU); finetune, semi: "
+      "hiclr-finetune (cmd-finetune for the BiGRU); transfer cmd-finetune")  # fmt: skip
+    a("--k", type=int, nargs="+", default=[1], help="knn: neighbours (default 1; weighted kNN: 10 20 40)")
+    a("--temperature", type=float, help="knn: >0 the weighted vote (AimCLR family 0.1; default: none, 1-NN)")
+    a("--seeds", type=int, nargs="+", default=[0], help="seeds, one run each (default 0); semi: one subset each")
+    a("--epochs", type=int, help=f"default the recipe's: {_recipe_values('epochs')}")
+    a("--lr", type=float, help=f"default the recipe's: {_recipe_values('lr')}")
+    a("--batch-size", type=int, help=f"default the recipe's: {_recipe_values('batch_size')}; knn: feature batch 256")
+    a("--eval-every", type=int, default=5, help="test every N epochs, and the last (default 5)")
+    a("--fraction", type=float, default=0.01, help="semi: fraction of the training labels (default 0.01)")
+    a("--subset", choices=["balanced", "cmd"], default="balanced", help="semi: AimCLR's balanced or CMD's subset")
+    a("--holdout-fraction", type=float, default=0.0, help="linear, finetune: training part held out and scored "
+      "for fusion's weights (default 0.0)")  # fmt: skip
+    a("--results", nargs="+", metavar="FOLDER", help="fusion: result folders (result.json + scores.npz)")
+    a("--weights", default="heldout", help="fusion: default heldout; reference (chosen on the test set); w1,w2,...")
+    a("--device", default="auto", help="auto (default: cuda when available, else cpu), cpu, cuda, cuda:1, ...")
+    a("--out", help="output folder (default papermill_runs/adhoc/evaluate-PROTOCOL-STREAM)")
+    a("--no-figures", action="store_true", help="write no confusion.png / curves.png")
+
+# %% ../nbs/90_cli.ipynb #aab9f51c
+def evaluation_folders(args) -> tuple[Path, Path]:
+    "The (train, test) folders: --train/--test, or the experiment notebooks' rule from --data-root, --dataset, ..."
+    import os
+
+    if bool(args.train) != bool(args.test):
+        raise ValueError("give both --train and --test, or neither (then --data-root, --dataset, ... name them)")
+    if args.train:
+        return Path(args.train), Path(args.test)
+    root = Path(args.data_root or os.environ.get("SKELNB_DATA_ROOT") or "prepared")
+    split = root / f"{args.dataset}-{args.pipeline}" / args.split
+    return split / "train", split / "val"
+
+
+def evaluation_source(args) -> tuple[str, dict]:
+    "The encoder source and the loading arguments of the protocol functions."
+    if bool(args.checkpoint) == bool(args.reference_checkpoint):
+        raise ValueError("give one of --checkpoint (a run folder or ckpt file) and --reference-checkpoint")
+    encoder_args = json.loads(args.encoder_args)
+    if not isinstance(encoder_args, dict):
+        raise ValueError(f"--encoder-args: a JSON object, got {args.encoder_args!r}")
+    load = dict(encoder=args.encoder, layout=args.layout, reference=bool(args.reference_checkpoint))
+    return args.checkpoint or args.reference_checkpoint, load | dict(encoder_args=encoder_args)
+
+
+def _unused_flags(args) -> list:
+    "The flags given that `args.protocol` does not use (an error: nothing is silently ignored)."
+    by_protocol = dict(
+        knn=("epochs", "lr", "recipe", "holdout_fraction"), semi=("k", "temperature", "holdout_fraction"),
+        transfer=("k", "temperature", "holdout_fraction"), linear=("k", "temperature"), finetune=("k", "temperature"),
+    )  # fmt: skip
+    defaults = dict(k=[1], temperature=None, holdout_fraction=0.0, epochs=None, lr=None, recipe=None)
+    return [n for n in by_protocol[args.protocol] if getattr(args, n) != defaults[n]]
+
+# %% ../nbs/90_cli.ipynb #4105c367
+def fusion_weights(text: str):
+    "--weights: 'heldout', 'reference' or comma-separated numbers (one per result)."
+    if text in ("heldout", "reference"):
+        return text
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--weights: heldout, reference or numbers such as 0.6,0.6,0.4; got {text!r}") from None
+
+
+def run_evaluation(args):
+    "The `Result` of the protocol `args` names (see `_add_evaluate` for the flags)."
+    from skelnb.evaluate import PROTOCOLS
+
+    if args.protocol == "fusion":
+        if not args.results:
+            raise ValueError("fusion needs --results FOLDER FOLDER ...")
+        return PROTOCOLS["fusion"](args.results, weights=fusion_weights(args.weights))
+    unused = _unused_flags(args)
+    if unused:
+        raise ValueError(f"{args.protocol} does not use --{', --'.join(n.replace('_', '-') for n in unused)}")
+    source, load = evaluation_source(args)
+    train, test = evaluation_folders(args)
+    device = args.device
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    common = dict(stream=args.stream, device=device)
+    if args.protocol == "knn":
+        encoder_args = load.pop("encoder_args")
+        return PROTOCOLS["knn"](source, train, test, k=args.k, temperature=args.temperature,
+                                batch_size=args.batch_size or 256, **common, **load, **encoder_args)  # fmt: skip
+    common |= dict(seeds=args.seeds, eval_every=args.eval_every, epochs=args.epochs, lr=args.lr,
+                   batch_size=args.batch_size, **load)  # fmt: skip
+    if args.recipe:
+        common["recipe"] = args.recipe
+    elif args.protocol in ("linear", "finetune"):  # their functions' defaults are ST-GCN recipes: pick by encoder
+        common["recipe"] = None
+    if args.protocol in ("linear", "finetune"):
+        common["holdout_fraction"] = args.holdout_fraction
+    if args.protocol == "semi":
+        common |= dict(fraction=args.fraction, subset=args.subset)
+    return PROTOCOLS[args.protocol](source, train, test, **common)
+
+# %% ../nbs/90_cli.ipynb #a2ad3120
+def metrics_line(result) -> str:
+    "One line: protocol, recipe, last-epoch and best top-1/top-5 (mean ± sd over seeds)."
+    m, card = result.metrics, result.card
+    parts = [f"{result.protocol}" + (f" ({card['recipe']})" if card.get("recipe") else "")]
+    for key in ("top1", "top5", "best_top1", "best_top5"):
+        if m.get(key) is not None:
+            sd = m.get(f"{key}_sd")
+            parts.append(f"{key} {m[key]:.2f}" + (f" ± {sd:.2f}" if sd else ""))
+    return "  ".join(parts + [f"seeds {m['seeds']}"])
+
+
+def _evaluate(args) -> int:
+    "`skelnb evaluate`: run, save result.json (+ scores.npz, figures), print the metrics and the card's path."
+    result = run_evaluation(args)
+    out = Path(args.out or Path("papermill_runs") / "adhoc" / f"evaluate-{args.protocol}-{args.stream}")
+    path = result.save(out)
+    if not args.no_figures:
+        from skelnb.evaluate.figures import plot_confusion, plot_curves
+
+        if result.scores is not None:
+            plot_confusion(result, path=out / "confusion.png")
+        if any(run.get("history") for run in result.runs):
+            plot_curves(result, path=out / "curves.png")
+    print(metrics_line(result))
+    print(f"protocol card: {path}")
     return 0
 
 # %% ../nbs/90_cli.ipynb #0c8244ec

@@ -128,3 +128,36 @@ def ucla_prepared(tmp_path_factory):
     out = tmp_path_factory.mktemp("nw-ucla-prepared")
     prepare("nw-ucla", shared_data("nw_ucla"), out, pipeline="hiclr", workers=1, progress=False)
     return out / "nw-ucla-hiclr" / "xview"
+
+
+# The quickstart's MoCo (tests/test_train.py QUICKSTART): a narrow ST-GCN, queue 512, batch 64 (15 steps an epoch on
+# NW-UCLA's 1,020 training sequences), 3 epochs: ~40-60 s on one shared core.
+BRIEF_MOCO = dict(
+    encoder="stgcn", encoder_hidden_channels=8, encoder_hidden_dim=32, encoder_dropout=0.0, batch_size=64,
+    queue_size=512, dim=32, checkpoint_every=0, progress=False, epochs=3, lr=0.1, momentum=0.99,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def briefly_pretrained(ucla_prepared, tmp_path_factory):
+    """The session's one brief pretraining, shared by the checks that pretraining beats a random initialisation
+    (kNN, linear, the trainer): MoCo with `BRIEF_MOCO` on the whole NW-UCLA xview training split. A namespace: `run`
+    (the run folder), `initial` (the run's initial query encoder, built as the trainer builds it), `train` and `test`
+    (the split folders), `settings` (the keyword arguments of `skelnb.train.train`)."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from skelnb.train import build_run, resolve, train
+
+    out = tmp_path_factory.mktemp("briefly-pretrained") / "run"
+    settings = BRIEF_MOCO | dict(method="moco", data=str(ucla_prepared / "train"), output=str(out))
+    _, initial = build_run(*resolve(**settings), torch.device("cpu"))  # seeded as the trainer seeds its run
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the tests' `one_thread`: a shared machine's busy cores slow OpenMP a lot
+    try:
+        train(**settings)
+    finally:
+        torch.set_num_threads(threads)
+    folders = dict(train=ucla_prepared / "train", test=ucla_prepared / "val")
+    return SimpleNamespace(run=out, initial=initial.encoder_q.eval(), settings=settings, **folders)

@@ -104,23 +104,22 @@ def test_monitor_and_protocol(splits, tmp_path):
     assert result.scores.shape == (len(result.labels), 12) and result.protocol == "knn-weighted"
 
 
-@pytest.mark.slow
-def test_pretraining_beats_random_init(tmp_path):
-    "On the real NW-UCLA cross-view split, a briefly MoCo-pretrained ST-GCN beats its random initialisation under 1-NN."
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    from skelnb.data.prepare import prepare
-    from skelnb.methods import build_method
+def test_monitor_through_the_trainer(splits, tmp_path):
+    "`train(..., hook=knn_monitor(...), hook_every=1)`: knn.csv has a row per epoch; the last is the final encoder's."
     from skelnb.train import train
 
-    prepare("nw-ucla", shared_data("nw_ucla"), tmp_path / "prepared", workers=1, progress=False)
-    train_folder, test_folder = (tmp_path / "prepared" / "nw-ucla-hiclr" / "xview" / p for p in ("train", "val"))
-    small = dict(encoder_hidden_channels=8, encoder_hidden_dim=64, queue_size=1024, dim=64)
-    common = dict(method="moco", data=str(train_folder), batch_size=64, lr=0.05, seed=0, progress=False, **small)
-    torch.manual_seed(0)  # the trainer seeds the same way before building the method: the run's initial encoder
-    init = build_method("moco", encoder="stgcn", layout="nw_ucla", **small).encoder_q
-    train(output=str(tmp_path / "run"), epochs=10, **common)
-    random_acc = evaluate_knn(init, train_folder, test_folder).metrics["top1"]
-    result = evaluate_knn(tmp_path / "run", train_folder, test_folder)
-    assert result.card["encoder"]["pretrain_epoch"] == 10
+    tiny = dict(encoder="stgcn", encoder_hidden_channels=4, encoder_hidden_dim=16, queue_size=64, dim=8)
+    train(method="moco", data=str(splits[0]), output=str(tmp_path / "run"), epochs=3, batch_size=16, lr=0.05,
+          seed=0, progress=False, hook=knn_monitor(*splits), hook_every=1, **tiny)  # fmt: skip
+    rows = list(csv.DictReader(open(tmp_path / "run" / "knn.csv")))
+    assert [(r["epoch"], r["k"], r["temperature"]) for r in rows] == [("1", "1", ""), ("2", "1", ""), ("3", "1", "")]
+    assert float(rows[-1]["top1"]) == evaluate_knn(tmp_path / "run", *splits).metrics["top1"]
+
+
+def test_pretraining_beats_random_init(briefly_pretrained):
+    "Real NW-UCLA cross-view: the session's briefly MoCo-pretrained ST-GCN beats its initialisation under 1-NN."
+    brief = briefly_pretrained  # conftest.py: one pretraining for the kNN, linear and trainer checks
+    random_acc = evaluate_knn(brief.initial, brief.train, brief.test).metrics["top1"]
+    result = evaluate_knn(brief.run, brief.train, brief.test)
+    assert result.card["encoder"]["pretrain_epoch"] == brief.settings["epochs"]
     assert result.metrics["top1"] > random_acc + 5, (result.metrics["top1"], random_acc)

@@ -248,16 +248,9 @@ def test_linear_on_cuda_equals_cpu(ucla):
     assert abs(gpu.metrics["top1"] - cpu.metrics["top1"]) < 1.0
 
 
-@pytest.mark.slow
-def test_briefly_pretrained_beats_random_init(ucla, tmp_path):
-    "MoCo for 3 epochs on NW-UCLA's training split, then the hiclr linear recipe (20 epochs) on both encoders."
-    from skelnb.train import train
-
-    tiny = dict(encoder="stgcn", encoder_hidden_channels=8, encoder_hidden_dim=32, queue_size=512, dim=16)
-    train(method="moco", data=str(ucla[0]), output=str(tmp_path / "run"), epochs=3, batch_size=64, lr=0.05,
-          seed=0, progress=False, **tiny)  # fmt: skip
-    short = dict(epochs=20, milestones=(15,))
-    pretrained = evaluate_linear(tmp_path / "run", *ucla, **short).metrics["top1"]
-    random_init = tiny_stgcn(hidden_channels=8, hidden_dim=32)
-    random_top1 = evaluate_linear(random_init, *ucla, **short).metrics["top1"]
+def test_briefly_pretrained_beats_random_init(briefly_pretrained):
+    "The session's brief MoCo run (conftest.py), then the hiclr linear recipe (20 epochs) on it and on its init."
+    brief, short = briefly_pretrained, dict(epochs=20, milestones=(15,))
+    pretrained = evaluate_linear(brief.run, brief.train, brief.test, **short).metrics["top1"]
+    random_top1 = evaluate_linear(brief.initial, brief.train, brief.test, **short).metrics["top1"]
     assert pretrained > random_top1 + 5, (pretrained, random_top1)

@@ -51,7 +51,9 @@ def test_readme_is_index_notebook():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("sub", [[], ["prepare"], ["doctor"], ["import"], ["layouts"]])
+@pytest.mark.parametrize(
+    "sub", [[], ["prepare"], ["doctor"], ["import"], ["layouts"], ["pretrain"], ["run"], ["report"], ["evaluate"]]
+)
 def test_console_script_help(sub):
     r = subprocess.run([str(BIN / "skelnb"), *sub, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("usage: skelnb"), r.stderr

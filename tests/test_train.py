@@ -16,6 +16,8 @@ from skelnb.methods.moco import MoCo, Views
 from skelnb.streams import to_stream
 from skelnb.train import load_checkpoint, newest_checkpoint, train
 
+from conftest import BRIEF_MOCO
+
 
 def board(folder, kind: str = "steps") -> dict:
     "The scalars of a run folder's TensorBoard events: {tag: [(step, value), ...]}."
@@ -363,26 +365,11 @@ def test_gradient_accumulation_and_schedule(ucla, tmp_path):
     np.testing.assert_allclose(lrs, expected, rtol=1e-6)
 
 
-def nearest_neighbour_accuracy(encoder, train_folder, test_folder) -> float:
-    "Test -> train 1-NN accuracy (%) of `encoder`'s pooled backbone features, cosine (L2-normalised), in eval mode."
-    from skelnb.augment.halp import halp_eval_transform
-    from skelnb.data.store import SkeletonDataset
-    from skelnb.encoders.bigru import BiGRU
+def knn_top1(source, train_folder, test_folder) -> float:
+    "Test -> train 1-NN accuracy (%), cosine on L2-normalised pooled features (skelnb.evaluate.knn; BiGRU: its crop)."
+    from skelnb.evaluate import evaluate_knn
 
-    crop = halp_eval_transform() if isinstance(encoder, BiGRU) else None  # the BiGRU's centre 95 %, 64 frames
-    was_training = encoder.training
-    encoder.eval()
-    features, labels = [], []
-    with torch.no_grad():
-        for folder in (train_folder, test_folder):
-            data = SkeletonDataset(folder)
-            chunks = [data.get_batch(np.arange(i, min(i + 256, len(data)))) for i in range(0, len(data), 256)]
-            chunks = [crop(b) if crop else b for b in chunks]
-            features.append(torch.cat([torch.nn.functional.normalize(encoder.features(b.x), dim=1) for b in chunks]))
-            labels.append(torch.as_tensor(data.labels))
-    encoder.train(was_training)
-    nearest = (features[1] @ features[0].T).argmax(1)
-    return float((labels[0][nearest] == labels[1]).float().mean() * 100)
+    return evaluate_knn(source, train_folder, test_folder).metrics["top1"]
 
 
 # The quickstart settings: a narrow encoder, queue 512, batch 64 (15 steps an epoch on the 1,020 training sequences);
@@ -394,7 +381,7 @@ QUICK_HALP = dict(num_prototypes=10, prototype_keys=128, num_positives=16)
 HALP_FROM_EPOCH_2 = dict(halp_start_epoch=2, warmup_samples=512, warmup_from="run")
 QUICK = dict(batch_size=64, queue_size=512, dim=32, checkpoint_every=0, progress=False)
 QUICKSTART = {
-    "moco": QUICK | QUICK_GCN | dict(epochs=3, lr=0.1, momentum=0.99),
+    "moco": BRIEF_MOCO,  # conftest.py: the session's `briefly_pretrained` run, reused rather than trained again
     "hiclr": QUICK | QUICK_GCN | dict(epochs=2, lr=0.1, momentum=0.999),
     "hiclr_halp": QUICK | QUICK_GCN | QUICK_HALP | dict(epochs=2, lr=0.1, momentum=0.999) | HALP_FROM_EPOCH_2,
     "halp": QUICK | QUICK_GRU | QUICK_HALP | dict(epochs=20, lr=0.01, momentum=0.99, halp_start_epoch=10),
@@ -409,17 +396,23 @@ HICLR_LOSS = "HiCLR's loss rises within the quickstart budget (embeddings aligne
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", list(QUICKSTART))
-def test_short_nw_ucla_run_loss_falls_and_1nn_beats_initialisation(ucla_prepared, tmp_path, method):
+def test_short_nw_ucla_run_loss_falls_and_1nn_beats_initialisation(ucla_prepared, tmp_path, method, request):
     "The whole NW-UCLA (1,020 train, 464 test), quickstart settings: the loss falls, 1-NN beats the initial encoder."
     from skelnb.train import build_run, resolve
 
-    kw = QUICKSTART[method] | dict(method=method, data=str(ucla_prepared / "train"), output=str(tmp_path / "r"))
     train_folder, test_folder = ucla_prepared / "train", ucla_prepared / "val"
-    _, initial = build_run(*resolve(**kw), torch.device("cpu"))  # the trainer's initial weights (seeded alike)
-    before = nearest_neighbour_accuracy(initial.encoder_q, train_folder, test_folder)
-    run = train(**kw)
-    after = nearest_neighbour_accuracy(run.method.encoder_q, train_folder, test_folder)
-    rows = [line.split(",") for line in (tmp_path / "r" / "epochs.csv").read_text().splitlines()[1:]]
+    if method == "moco":
+        brief = request.getfixturevalue("briefly_pretrained")
+        folder, initial = brief.run, brief.initial
+    else:
+        folder = tmp_path / "r"
+        kw = QUICKSTART[method] | dict(method=method, data=str(train_folder), output=str(folder))
+        _, built = build_run(*resolve(**kw), torch.device("cpu"))  # the trainer's initial weights (seeded alike)
+        initial = built.encoder_q
+        train(**kw)
+    before = knn_top1(initial, train_folder, test_folder)
+    after = knn_top1(folder, train_folder, test_folder)  # the run's final checkpoint
+    rows = [line.split(",") for line in (folder / "epochs.csv").read_text().splitlines()[1:]]
     loss = [float(v) for _, name, v in rows if name == "loss"]
     assert after > before, (before, after)
     if method == "hiclr" and not loss[-1] < loss[0]:
