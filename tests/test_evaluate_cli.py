@@ -94,11 +94,9 @@ def test_semi_finetune_and_transfer_equal_the_api(setup, tmp_path):
         transfer=lambda: evaluate_transfer(setup["run"], *folders, epochs=1, batch_size=16),
     )
     for protocol, call in apis.items():
-        torch.manual_seed(0)  # the encoder's dropout draws from torch's global generator while it fine-tunes
-        api = call()
+        api = call()  # the encoder's dropout is seeded per run: the same call gives the same result
         extra = ["--fraction", 0.5, "--subset", "cmd"] if protocol == "semi" else []
         line = [protocol, "--checkpoint", setup["run"], "--train", folders[0], "--test", folders[1], *short, *extra]
-        torch.manual_seed(0)
         assert cli(*line, "--out", tmp_path / protocol) == 0, protocol
         saved = Result.load(tmp_path / protocol)
         assert_same(saved, api)

@@ -167,6 +167,10 @@ def test_finetune_changes_the_encoder_not_the_callers(ucla):
     assert {"data_bn.running_mean", "st_gcn_networks.0.gcn.conv.weight"} <= changed
     assert not {k for k in changed if k.startswith("fc.")}  # the projector is not trained
     assert scores.shape == (464, 10) and head.out_features == 10
+    rng = torch.get_rng_state()
+    again = finetune_run(enc, data, rec, 0, semi_subset(data.train.labels, 0.1))[1]
+    assert torch.equal(torch.as_tensor(again), torch.as_tensor(scores))  # dropout seeded from the run's seed
+    assert torch.equal(torch.get_rng_state(), rng)  # and torch's global generator left as it was
     res = evaluate_finetune(enc, *ucla, epochs=1, warmup_epochs=0, milestones=(), batch_size=128)
     assert res.protocol == "finetune" and res.card["settings"]["trains"].startswith("all parameters")
     check_unchanged(enc, before)

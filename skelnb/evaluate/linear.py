@@ -343,10 +343,9 @@ def linear_run(
     return run, scores, held, head
 
 # %% ../../nbs/62_evaluate.linear.ipynb #f4f55cce
-def finetune_run(
+def _finetune_run(
     encoder, data: EvalData, recipe: Recipe, seed: int, positions, *, holdout=None, eval_every=5, device="cpu"
 ) -> tuple:
-    "One seed of fine-tuning: (run, test scores, held-out scores or None, (encoder, head) as trained)."
     g = torch.Generator().manual_seed(seed)
     encoder = copy.deepcopy(encoder).to(device)
     head = make_classifier(feature_dim(encoder, data.test, device), data.num_classes, recipe, g).to(device)
@@ -371,6 +370,15 @@ def finetune_run(
     last, best = last_and_best(history)
     run = {"seed": seed, "train_samples": len(positions), "history": history, "last": last, "best": best}
     return run, scores, held, (encoder, head)
+
+
+def finetune_run(encoder, data: EvalData, recipe: Recipe, seed: int, positions, **kwargs) -> tuple:
+    "One seed of fine-tuning: (run, test scores, held-out scores or None, (encoder, head) as trained)."
+    device = torch.device(kwargs.get("device", "cpu"))
+    # the encoder's dropout draws from torch's global generator: seed it from `seed` for this run, restore it after
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return _finetune_run(encoder, data, recipe, seed, positions, **kwargs)
 
 # %% ../../nbs/62_evaluate.linear.ipynb #156e0ceb
 def _linear_runs(encoder, data, recipe, seeds, choose, held, *, cache_features, eval_every, device):
