@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -80,6 +82,7 @@ def papermill(notebook: str, folder: Path, **params) -> dict:
     "Run nbs/experiments/<notebook>.ipynb with `params` (YAML) into `folder`; its result.json."
     import yaml
 
+    folder.mkdir(parents=True, exist_ok=True)
     cmd = [str(Path(sys.executable).parent / "papermill"), str(ROOT / "nbs" / "experiments" / f"{notebook}.ipynb"),
            str(folder / "run.ipynb"), "-k", "python3", "--cwd", str(folder), "-y", yaml.safe_dump(params)]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
@@ -104,7 +107,7 @@ def raw_floor_by_hand(folder: Path) -> float:
         n = int(frames[i]) if frames is not None else x.shape[1]
         t = np.linspace(0, n - 1, 32)
         y = np.stack([[np.interp(t, np.arange(n), x[c, :n, v]) for v in range(x.shape[2])] for c in range(3)])
-        y = y - y[:, :, :1]  # (C, V, 32) centred on joint 0
+        y = y - y[:, :1]  # (C, V, 32) centred on joint 0, frame by frame
         rows.append(y.transpose(1, 0, 2).ravel())
     assert meta["layout"] == "nw_ucla"
     return np.stack(rows), labels
