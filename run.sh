@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # skelnb: one command to set up and run the main job, one to set up and run every test.
-#   bash run.sh main [--raw PATH] [--out PATH]   set up, prepare NW-UCLA and print its data doctor report
+#   bash run.sh main [--raw PATH] [--out PATH] [--jobs N]   set up, prepare NW-UCLA (once), run the quickstart plan
+#                                                and its report (papermill_runs/quickstart/report/); again: reuses
+#                                                every complete entry
 #   bash run.sh test [PYTEST ARGS]               set up and run every test (notebooks + tests/)
 #   bash run.sh lab [JUPYTER LAB OPTIONS]        set up, then JupyterLab on nbs/ in the project's environment
 #   bash run.sh setup                            only set up (.venv with CPU torch, the package and its dev tools)
@@ -31,16 +33,29 @@ case "$cmd" in
   setup) setup ;;
   main)
     setup
-    raw=../shared/data/nw_ucla; out=prepared
+    raw=../shared/data/nw_ucla; out=prepared; jobs=2
     while [ $# -gt 0 ]; do
       case "$1" in
         --raw) raw=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
-        *) echo "run.sh main: unknown option $1 (use --raw PATH, --out PATH)" >&2; exit 2 ;;
+        --jobs) jobs=$2; shift 2 ;;
+        *) echo "run.sh main: unknown option $1 (use --raw PATH, --out PATH, --jobs N)" >&2; exit 2 ;;
       esac
     done
-    skelnb prepare nw-ucla --raw "$raw" --out "$out" --pipeline hiclr
-    skelnb doctor "$out/nw-ucla-hiclr"
+    # prepare only once: both split folders complete (meta.json and the arrays) means done
+    if python -c "import sys; from skelnb.data.store import is_complete as c; sys.exit(not all(c(f'$out/nw-ucla-hiclr/xview/{s}') for s in ('train', 'val')))"; then
+      echo "prepared NW-UCLA found in $out/nw-ucla-hiclr: not prepared again"
+    else
+      skelnb prepare nw-ucla --raw "$raw" --out "$out" --pipeline hiclr
+      skelnb doctor "$out/nw-ucla-hiclr"
+    fi
+    start=$SECONDS
+    status=0
+    # the quickstart: pretrain 4 methods, evaluate; complete entries (with result.json) are skipped
+    skelnb run quickstart --data-root "$out" --jobs "$jobs" || status=$?
+    skelnb report quickstart
+    echo "main job: $((SECONDS - start)) s after set-up and preparation; report: papermill_runs/quickstart/report/report.md"
+    exit $status
     ;;
   test)
     setup

@@ -1,9 +1,12 @@
 """The experiment notebooks run under papermill with parameters, as a researcher's batch would run them."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,3 +46,108 @@ def test_prepare_dataset_notebook_runs_with_parameters(tmp_path, shared):
     assert "xsub: train 3, val 2" in text and '"pipeline": "halp"' in text
     nb = json.loads(out_nb.read_text())
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+
+
+# --- the evaluate and fusion notebooks on a tiny real NW-UCLA (4 actions; views 1-2 train, view 3 test) ---
+
+TINY_GCN = dict(hidden_channels=4, hidden_dim=16)
+
+
+@pytest.fixture(scope="module")
+def ucla_root(tmp_path_factory):
+    "A data root with nw-ucla-hiclr/xview/{train,val}: 24 and 12 real sequences, 50 frames, and a 1-epoch MoCo run."
+    from skelnb.core import shared_data
+
+    if shared_data("nw_ucla") is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    from skelnb.data.samples import ucla_samples
+    from skelnb.data.store import write_split
+    from skelnb.train import train
+
+    root = tmp_path_factory.mktemp("data")
+    for part, views in (("train", (1, 2)), ("val", (3,))):
+        names = [f"a{a:02d}_s{s:02d}_e00_v{v:02d}" for a in (1, 2, 3, 4) for s in (1, 2, 3) for v in views]
+        b = ucla_samples(names)
+        write_split(
+            root / "nw-ucla-hiclr" / "xview" / part, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(),
+            meta=dict(layout="nw_ucla", num_classes=10),
+        )  # fmt: skip
+    train(method="moco", data=str(root / "nw-ucla-hiclr" / "xview" / "train"), output=str(root / "moco"), epochs=1,
+          batch_size=8, queue_size=16, dim=8, encoder_hidden_channels=4, encoder_hidden_dim=16, progress=False,
+          device="cpu")  # fmt: skip
+    return root
+
+
+def papermill(notebook: str, folder: Path, **params) -> dict:
+    "Run nbs/experiments/<notebook>.ipynb with `params` (YAML) into `folder`; its result.json."
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [str(Path(sys.executable).parent / "papermill"), str(ROOT / "nbs" / "experiments" / f"{notebook}.ipynb"),
+           str(folder / "run.ipynb"), "-k", "python3", "--cwd", str(folder), "-y", yaml.safe_dump(params)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-4000:]
+    return json.loads((folder / "result.json").read_text())
+
+
+def evaluate(ucla_root, folder: Path, **params) -> dict:
+    return papermill("evaluate", folder, data_root=str(ucla_root), out=str(folder), device="cpu", **params)
+
+
+def raw_floor_by_hand(folder: Path) -> float:
+    "The floor's 1-NN top-1, written out in numpy (np.interp per coordinate) for comparison with the notebook's."
+    import numpy as np
+
+    meta = json.loads((folder / "meta.json").read_text())
+    data, labels = np.load(folder / "data.npy"), np.load(folder / "labels.npy")
+    frames = np.load(folder / "num_frames.npy") if (folder / "num_frames.npy").exists() else None
+    rows = []
+    for i, x in enumerate(data[..., 0]):  # (C, T, V), first body
+        n = int(frames[i]) if frames is not None else x.shape[1]
+        t = np.linspace(0, n - 1, 32)
+        y = np.stack([[np.interp(t, np.arange(n), x[c, :n, v]) for v in range(x.shape[2])] for c in range(3)])
+        y = y - y[:, :1]  # (C, V, 32) centred on joint 0, frame by frame
+        rows.append(y.transpose(1, 0, 2).ravel())
+    assert meta["layout"] == "nw_ucla"
+    return np.stack(rows), labels
+
+
+def test_evaluate_knn_with_raw_floor_from_a_pretrain_run(ucla_root, tmp_path):
+    import numpy as np
+
+    result = evaluate(ucla_root, tmp_path, protocol="knn", k=[1], checkpoint=str(ucla_root / "moco"), raw_floor=True)
+    assert result["protocol"] == "knn" and 0 <= result["metrics"]["top1"] <= 100
+    card = result["card"]
+    assert card["protocol"] == "knn" and len(card["checkpoint_sha256"]) == 64 and card["encoder"]["encoder"] == "stgcn"
+    assert card["raw_floor"]["top1"] == result["metrics"]["raw_floor_top1"]
+    assert (tmp_path / "confusion.png").exists() and (tmp_path / "tsne.png").exists()
+    base = ucla_root / "nw-ucla-hiclr" / "xview"
+    (xtr, ytr), (xte, yte) = raw_floor_by_hand(base / "train"), raw_floor_by_hand(base / "val")
+    cos = (xte / np.linalg.norm(xte, axis=1, keepdims=True)) @ (xtr / np.linalg.norm(xtr, axis=1, keepdims=True)).T
+    expected = 100 * float(np.mean(ytr[cos.argmax(1)] == yte))
+    assert result["metrics"]["raw_floor_top1"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_evaluate_trained_protocols_and_fusion(ucla_root, tmp_path):
+    init = dict(checkpoint="", encoder="stgcn", encoder_params=TINY_GCN, batch_size=8)
+    linear = {}
+    for stream in ("joint", "bone", "motion"):
+        linear[stream] = evaluate(ucla_root, tmp_path / stream, protocol="linear", epochs=2, stream=stream,
+                                  holdout_fraction=0.25, figures=stream == "joint", **init)  # fmt: skip
+        assert linear[stream]["protocol"] == "linear" and len(linear[stream]["runs"][0]["history"]) >= 1
+        assert linear[stream]["card"]["settings"]["epochs"] == 2
+    assert (tmp_path / "joint" / "curves.png").exists() and (tmp_path / "joint" / "scores.npz").exists()
+    semi = evaluate(ucla_root, tmp_path / "semi", protocol="semi", fraction=0.25, epochs=1, figures=False, **init)
+    assert semi["protocol"] == "semi" and semi["card"]["settings"]["fraction"] == 0.25
+    tuned = evaluate(ucla_root, tmp_path / "finetune", protocol="finetune", epochs=1, figures=False, **init)
+    assert tuned["protocol"] == "finetune" and tuned["card"]["settings"]["epochs"] == 1
+    fused = papermill("fusion", tmp_path / "fusion", results=[str(tmp_path / s) for s in linear],
+                      out=str(tmp_path / "fusion"))  # fmt: skip
+    assert fused["protocol"] == "fusion" and 0 <= fused["metrics"]["top1"] <= 100
+    assert (tmp_path / "fusion" / "fusion.png").exists()
+
+
+def test_evaluate_refuses_missing_data(tmp_path):
+    with pytest.raises(AssertionError, match="holds no prepared split"):
+        evaluate(tmp_path / "nowhere", tmp_path / "out", protocol="knn", encoder="stgcn")

@@ -482,14 +482,17 @@ def test_quickstart_runs_the_main_job():
         assert sorted(p["protocol"] for p in evals) == ["knn", "linear"], name
         assert all(1 in p.get("k", [1]) for p in evals if p["protocol"] == "knn")
     init = [p for n, p in runs.items() if notebook[n] == "evaluate" and not p.get("checkpoint")]
-    assert len(init) == 1 and init[0]["protocol"] == "knn" and init[0]["encoder"] in ENCODERS
-    assert any(p.get("raw_floor") for p in runs.values())
-    # the reduced sizes live in one place each: the epochs in defaults, the width in the pretrain entries' anchor
-    assert "epochs" in plan["defaults"] and not any("epochs" in run["parameters"] for run in plan["runs"])
+    assert {p["protocol"] for p in init} == {"knn"} and all(p["encoder"] in ENCODERS for p in init)
+    floor = [run for run in plan["runs"] if run["parameters"].get("raw_floor")]
+    assert len(floor) == 1 and floor[0]["paper"]["metric"] == "raw_floor_top1"
+    # the sweep's epochs per method (tests/test_train.py QUICKSTART), one linear epoch count for every linear entry
+    assert {p["method"]: p["epochs"] for p in pretrains.values()} == dict(moco=3, hiclr=2, halp=3, hiclr_halp=2)
+    assert len({p["epochs"] for p in runs.values() if p.get("protocol") == "linear"}) == 1
+    # the width in one place (the pretrain entries' anchor), repeated by the random-initialisation entries
     widths = {p["method_params"]["encoder_hidden_channels"] for p in pretrains.values()}
-    assert widths == {init[0]["encoder_params"]["hidden_channels"]}
+    assert widths == {p["encoder_params"]["hidden_channels"] for p in init}
     assert all(run["paper"]["value"] is None for run in plan["runs"] if "paper" in run)
-    assert sum("paper" in run for run in plan["runs"]) == 9  # init + (kNN, linear) x 4 methods
+    assert sum("paper" in run for run in plan["runs"]) == 10  # init, floor + (kNN, linear) x 4 methods
 
 
 def test_plans_load_with_the_runner():
