@@ -14,6 +14,7 @@ from skelnb.cli import main
 from skelnb.core import shared_data
 from skelnb.evaluate import evaluate_finetune, evaluate_knn, evaluate_linear, evaluate_semi, evaluate_transfer, fuse
 from skelnb.evaluate.core import Result
+from conftest import ucla_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -23,14 +24,7 @@ LINEAR = ["--epochs", "2", "--eval-every", "1", "--lr", "0.5"]
 
 def small_split(folder, view, subjects, num_classes=10):
     "Real NW-UCLA sequences of `view` and `subjects` (episode 0) as a prepared split folder."
-    from skelnb.data.samples import ucla_samples
-    from skelnb.data.store import write_split
-
-    names = [f"a{a:02d}_s{s:02d}_e00_v{view:02d}" for a in (1, 2, 3, 4, 5, 6, 8, 9, 11, 12) for s in subjects]
-    names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
-    b = ucla_samples(names)
-    meta = dict(layout="nw_ucla", num_classes=num_classes)
-    return write_split(folder, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=meta)
+    return ucla_split(folder, subjects=subjects, views=(view,), num_classes=num_classes)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from skelnb.evaluate.core import (
 )
 from skelnb.methods import build_method
 from skelnb.train import load_checkpoint, newest_checkpoint, train
+from conftest import ucla_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,17 +31,7 @@ TINY = dict(encoder="stgcn", encoder_hidden_channels=4, encoder_hidden_dim=16, q
 @pytest.fixture(scope="module")
 def ucla(tmp_path_factory):
     "A prepared split of 16 real NW-UCLA sequences (4 actions x 4), HiCLR's pipeline, 50 frames."
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    from skelnb.data.samples import ucla_samples
-    from skelnb.data.store import write_split
-
-    names = [f"a{a:02d}_s{s:02d}_e00_v01" for a in (1, 2, 3, 4) for s in (1, 2, 3, 4)]
-    names = [n for n in names if (shared_data("nw_ucla", "all_sqe", n + ".json")) is not None]
-    b = ucla_samples(names)
-    folder = tmp_path_factory.mktemp("ucla") / "split"
-    meta = dict(layout="nw_ucla", num_classes=12)
-    return write_split(folder, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=meta)
+    return ucla_split(tmp_path_factory.mktemp("ucla") / "split", actions=(1, 2, 3, 4), num_classes=12)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from skelnb.encoders import build_encoder
 from skelnb.evaluate.core import Result, topk_accuracy
 from skelnb.evaluate.fusion import choose_weights, fuse
 from skelnb.evaluate.knn import evaluate_knn
+from conftest import ucla_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -17,19 +18,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def stream_results(tmp_path_factory):
     "Weighted-kNN results (k 10, tau 0.1) of a random small ST-GCN on ~60/30 real NW-UCLA sequences, per stream."
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    from skelnb.data.samples import ucla_samples
-    from skelnb.data.store import write_split
-
     root = tmp_path_factory.mktemp("ucla")
-    folders = []
-    for part, view, subjects in (("train", 1, range(1, 7)), ("test", 2, (1, 2, 3))):
-        names = [f"a{a:02d}_s{s:02d}_e00_v{view:02d}" for a in (1, 2, 3, 4, 5, 6, 8, 9, 11, 12) for s in subjects]
-        names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
-        b = ucla_samples(names)
-        meta = dict(layout="nw_ucla", num_classes=10)
-        folders.append(write_split(root / part, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=meta))
+    parts = (("train", 1, range(1, 7)), ("test", 2, (1, 2, 3)))
+    folders = [ucla_split(root / part, subjects=subjects, views=(view,)) for part, view, subjects in parts]
     torch.manual_seed(0)
     model = build_encoder("stgcn", num_class=8, layout="nw_ucla", mlp=True, hidden_channels=4, hidden_dim=16)
     out = {}

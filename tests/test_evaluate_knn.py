@@ -12,19 +12,13 @@ from skelnb.core import shared_data
 from skelnb.encoders import build_encoder
 from skelnb.evaluate.core import Features, extract_features, open_split
 from skelnb.evaluate.knn import class_votes, evaluate_knn, knn, knn_monitor, nearest
+from conftest import ucla_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_split(folder, view, subjects):
-    from skelnb.data.samples import ucla_samples
-    from skelnb.data.store import write_split
-
-    names = [f"a{a:02d}_s{s:02d}_e00_v{view:02d}" for a in (1, 2, 3, 4, 5, 6, 8, 9, 11, 12) for s in subjects]
-    names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
-    b = ucla_samples(names)
-    meta = dict(layout="nw_ucla", num_classes=12)
-    return write_split(folder, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=meta)
+    return ucla_split(folder, subjects=subjects, views=(view,), num_classes=12)
 
 
 @pytest.fixture(scope="module")

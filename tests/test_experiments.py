@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ucla_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,22 +57,11 @@ TINY_GCN = dict(hidden_channels=4, hidden_dim=16)
 @pytest.fixture(scope="module")
 def ucla_root(tmp_path_factory):
     "A data root with nw-ucla-hiclr/xview/{train,val}: 24 and 12 real sequences, 50 frames, and a 1-epoch MoCo run."
-    from skelnb.core import shared_data
-
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    from skelnb.data.samples import ucla_samples
-    from skelnb.data.store import write_split
     from skelnb.train import train
 
     root = tmp_path_factory.mktemp("data")
     for part, views in (("train", (1, 2)), ("val", (3,))):
-        names = [f"a{a:02d}_s{s:02d}_e00_v{v:02d}" for a in (1, 2, 3, 4) for s in (1, 2, 3) for v in views]
-        b = ucla_samples(names)
-        write_split(
-            root / "nw-ucla-hiclr" / "xview" / part, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(),
-            meta=dict(layout="nw_ucla", num_classes=10),
-        )  # fmt: skip
+        ucla_split(root / "nw-ucla-hiclr" / "xview" / part, actions=(1, 2, 3, 4), subjects=(1, 2, 3), views=views)
     train(method="moco", data=str(root / "nw-ucla-hiclr" / "xview" / "train"), output=str(root / "moco"), epochs=1,
           batch_size=8, queue_size=16, dim=8, encoder_hidden_channels=4, encoder_hidden_dim=16, progress=False,
           device="cpu")  # fmt: skip

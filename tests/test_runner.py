@@ -11,6 +11,7 @@ import pytest
 
 from skelnb.cli import main
 from skelnb.core import shared_data
+from conftest import ucla_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,19 +28,8 @@ TINY = dict(
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     "A data root holding nw-ucla-hiclr/xview/train: 16 real NW-UCLA sequences (4 actions x 4), 50 frames."
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    from skelnb.data.samples import ucla_samples
-    from skelnb.data.store import write_split
-
-    names = [f"a{a:02d}_s{s:02d}_e00_v01" for a in (1, 2, 3, 4) for s in (1, 2, 3, 4)]
-    names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
-    b = ucla_samples(names)
     root = tmp_path_factory.mktemp("data")
-    write_split(
-        root / "nw-ucla-hiclr" / "xview" / "train", b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(),
-        meta=dict(layout="nw_ucla", num_classes=12),
-    )  # fmt: skip
+    ucla_split(root / "nw-ucla-hiclr" / "xview" / "train", actions=(1, 2, 3, 4), num_classes=12)
     return root
 
 

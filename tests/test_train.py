@@ -16,7 +16,7 @@ from skelnb.methods.moco import MoCo, Views
 from skelnb.streams import to_stream
 from skelnb.train import load_checkpoint, newest_checkpoint, train
 
-from conftest import BRIEF_MOCO
+from conftest import BRIEF_MOCO, ucla_split
 
 
 def board(folder, kind: str = "steps") -> dict:
@@ -35,19 +35,7 @@ TINY = dict(encoder="stgcn", encoder_hidden_channels=4, encoder_hidden_dim=16, q
 @pytest.fixture(scope="module")
 def ucla(tmp_path_factory):
     "A prepared split of 16 real NW-UCLA sequences (4 actions x 4), HiCLR's pipeline, 50 frames."
-    if shared_data("nw_ucla") is None:
-        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    from skelnb.data.samples import ucla_samples
-    from skelnb.data.store import write_split
-
-    names = [f"a{a:02d}_s{s:02d}_e00_v01" for a in (1, 2, 3, 4) for s in (1, 2, 3, 4)]
-    names = [n for n in names if (shared_data("nw_ucla", "all_sqe", n + ".json")) is not None]
-    b = ucla_samples(names)
-    folder = tmp_path_factory.mktemp("ucla") / "split"
-    write_split(
-        folder, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=dict(layout="nw_ucla", num_classes=12)
-    )
-    return folder
+    return ucla_split(tmp_path_factory.mktemp("ucla") / "split", actions=(1, 2, 3, 4), num_classes=12)
 
 
 def args(ucla, out, **kw):
