@@ -68,52 +68,16 @@ class TrainConfig:
     progress: bool = True
 
 # %% ../nbs/50_train.ipynb #0bae46a7
+# reference_code.md §5: HiCLR's DSTA recipe is its GCN one with wd 5e-4; HaLP's is CMD's with HaLP from epoch 201
+_HICLR_GCN = dict(method="hiclr", encoder="stgcn", lr=0.1, sgd_momentum=0.9, weight_decay=1e-4, batch_size=128,
+                  epochs=300, milestones=(250,), checkpoint_every=10)  # fmt: skip
+_CMD = dict(method="cmd", encoder="bigru", lr=0.01, sgd_momentum=0.9, weight_decay=1e-4, batch_size=64, epochs=451,
+            milestones=(351,), checkpoint_every=10)  # fmt: skip
 PRESETS = {
-    "hiclr-gcn": dict(
-        method="hiclr",
-        encoder="stgcn",
-        lr=0.1,
-        sgd_momentum=0.9,
-        weight_decay=1e-4,
-        batch_size=128,
-        epochs=300,
-        milestones=(250,),
-        checkpoint_every=10,
-    ),
-    "hiclr-dsta": dict(
-        method="hiclr",
-        encoder="dsta",
-        lr=0.1,
-        sgd_momentum=0.9,
-        weight_decay=5e-4,
-        batch_size=128,
-        epochs=300,
-        milestones=(250,),
-        checkpoint_every=100,
-    ),
-    "halp": dict(
-        method="halp",
-        encoder="bigru",
-        lr=0.01,
-        sgd_momentum=0.9,
-        weight_decay=1e-4,
-        batch_size=64,
-        epochs=451,
-        milestones=(351,),
-        checkpoint_every=100,
-        method_params=dict(halp_start_epoch=201),
-    ),
-    "cmd": dict(
-        method="cmd",
-        encoder="bigru",
-        lr=0.01,
-        sgd_momentum=0.9,
-        weight_decay=1e-4,
-        batch_size=64,
-        epochs=451,
-        milestones=(351,),
-        checkpoint_every=10,
-    ),
+    "hiclr-gcn": _HICLR_GCN,
+    "hiclr-dsta": _HICLR_GCN | dict(encoder="dsta", weight_decay=5e-4, checkpoint_every=100),
+    "halp": _CMD | dict(method="halp", checkpoint_every=100, method_params=dict(halp_start_epoch=201)),
+    "cmd": _CMD,
 }
 
 # %% ../nbs/50_train.ipynb #130e0250
