@@ -18,7 +18,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['SkeletonDataError', 'current_umask', 'atomic_path', 'write_json', 'write_npy', 'sha256_file', 'sha256_files',
-           'versions', 'project_root', 'shared_data']
+           'versions', 'FolderLocked', 'folder_lock', 'project_root', 'shared_data']
 
 # %% ../nbs/00_core.ipynb #9de82905
 class SkeletonDataError(ValueError):
@@ -113,6 +113,63 @@ def versions() -> dict:
         except md.PackageNotFoundError:
             out[pkg] = None
     return out
+
+# %% ../nbs/00_core.ipynb #c81a0dc0
+class FolderLocked(RuntimeError):
+    "Another live process holds a folder's lock; `holder` is what it wrote (pid, host, purpose, started)."
+
+    def __init__(self, folder, holder: dict):
+        self.folder, self.holder = str(folder), holder
+        who = ", ".join(f"{k} {holder[k]}" for k in ("pid", "host", "started") if k in holder)
+        super().__init__(
+            f"{folder} is in use by another process ({holder.get('purpose', '?')}; {who}); "
+            "wait for it to finish or stop it, or choose another folder"
+        )
+
+
+def _lock_holder(path: Path) -> dict:
+    "What the lock file at `path` says of its holder ({} when empty or unreadable)."
+    try:
+        return json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+# %% ../nbs/00_core.ipynb #1053ad57
+@contextlib.contextmanager
+def folder_lock(folder, *, purpose: str):
+    "Hold `folder/.skelnb.lock` while the block runs; refuse a live holder (`FolderLocked`), take over a dead one's."
+    import fcntl, socket, time
+
+    path = Path(folder) / ".skelnb.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FolderLocked(folder, _lock_holder(path)) from None
+        if path.exists() and os.stat(path).st_ino == os.fstat(fd).st_ino:
+            break
+        os.close(fd)  # the previous holder removed the file between our open and our lock: lock the new one
+    stale = _lock_holder(path)
+    if stale:
+        print(
+            f"{folder}: took over the lock of process {stale.get('pid')} on {stale.get('host')} "
+            f"({stale.get('purpose')}, started {stale.get('started')}), which is no longer running",
+            file=sys.stderr,
+        )
+    holder = dict(
+        pid=os.getpid(), host=socket.gethostname(), purpose=purpose, started=time.strftime("%Y-%m-%dT%H:%M:%S")
+    )
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(holder).encode(), 0)
+    try:
+        yield holder
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)  # still locked by us: nobody else can be holding this inode
+        os.close(fd)
 
 # %% ../nbs/00_core.ipynb #10ffd170
 def project_root() -> Path:
