@@ -108,7 +108,8 @@ def test_pku_bad_label_row_is_reported_with_line(tmp_path, shared):
     lab.write_text("\n".join(rows) + "\n")
     rep = run("pku1", raw, tmp_path / "out", pipeline="halp")
     assert len(rep["skipped"]) == 1 and "0206-R.txt:3" in rep["skipped"][0]["reason"]
-    assert sum(rep["counts"]["xsub"].values()) == 16
+    assert rep["skipped"][0]["sample"] == "0206-R_02"
+    assert sum(rep["counts"]["xsub"].values()) == 23  # that segment only; the video's 7 others are kept
 
 
 def test_dataset_with_workers(tmp_path, shared):
@@ -301,3 +302,193 @@ def test_unreadable_val_label_pkl_is_a_warning_not_an_abort(ucla_raw, tmp_path):
     rep = run("nw-ucla", ucla_raw, tmp_path / "out")
     assert rep["counts"] == {"xview": {"train": 8, "val": 4}}
     assert "could not be read" in (tmp_path / "out" / "nw-ucla-hiclr" / "report.txt").read_text()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# nothing silent in the data: malformed label rows, special files, odd names, NaN in any field, truncated arrays
+
+
+def _edit_lines(path, edits: dict, append=()) -> None:
+    "Replace lines (0-based index -> new text) of a real file, keeping its line endings; append lines."
+    nl = "\r\n" if b"\r\n" in path.read_bytes() else "\n"
+    lines = path.read_text().splitlines()
+    for i, text in edits.items():
+        lines[i] = text
+    path.write_text(nl.join([*lines, *append]) + nl)
+
+
+def test_pku_malformed_label_rows_skip_their_segment_only(tmp_path, shared):
+    "A bad label row (class out of range, end before start, not a number) costs its segment, not the video."
+    raw = tmp_path / "pku"
+    shutil.copytree(shared / "pku_mmd_samples", raw)
+    lab = raw / "label" / "0206-R.txt"
+    rows = lab.read_text().splitlines()
+    label, start, end, conf = rows[3].split(",")
+    _edit_lines(lab, {1: "52," + rows[1].split(",", 1)[1], 3: f"{label},{end},{start},{conf}", 5: "x1,2,3,4"})
+    rep = run("pku1", raw, tmp_path / "out", pipeline="halp")
+    reasons = {s["sample"]: s["reason"] for s in rep["skipped"]}
+    assert reasons == {
+        "0206-R_01": f"{lab}:2: label: label 52 out of range 1..51",
+        "0206-R_03": f"{lab}:4: end: start {end} > end {start}",
+        "0206-R_05": f"{lab}:6: label: not an integer: 'x1'",
+    }
+    assert sum(rep["counts"]["xsub"].values()) == 21  # 24 segments less the 3 bad rows
+    names = [n for p in ("train", "val") for n in load_split(tmp_path / "out" / "pku1-halp" / "xsub" / p).names]
+    assert {"0206-R_00", "0206-R_02", "0206-R_04", "0206-R_06", "0206-R_07"} <= set(names)
+    assert f"[0206-R_03]: {lab}:4: end: start" in (tmp_path / "out" / "pku1-halp" / "report.txt").read_text()
+
+
+def test_pku_overlapping_and_duplicated_label_rows_are_warned(tmp_path, shared):
+    "Two rows over the same frames are reported with the file and both lines; the segments are kept."
+    raw = tmp_path / "pku"
+    shutil.copytree(shared / "pku_mmd_samples", raw)
+    lab = raw / "label" / "0105-M.txt"
+    rows = lab.read_text().splitlines()
+    l2, s2, e2, c2 = rows[2].split(",")
+    _edit_lines(lab, {2: f"{l2},{int(rows[1].split(',')[2]) - 5},{e2},{c2}"}, append=[rows[0]])
+    rep = run("pku1", raw, tmp_path / "out", pipeline="hiclr")
+    assert [(w["file"], w["lines"]) for w in rep["warnings"]] == [(str(lab), [1, 9]), (str(lab), [2, 3])]
+    assert "line 9 repeats line 1" in rep["warnings"][0]["reason"]
+    assert "overlap" in rep["warnings"][1]["reason"]
+    assert sum(rep["counts"]["xsub"].values()) == 25  # kept: the duplicate too, as the reference keeps it
+    text = (tmp_path / "out" / "pku1-hiclr" / "report.txt").read_text()
+    assert "warnings: 2" in text and f"{lab}:9: segment: line 9 repeats line 1" in text
+
+
+def _prepare_in_subprocess(args, timeout=120):
+    "`skelnb prepare ARGS` in a fresh process; a hang fails the test instead of blocking it."
+    import subprocess
+    import sys
+
+    code = "import sys; from skelnb.cli import main; sys.exit(main(sys.argv[1:]))"
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", code, "prepare", *map(str, args), "--quiet", "--workers", "1"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"skelnb prepare {' '.join(map(str, args))} still running after {timeout} s (reading a FIFO?)")
+
+
+def test_special_files_named_like_data_are_skipped_not_read(ntu_raw, ucla_raw, tmp_path, shared, monkeypatch):
+    "A FIFO (opening it would wait for a writer forever) or a socket named like a data file is listed, never opened."
+    import os
+    import socket
+
+    fifo = ntu_raw / "S009C001P001R001A001.skeleton"
+    os.mkfifo(fifo)
+    monkeypatch.chdir(ntu_raw)  # a relative name keeps the socket path under the 108-byte limit
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind("S010C001P002R001A002.skeleton")
+    sock_path = ntu_raw / "S010C001P002R001A002.skeleton"
+    try:
+        r = _prepare_in_subprocess(["ntu60", "--raw", ntu_raw, "--out", tmp_path / "o1", "--no-missing-list"])
+    finally:
+        sock.close()
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "o1" / "ntu60-hiclr" / "report.json").read_text())
+    assert {s["file"]: s["reason"] for s in rep["skipped"]} == {
+        str(fifo): f"{fifo}: a FIFO (named pipe), not a regular file; not opened",
+        str(sock_path): f"{sock_path}: a socket, not a regular file; not opened",
+    }
+    assert sum(rep["counts"]["xsub"].values()) == 5 and f"{fifo}: a FIFO" in r.stdout
+
+    ufifo = ucla_raw / "all_sqe" / "a01_s03_e00_v01.json"
+    os.mkfifo(ufifo)
+    r = _prepare_in_subprocess(["nw-ucla", "--raw", ucla_raw, "--out", tmp_path / "o2"])
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "o2" / "nw-ucla-hiclr" / "report.json").read_text())
+    assert rep["skipped"] == [
+        {"file": str(ufifo), "reason": f"{ufifo}: a FIFO (named pipe), not a regular file; not opened"}
+    ]
+
+    raw = tmp_path / "pku"
+    shutil.copytree(shared / "pku_mmd_samples", raw)
+    lab = raw / "label" / "0206-R.txt"
+    lab.unlink()
+    os.mkfifo(lab)  # the video is real, its label file a FIFO
+    r = _prepare_in_subprocess(["pku1", "--raw", raw, "--out", tmp_path / "o3"])
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "o3" / "pku1-hiclr" / "report.json").read_text())
+    assert [s["reason"] for s in rep["skipped"]] == [f"{lab}: a FIFO (named pipe), not a regular file; not opened"]
+    assert sum(rep["counts"]["xsub"].values()) == 16
+
+
+def test_backup_copy_beside_a_sample_is_not_a_second_sample(ntu_raw, tmp_path):
+    "`…A011.orig.skeleton` is the same recording as `…A011.skeleton`: listed with the reason, not prepared."
+    orig = ntu_raw / "S001C001P001R001A011.orig.skeleton"
+    shutil.copy(ntu_raw / "S001C001P001R001A011.skeleton", orig)
+    rep = run("ntu60", ntu_raw, tmp_path / "out")
+    assert sum(rep["counts"]["xsub"].values()) == 5
+    names = [n for p in ("train", "val") for n in load_split(tmp_path / "out" / "ntu60-hiclr" / "xsub" / p).names]
+    assert sorted(names) == sorted(p.stem for p in ntu_raw.glob("S???????????????????.skeleton"))
+    reason = f"not an NTU sample file name: expected S###C###P###R###A###.skeleton, got {orig.name!r}"
+    assert {"file": str(orig), "reason": reason} in rep["excluded"]
+    assert f"{orig}: {reason}" in (tmp_path / "out" / "ntu60-hiclr" / "report.txt").read_text()
+
+
+def test_undecodable_file_name_is_listed_and_the_report_written(ntu_raw, ucla_raw, tmp_path):
+    "A file name that is not UTF-8 is listed in report.txt (its bytes escaped) instead of breaking the report."
+    import os
+
+    src = (ntu_raw / "S001C001P001R001A011.skeleton").read_bytes()
+    with open(os.path.join(os.fsencode(ntu_raw), b"S001\xff.skeleton"), "wb") as f:
+        f.write(src)
+    rep = run("ntu60", ntu_raw, tmp_path / "out")
+    assert sum(rep["counts"]["xsub"].values()) == 5
+    text = (tmp_path / "out" / "ntu60-hiclr" / "report.txt").read_text()
+    assert f"{ntu_raw}/S001\\xff.skeleton: file name is not valid UTF-8" in text
+    assert json.loads((tmp_path / "out" / "ntu60-hiclr" / "report.json").read_text())["excluded"] == rep["excluded"]
+
+    with open(os.path.join(os.fsencode(ucla_raw / "all_sqe"), b"a01_s03_e00_v01\xe9.json"), "wb") as f:
+        f.write((ucla_raw / "all_sqe" / "a01_s01_e00_v01.json").read_bytes())
+    run("nw-ucla", ucla_raw, tmp_path / "o2")
+    assert (
+        "a01_s03_e00_v01\\xe9.json: file name is not valid UTF-8"
+        in (tmp_path / "o2" / "nw-ucla-hiclr" / "report.txt").read_text()
+    )
+
+
+def test_nan_in_an_unused_ntu_field_is_reported_and_the_sample_kept(ntu_raw, tmp_path):
+    "NaN/inf in depth, colour, orientation or body info: named by file, line and field; the coordinates still count."
+    clean = run("ntu60", ntu_raw, tmp_path / "clean")
+    f = ntu_raw / "S002C001P003R001A003.skeleton"
+    lines = f.read_text().splitlines()  # line 3: body info; lines 5..29: the 25 joints of frame 1
+    info, joint, joint2 = lines[2].split(), lines[4].split(), lines[10].split()
+    info[7] = "nan"  # leanX
+    joint[3], joint2[9] = "nan", "inf"  # depthX of joint 1, orientationY of joint 7
+    _edit_lines(f, {2: " ".join(info), 4: " ".join(joint), 10: " ".join(joint2)})
+    rep = run("ntu60", ntu_raw, tmp_path / "out")
+    assert rep["skipped"] == [] and rep["counts"] == clean["counts"]
+    assert [(w["file"], w["lines"], w["reason"]) for w in rep["warnings"]] == [
+        (str(f), [3], f"{f}:3: leanX: 'nan' is not a finite float32; kept: prepare does not use this field"),
+        (str(f), [5], f"{f}:5: depthX: 'nan' is not a finite float32; kept: prepare does not use this field"),
+        (str(f), [11], f"{f}:11: orientationY: 'inf' is not a finite float32; kept: prepare does not use this field"),
+    ]
+    for p in ("train", "val"):  # the numbers are those of the clean file
+        a, b = (load_split(tmp_path / o / "ntu60-hiclr" / "xsub" / p) for o in ("clean", "out"))
+        assert np.array_equal(a.data, b.data) and a.names == b.names
+    assert (
+        f"{f}:5: depthX: 'nan' is not a finite float32; kept"
+        in (tmp_path / "out" / "ntu60-hiclr" / "report.txt").read_text()
+    )
+    joint[0] = "nan"  # x is used: the sample is skipped, named
+    _edit_lines(f, {4: " ".join(joint)})
+    rep = run("ntu60", ntu_raw, tmp_path / "o2")
+    assert [s["reason"] for s in rep["skipped"]] == [
+        f"{f}:5: x y z: non-finite coordinate in float32: [nan, -0.08822607, 2.788731]"
+    ]
+
+
+def test_truncated_split_array_is_rebuilt_by_prepare(ntu_raw, tmp_path):
+    "A finished split whose data.npy lost its end is not taken as finished: prepare writes it again."
+    run("ntu60", ntu_raw, tmp_path / "out")
+    data = tmp_path / "out" / "ntu60-hiclr" / "xsub" / "train" / "data.npy"
+    good = data.read_bytes()
+    data.write_bytes(good[: len(good) // 2])
+    rep = run("ntu60", ntu_raw, tmp_path / "out")
+    assert rep["resumed"] is False
+    assert data.read_bytes() == good
+    assert load_split(data.parent).data.shape == (3, 3, 50, 25, 2)

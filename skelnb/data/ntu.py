@@ -53,6 +53,7 @@ class NTUSkeleton:
     color_xy: np.ndarray  # (T, B, 25, 2) float32, colour-image pixels
     orientation: np.ndarray  # (T, B, 25, 4) float32 quaternion (w, x, y, z)
     joint_tracking: np.ndarray  # (T, B, 25) int8: 0 not tracked, 1 inferred, 2 tracked
+    nonfinite: list = field(default_factory=list)  # a located SkeletonDataError per field with NaN/inf
 
     @property
     def name(self) -> str:
@@ -190,6 +191,29 @@ def _check_joint_values(vals, info_line, path) -> None:
         line = info_line[blk] + 2 + j
         raise _err(f"joint tracking state {state[blk, j]!r} not in {{0, 1, 2}}", path, line, "joint trackingState")
 
+
+def _nonfinite_note(lines, i: int, col: int, name: str, count: int, path) -> SkeletonDataError:
+    "The note for field `name` (column `col`) that is not a finite float32 on 0-based line `i`, `count` values in all."
+    tok = lines[i].split()[col].decode(errors="replace")
+    more = f" ({count} values of this field in the file, this one first)" if count > 1 else ""
+    return _err(f"{tok!r} is not a finite float32{more}", path, i, name)
+
+
+def _nonfinite_fields(lines, info, vals, info_line, path) -> list[SkeletonDataError]:
+    "One note per body-info or joint field (x y z and tracking state aside: those fail) holding NaN or inf."
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad_info = ~np.isfinite(info.astype(np.float32))  # (n, 9)
+        bad_joint = ~np.isfinite(vals[..., 3:11].astype(np.float32))  # (n, 25, 8)
+    out = []
+    for k, name in enumerate(BODY_INFO_FIELDS):
+        if (hits := np.flatnonzero(bad_info[:, k])).size:
+            out.append(_nonfinite_note(lines, int(info_line[hits[0]]), 1 + k, name, hits.size, path))
+    for k, name in enumerate(JOINT_FIELDS[3:11]):
+        if len(hits := np.argwhere(bad_joint[..., k])):
+            blk, j = map(int, hits[0])
+            out.append(_nonfinite_note(lines, int(info_line[blk]) + 2 + j, 3 + k, name, len(hits), path))
+    return sorted(out, key=lambda e: e.line)  # stable: fields of one line stay in file order
+
 # %% ../../nbs/10_data.ntu.ipynb #e544ebdc
 def read_ntu_skeleton(path) -> NTUSkeleton:
     "Read one NTU RGB+D `.skeleton` file, every field kept, bodies in slots by ID (see `NTUSkeleton`)."
@@ -224,7 +248,8 @@ def read_ntu_skeleton(path) -> NTUSkeleton:
 
     def scatter(v, dtype):
         out = np.zeros((T, B) + v.shape[1:], dtype=dtype)
-        out[t, b] = v
+        with np.errstate(over="ignore"):  # an unused field beyond float32 becomes inf, noted in `nonfinite`
+            out[t, b] = v
         return out
 
     tracked = np.zeros((T, B), dtype=bool)
@@ -242,6 +267,7 @@ def read_ntu_skeleton(path) -> NTUSkeleton:
         color_xy=scatter(vals[..., 5:7], np.float32),
         orientation=scatter(vals[..., 7:11], np.float32),
         joint_tracking=scatter(state, np.int8),
+        nonfinite=_nonfinite_fields(lines, info, vals, info_line, path),
     )
 
 # %% ../../nbs/10_data.ntu.ipynb #241f4d1d

@@ -16,8 +16,9 @@ from ..core import SkeletonDataError
 # %% auto #0
 __all__ = ['PKU_NUM_CLASSES', 'PKU_NUM_BODIES', 'PKU_NUM_JOINTS', 'PKU_VALUES_PER_FRAME', 'PKU_VIEWS', 'PKU_ACTIONS',
            'PKU_SPLIT_FILES', 'PKU_CONVENTIONS', 'PKUVideo', 'parse_pku_video_name', 'read_pku_skeleton',
-           'read_pku_labels', 'PKUSplit', 'read_pku_split', 'assign_pku_split', 'check_split_videos', 'cut_pku_segment',
-           'cut_pku_segments', 'center_crop_frames', 'pku_segment_name']
+           'read_pku_label_rows', 'read_pku_labels', 'pku_label_overlaps', 'PKUSplit', 'read_pku_split',
+           'assign_pku_split', 'check_split_videos', 'cut_pku_segment', 'cut_pku_segments', 'center_crop_frames',
+           'pku_segment_name']
 
 # %% ../../nbs/11_data.pku.ipynb #e5e55d35
 PKU_NUM_CLASSES = 51
@@ -182,42 +183,73 @@ _LABEL_FIELDS = ("label", "start", "end", "confidence")
 _INT = re.compile(r"[+-]?\d+")
 
 
-def read_pku_labels(path, num_classes: int = PKU_NUM_CLASSES, num_frames: int | None = None) -> np.ndarray:
-    "Read a PKU-MMD label file as int64 `(n, 4)`: label (1-based, as in the file), start, end, confidence."
+def _label_row(line: str, i: int, path, num_classes: int, num_frames: int | None) -> np.ndarray:
+    "The checked int64 `(label, start, end, confidence)` of 0-based line `i`, or a `SkeletonDataError` locating it."
+    fields = [f.strip() for f in line.split(",")]
+    where = dict(path=path, line=i + 1)
+    if len(fields) != 4:
+        raise SkeletonDataError(
+            f"expected 4 comma-separated fields (label,start,end,confidence), got {len(fields)}",
+            **where,
+            field="field count",
+        )
+    for name, f in zip(_LABEL_FIELDS, fields):
+        if not _INT.fullmatch(f):
+            raise SkeletonDataError(f"not an integer: {f!r}", **where, field=name)
+    row = np.array([int(f) for f in fields], dtype=np.int64)
+    label, start, end, _ = row.tolist()
+    if not 1 <= label <= num_classes:
+        raise SkeletonDataError(f"label {label} out of range 1..{num_classes}", **where, field="label")
+    if start < 0:
+        raise SkeletonDataError(f"negative start frame {start}", **where, field="start")
+    if start > end:
+        raise SkeletonDataError(f"start {start} > end {end}", **where, field="end")
+    if num_frames is not None and end > num_frames:
+        raise SkeletonDataError(
+            f"segment {start}..{end} ends beyond the video's {num_frames} frames", **where, field="end"
+        )
+    return row
+
+
+def read_pku_label_rows(path, *, num_classes: int = PKU_NUM_CLASSES, num_frames: int | None = None) -> list:
+    "One entry per line of a label file: its int64 row `(label, start, end, confidence)`, or the error locating it."
     lines = _read_lines(path)
     if not lines:
         raise SkeletonDataError("empty label file: no segments", path=path)
-    out = np.zeros((len(lines), 4), dtype=np.int64)
+    out = []
     for i, line in enumerate(lines):  # a few dozen lines: per-line checks give exact locations
-        fields = [f.strip() for f in line.split(",")]
-        if len(fields) != 4:
-            raise SkeletonDataError(
-                f"expected 4 comma-separated fields (label,start,end,confidence), got {len(fields)}",
-                path=path,
-                line=i + 1,
-                field="field count",
-            )
-        for k, (name, f) in enumerate(zip(_LABEL_FIELDS, fields)):
-            if not _INT.fullmatch(f):
-                raise SkeletonDataError(f"not an integer: {f!r}", path=path, line=i + 1, field=name)
-            out[i, k] = int(f)
-        label, start, end, _ = out[i]
-        if not 1 <= label <= num_classes:
-            raise SkeletonDataError(
-                f"label {label} out of range 1..{num_classes}", path=path, line=i + 1, field="label"
-            )
-        if start < 0:
-            raise SkeletonDataError(f"negative start frame {start}", path=path, line=i + 1, field="start")
-        if start > end:
-            raise SkeletonDataError(f"start {start} > end {end}", path=path, line=i + 1, field="end")
-        if num_frames is not None and end > num_frames:
-            raise SkeletonDataError(
-                f"segment {start}..{end} ends beyond the video's {num_frames} frames",
-                path=path,
-                line=i + 1,
-                field="end",
-            )
+        try:
+            out.append(_label_row(line, i, path, num_classes, num_frames))
+        except SkeletonDataError as e:
+            out.append(e)
     return out
+
+
+def read_pku_labels(path, num_classes: int = PKU_NUM_CLASSES, num_frames: int | None = None) -> np.ndarray:
+    "Read a PKU-MMD label file as int64 `(n, 4)`: label (1-based, as in the file), start, end, confidence."
+    rows = read_pku_label_rows(path, num_classes=num_classes, num_frames=num_frames)
+    if bad := next((r for r in rows if isinstance(r, SkeletonDataError)), None):
+        raise bad
+    return np.stack(rows)
+
+# %% ../../nbs/11_data.pku.ipynb #cd5bb1a9
+def pku_label_overlaps(rows, *, lines=None, path=None) -> list[tuple[int, int, SkeletonDataError]]:
+    "`(line, later line, error)` for each pair of label rows over common frames (`lines`: the rows' 1-based lines)."
+    rows = [tuple(int(v) for v in r[:3]) for r in rows]
+    lines = list(range(1, len(rows) + 1)) if lines is None else [int(n) for n in lines]
+    order = sorted(range(len(rows)), key=lambda k: (rows[k][1], lines[k]))
+    out = []
+    for a, k in enumerate(order):
+        for m in order[a + 1 :]:
+            if rows[m][1] > rows[k][2]:
+                break  # sorted by start: no later row reaches back to row k
+            (i, r), (j, s) = sorted([(lines[k], rows[k]), (lines[m], rows[m])])
+            if r == s:
+                msg = f"line {j} repeats line {i} (label {r[0]}, frames {r[1]}..{r[2]})"
+            else:
+                msg = f"frames {s[1]}..{s[2]} (label {s[0]}) overlap frames {r[1]}..{r[2]} (label {r[0]}) of line {i}"
+            out.append((i, j, SkeletonDataError(msg, path=path, line=j, field="segment")))
+    return sorted(out, key=lambda t: t[:2])
 
 # %% ../../nbs/11_data.pku.ipynb #e403985c
 _TRAIN_HEADER = re.compile(r"\s*training\s+videos\s*:\s*", re.I)

@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import shutil
+import stat
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -26,8 +27,9 @@ from .store import SplitWriter, is_complete, load_split
 from . import ntu, pku, ucla, pipelines
 
 # %% auto #0
-__all__ = ['REFERENCE_BODIES', 'DATASETS', 'PIPELINES', 'RawSample', 'SampleError', 'Unit', 'DatasetSpec', 'find_missing_list',
-           'register_dataset', 'get_dataset', 'file_dataset', 'process_sample', 'prepare', 'format_report']
+__all__ = ['REFERENCE_BODIES', 'DATASETS', 'PIPELINES', 'RawSample', 'SampleError', 'SampleWarning', 'Unit', 'DatasetSpec',
+           'find_missing_list', 'register_dataset', 'get_dataset', 'file_dataset', 'process_sample', 'prepare',
+           'format_report']
 
 # %% ../../nbs/17_data.prepare.ipynb #37a92381
 @dataclass
@@ -49,6 +51,15 @@ class SampleError:
 
     name: str
     error: SkeletonDataError
+
+
+@dataclass
+class SampleWarning:
+    "Something odd in the raw data that does not stop the sample(s) it concerns: reported, not skipped."
+
+    error: SkeletonDataError  # what and where: file, line, field
+    lines: tuple = ()  # every 1-based line it concerns (two for overlapping label rows)
+    name: str | None = None  # the sample it concerns, where it is one
 
 
 @dataclass
@@ -81,6 +92,44 @@ class DatasetSpec:
         if not self.benchmarks or int(self.num_classes) < 1 or int(self.max_bodies) < 1:
             raise ValueError(f"{self.name}: needs at least one benchmark, one class and one body")
 
+# %% ../../nbs/17_data.prepare.ipynb #ca92ec85
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _special_file(path) -> str | None:
+    "What `path` (or what it links to) is when it is a FIFO, a socket or a device; None otherwise."
+    try:
+        mode = os.stat(path).st_mode  # stat does not open: safe on a FIFO
+    except OSError:
+        return None  # missing, dangling, no permission: the reader's error says so
+    return next((what for is_kind, what in _SPECIAL_FILES if is_kind(mode)), None)
+
+
+def _openable(path, what: str) -> Path:
+    "`path` of a side file (split list, missing-sample list) unless it is a special file, which is an error."
+    if kind := _special_file(path):
+        raise SkeletonDataError(f"{what} is {kind}, not a regular file; not opened", path=path)
+    return Path(path)
+
+
+def _shown(path) -> str:
+    "`path` as text that can always be written: the bytes of a name that is not UTF-8 appear as `\\xff` escapes."
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _undecodable(path) -> str | None:
+    "The reason to exclude a file whose name is not valid UTF-8, else None."
+    try:
+        Path(path).name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8 (its bytes are shown escaped)"
+    return None
+
 # %% ../../nbs/17_data.prepare.ipynb #57b54f9b
 REFERENCE_BODIES = {"hiclr": "order", "halp": "energy"}  # NTU body selection of each reference pipeline
 _MISSING_LIST_NAMES = {
@@ -112,9 +161,22 @@ def _ntu_missing(dataset, raw_paths, options) -> tuple[set, Path | None]:
             f"{dataset}: missing-sample list not found beside the raw files; give missing_list= "
             f"(--missing-list) or no_missing_list=True (--no-missing-list)"
         )
-    return set(ntu.read_name_list(path)), path
+    return set(ntu.read_name_list(_openable(path, "the missing-sample list"))), path
 
 # %% ../../nbs/17_data.prepare.ipynb #fda4553d
+def _ntu_name_problem(f: Path) -> str | None:
+    "Why the file `f` is not an NTU sample by its name; None when it is one."
+    if why := _undecodable(f):
+        return why
+    try:
+        info = ntu.parse_ntu_name(f.stem)
+    except SkeletonDataError as e:
+        return str(e)
+    if str(info) != f.stem:  # parse_ntu_name reads up to the first dot: 'S…A011.orig' would pass
+        return f"not an NTU sample file name: expected S###C###P###R###A###.skeleton, got {f.name!r}"
+    return None
+
+
 def _ntu_units(spec, raw_paths, options):
     files = sorted({p for r in raw_paths for p in Path(r).rglob("*.skeleton")}, key=lambda p: p.name)
     if not files:
@@ -122,11 +184,10 @@ def _ntu_units(spec, raw_paths, options):
     missing, missing_path = _ntu_missing(spec.name, raw_paths, options)
     units, excluded, seen = [], [], {}
     for f in files:
-        try:
-            info = ntu.parse_ntu_name(f.stem)
-        except SkeletonDataError as e:
-            excluded.append((str(f), str(e)))
+        if why := _ntu_name_problem(f):
+            excluded.append((_shown(f), why))
             continue
+        info = ntu.parse_ntu_name(f.stem)
         if spec.name == "ntu60" and (info.setup > 17 or info.action > 60):
             continue  # NTU120-only sample
         if f.stem in seen:
@@ -140,7 +201,7 @@ def _ntu_units(spec, raw_paths, options):
     notes = {"missing_list": str(missing_path) if missing_path else None, "missing_list_size": len(missing)}
     return units, excluded, notes
 
-
+# %% ../../nbs/17_data.prepare.ipynb #6f07fd79
 def _ntu_read(spec, unit, pipeline, options):
     skel = ntu.read_ntu_skeleton(unit.paths[0])
     info = ntu.parse_ntu_name(unit.name)
@@ -157,7 +218,14 @@ def _ntu_read(spec, unit, pipeline, options):
         raise SkeletonDataError("no body in any frame", path=unit.paths[0])
     splits = {b: ntu.ntu_split(unit.name, spec.name, b) for b in spec.benchmarks}
     n = min(len(bodies), 300)
-    return [RawSample(unit.name, info.action - 1, bodies[:300], splits, num_frames=n, source=unit.paths[0])]
+    kept = [SampleWarning(_unused_field(e), (e.line,), unit.name) for e in skel.nonfinite]
+    return [RawSample(unit.name, info.action - 1, bodies[:300], splits, num_frames=n, source=unit.paths[0]), *kept]
+
+
+def _unused_field(e: SkeletonDataError) -> SkeletonDataError:
+    return SkeletonDataError(
+        f"{e.reason}; kept: prepare does not use this field", path=e.path, line=e.line, field=e.field
+    )
 
 
 def _ntu_params(pipeline, options) -> dict:
@@ -191,7 +259,7 @@ def _pku_splits(spec, raw_paths, options, skel_dir, videos, notes) -> dict:
         else _find_one(raw_paths, (nm,), f"{b} split file", spec.name)
         for b, nm in _PKU_SPLIT_FILES[spec.name].items()
     }
-    splits = {b: pku.read_pku_split(p) for b, p in split_files.items()}
+    splits = {b: pku.read_pku_split(_openable(p, f"the {b} split file")) for b, p in split_files.items()}
     notes.update(split_files={b: str(p) for b, p in split_files.items()}, videos_missing={})
     for b, sp in splits.items():
         absent = sorted(v for part in ("train", "val") for v in sp[part] if v not in videos)
@@ -206,8 +274,14 @@ def _pku_splits(spec, raw_paths, options, skel_dir, videos, notes) -> dict:
 def _pku_units(spec, raw_paths, options):
     skel_dir = _find_one(raw_paths, _PKU_FOLDERS["skeleton"], "skeleton folder", spec.name)
     label_dir = _find_one(raw_paths, _PKU_FOLDERS["label"], "label folder", spec.name)
-    videos = {p.stem: p for p in sorted(skel_dir.glob("*.txt"))}
-    units, excluded, notes = [], [], {}
+    videos, units, excluded, notes = {}, [], [], {}
+    for p in sorted(skel_dir.glob("*.txt")):
+        try:
+            if why := _undecodable(p):
+                raise SkeletonDataError(why)
+            videos[pku.parse_pku_video_name(p.stem).name] = p
+        except SkeletonDataError as e:
+            excluded.append((_shown(p), e.reason))
     splits = _pku_splits(spec, raw_paths, options, skel_dir, videos, notes)
     for v, path in videos.items():
         where = {b: ("train" if v in sp["train"] else "val" if v in sp["val"] else None) for b, sp in splits.items()}
@@ -222,13 +296,22 @@ def _pku_units(spec, raw_paths, options):
     return units, excluded, notes
 
 
+def _pku_overlaps(rows, label_path) -> list[SampleWarning]:
+    "A warning per pair of valid label rows over common frames."
+    good = [(i + 1, r) for i, r in enumerate(rows) if not isinstance(r, SkeletonDataError)]
+    found = pku.pku_label_overlaps([r for _, r in good], lines=[n for n, _ in good], path=label_path)
+    return [SampleWarning(e, (i, j)) for i, j, e in found]
+
+
 def _pku_read(spec, unit, pipeline, options):
     video = pku.read_pku_skeleton(unit.paths[0])
-    labels = pku.read_pku_labels(unit.paths[1], num_frames=len(video))
-    out = []
-    for i, row in enumerate(labels):
+    rows = pku.read_pku_label_rows(unit.paths[1], num_classes=spec.num_classes, num_frames=len(video))
+    out = _pku_overlaps(rows, unit.paths[1])
+    for i, row in enumerate(rows):
         name = pku.pku_segment_name(unit.name, i)
         try:
+            if isinstance(row, SkeletonDataError):
+                raise row  # this row only: the video's other segments are fine
             seg = pku.cut_pku_segment(video, row, i + 1, convention=pipeline, path=unit.paths[1])
         except SkeletonDataError as e:
             out.append(SampleError(name, e))
@@ -248,7 +331,7 @@ def _pku_params(pipeline, options) -> dict:
 # %% ../../nbs/17_data.prepare.ipynb #4e0dbd40
 def _ucla_val_note(val_pkl, files) -> dict:
     "How `val_label.pkl` compares with the view-3 files."
-    val_names = {d["file_name"] for d in ucla.read_ucla_val_labels(val_pkl)}
+    val_names = {d["file_name"] for d in ucla.read_ucla_val_labels(_openable(val_pkl, "val_label.pkl"))}
     view3 = {f.stem for f in files if f.stem.endswith("_v03")}
     only_pkl, only_files = sorted(val_names - view3), sorted(view3 - val_names)
     return {
@@ -265,14 +348,34 @@ def _ucla_units(spec, raw_paths, options):
     files = sorted({p for r in raw_paths for p in Path(r).rglob("*.json")}, key=lambda p: p.name)
     if not files:
         raise FileNotFoundError(f"no NW-UCLA .json files under {', '.join(map(str, raw_paths))}")
+    units, excluded = _ucla_named(files)
     val_pkl = next((p for r in raw_paths for p in Path(r).rglob("val_label.pkl")), None)
     notes = {}
     if val_pkl is not None:
         try:
-            notes["val_label_pkl"] = _ucla_val_note(val_pkl, files)
+            notes["val_label_pkl"] = _ucla_val_note(val_pkl, [Path(u.paths[0]) for u in units])
         except (OSError, SkeletonDataError) as e:  # the split comes from the names: report the file, go on
             notes["val_label_pkl"] = {"path": str(val_pkl), "agrees_with_view_3": False, "error": str(e)}
-    return [Unit(f.stem, (str(f),)) for f in files], [], notes
+    return units, excluded, notes
+
+
+def _ucla_named(files) -> tuple[list, list]:
+    "Units of the files named as NW-UCLA names its sequences; the others excluded, with the reason."
+    units, excluded, seen = [], [], {}
+    for f in files:
+        try:
+            if why := _undecodable(f):
+                raise SkeletonDataError(why)
+            ucla.parse_ucla_name(f.stem, path=f)
+        except SkeletonDataError as e:
+            excluded.append((_shown(f), e.reason))
+            continue
+        if f.stem in seen:
+            excluded.append((str(f), f"duplicate of {seen[f.stem]}"))
+            continue
+        seen[f.stem] = f
+        units.append(Unit(f.stem, (str(f),)))
+    return units, excluded
 
 
 def _ucla_read(spec, unit, pipeline, options):
@@ -320,7 +423,8 @@ def _file_units(pattern, spec, raw_paths, options):
     files = sorted({p for r in raw_paths for p in Path(r).rglob(pattern)}, key=lambda p: p.name)
     if not files:
         raise FileNotFoundError(f"{spec.name}: no {pattern} files under {', '.join(map(str, raw_paths))}")
-    return [Unit(f.stem, (str(f),)) for f in files], [], {}
+    excluded = [(_shown(f), why) for f in files if (why := _undecodable(f))]
+    return [Unit(f.stem, (str(f),)) for f in files if not _undecodable(f)], excluded, {}
 
 
 def _file_read(read, split, spec, unit, pipeline, options):
@@ -411,6 +515,10 @@ def _fit_bodies(d, max_bodies: int, sample) -> np.ndarray:
 
 def _read_unit(spec, unit, pipeline, options, digests, skipped) -> list:
     "The unit's samples and sample errors; a unit that fails as a whole is added to `skipped`."
+    for p in unit.paths:
+        if kind := _special_file(p):  # opening a FIFO would wait for a writer forever
+            skipped.append({"file": unit.paths[0], "reason": f"{p}: {kind}, not a regular file; not opened"})
+            return []
     try:
         for p in unit.paths:
             digests[p] = sha256_file(p)
@@ -420,9 +528,18 @@ def _read_unit(spec, unit, pipeline, options, digests, skipped) -> list:
         return []
 
 
-def _process_unit(spec, unit, pipeline, options, rows, digests, skipped) -> None:
+def _warning(w: SampleWarning, unit) -> dict:
+    "The report's entry of a warning: file, lines, reason (and sample)."
+    out = {"file": w.error.path or unit.paths[0], "lines": list(w.lines), "reason": str(w.error)}
+    return {**out, "sample": w.name} if w.name else out
+
+
+def _process_unit(spec, unit, pipeline, options, rows, digests, skipped, warnings) -> None:
     "Read `unit` and run the pipeline on each of its samples; each failing sample is skipped alone, by name."
     for s in _read_unit(spec, unit, pipeline, options, digests, skipped):
+        if isinstance(s, SampleWarning):
+            warnings.append(_warning(s, unit))
+            continue
         try:
             if isinstance(s, SampleError):
                 raise s.error
@@ -439,9 +556,9 @@ def _process_unit(spec, unit, pipeline, options, rows, digests, skipped) -> None
 # %% ../../nbs/17_data.prepare.ipynb #a15b1849
 def _process_chunk(spec: DatasetSpec, pipeline: str, options: dict, units: list, cache_file: str) -> dict:
     "Worker: read and process `units`, write the chunk's samples to `cache_file`; returns a summary."
-    rows, skipped, digests = [], [], {}
+    rows, skipped, digests, warnings = [], [], {}, []
     for u in units:
-        _process_unit(spec, u, pipeline, options, rows, digests, skipped)
+        _process_unit(spec, u, pipeline, options, rows, digests, skipped, warnings)
     names, labels, datas, num_frames, lengths, splits = (list(c) for c in zip(*rows)) if rows else ([],) * 6
     with atomic_path(cache_file) as tmp:
         with open(tmp, "wb") as f:
@@ -455,8 +572,9 @@ def _process_chunk(spec: DatasetSpec, pipeline: str, options: dict, units: list,
                 splits=np.array(splits, dtype=str).reshape(len(names), len(spec.benchmarks)),
                 skipped=np.array([json.dumps(s) for s in skipped], dtype=str),
                 digests=np.array([json.dumps(digests)], dtype=str),
+                warnings=np.array([json.dumps(w) for w in warnings], dtype=str),
             )
-    return {"samples": len(names), "skipped": len(skipped)}
+    return {"samples": len(names), "skipped": len(skipped), "warnings": len(warnings)}
 
 # %% ../../nbs/17_data.prepare.ipynb #b97635bc
 def _run_chunks(spec, pipeline, options, chunks, chunk_files, todo, workers, progress) -> str | None:
@@ -557,10 +675,10 @@ def prepare(
         excluded=[{"file": f, "reason": r} for f, r in excluded], removed_tmp=removed_tmp, notes=notes,
         seconds=round(time.time() - t0, 2), versions=versions(),
     )  # fmt: skip
-    report["skipped"] = report.pop("_skipped")
+    report["skipped"], report["warnings"] = report.pop("_skipped"), report.pop("_warnings")
     write_json(root / "report.json", report)
     with atomic_path(root / "report.txt") as tmp:
-        Path(tmp).write_text(format_report(report))
+        Path(tmp).write_text(format_report(report), errors="backslashreplace")  # a raw path that is not UTF-8
     if not keep_cache:
         shutil.rmtree(cache, ignore_errors=True)
     _check_outcome(report, strict, root, raw_paths)
@@ -581,27 +699,30 @@ def _check_outcome(report, strict, root, raw_paths) -> None:
 
 # %% ../../nbs/17_data.prepare.ipynb #189b0fdd
 def _read_chunks(chunk_files):
-    "Index of the cached chunks: (file, names, labels, splits, num_frames, lengths) each, the skipped and the digests."
-    index, skipped, digests = [], [], {}
+    "Index of the cached chunks: (file, names, labels, splits, num_frames, lengths) each; skipped, digests, warnings."
+    index, skipped, digests, warnings = [], [], {}, []
     for f in chunk_files:
         with np.load(f) as z:
             index.append((f, z["names"], z["labels"], z["splits"], z["num_frames"], z["lengths"]))
             skipped += [json.loads(s) for s in z["skipped"]]
             digests.update(json.loads(str(z["digests"][0])))
+            warnings += [json.loads(s) for s in z["warnings"]] if "warnings" in z.files else []
     skipped = [s if isinstance(s, dict) else dict(zip(("file", "reason"), s)) for s in skipped]  # older caches
-    return index, skipped, digests
+    return index, skipped, digests, warnings
 
 
 def _resumed(root, spec, params_hash) -> dict:
     "The report of finished folders: their counts and the skipped list kept beside them."
     counts = {b: {p: load_split(root / b / p).meta["num_samples"] for p in ("train", "val")} for b in spec.benchmarks}
     kept = json.loads((root / "skipped.json").read_text()) if (root / "skipped.json").exists() else {}
-    if kept.get("params_hash") == params_hash:
-        skipped = kept["skipped"]
-    else:  # folders written before skipped.json existed
-        prev = json.loads((root / "report.json").read_text()) if (root / "report.json").exists() else {}
-        skipped = prev.get("skipped", [])
-    return {"counts": counts, "_skipped": skipped, "resumed": True}
+    if kept.get("params_hash") != params_hash:  # folders written before skipped.json existed
+        kept = json.loads((root / "report.json").read_text()) if (root / "report.json").exists() else {}
+    return {
+        "counts": counts,
+        "_skipped": kept.get("skipped", []),
+        "_warnings": kept.get("warnings", []),
+        "resumed": True,
+    }
 
 # %% ../../nbs/17_data.prepare.ipynb #d769e235
 def _split_meta(spec, params, params_hash, b, part, labels, raw_paths, digests, source_sha) -> dict:
@@ -639,14 +760,16 @@ def _fill(writers, sel, index, targets) -> None:
 def _assemble(root, spec, params, params_hash, chunk_files, targets, all_done, raw_paths) -> dict:
     if all_done:  # nothing to write: report from the finished folders
         return _resumed(root, spec, params_hash)
-    index, skipped, digests = _read_chunks(chunk_files)
-    write_json(root / "skipped.json", {"params_hash": params_hash, "skipped": skipped})  # before any split
+    index, skipped, digests, warnings = _read_chunks(chunk_files)
+    kept = {"params_hash": params_hash, "skipped": skipped, "warnings": warnings}
+    write_json(root / "skipped.json", kept)  # before any split
     sample_shape = next((np.load(f, mmap_mode="r")["data"].shape[1:] for f, names, *_ in index if len(names)), None)
     counts = {b: {} for b in spec.benchmarks}
     if sample_shape is None:
         return {
             "counts": {b: {p: 0 for p in ("train", "val")} for b in spec.benchmarks},
             "_skipped": skipped,
+            "_warnings": warnings,
             "resumed": False,
         }
     source_sha = hashlib.sha256(
@@ -670,7 +793,7 @@ def _assemble(root, spec, params, params_hash, chunk_files, targets, all_done, r
         for w in writers.values():
             w.abort()
         raise
-    return {"counts": counts, "_skipped": skipped, "resumed": False, "source_sha256": source_sha}
+    return {"counts": counts, "_skipped": skipped, "_warnings": warnings, "resumed": False, "source_sha256": source_sha}
 
 # %% ../../nbs/17_data.prepare.ipynb #be2a4fdb
 def _report_notes(report: dict) -> list[str]:
@@ -712,6 +835,9 @@ def format_report(report: dict) -> str:
     ]
     lines += [f"excluded (by rule): {len(report['excluded'])}"]
     lines += [f"  {s['file']}: {s['reason']}" for s in report["excluded"]]
+    warnings = report.get("warnings", [])
+    lines += [f"warnings: {len(warnings)}" + (" (the samples concerned are prepared)" if warnings else "")]
+    lines += [f"  {w['reason']}" for w in warnings]
     if report.get("removed_tmp"):
         lines.append(f"removed {len(report['removed_tmp'])} temporary files left by an interrupted run")
     return "\n".join(lines + _report_notes(report)) + "\n"

@@ -19,7 +19,7 @@ from ..core import SkeletonDataError, atomic_path, write_json, write_npy
 from ..layouts import Layout, get_layout
 
 # %% auto #0
-__all__ = ['SPLIT_FILES', 'SplitWriter', 'write_split', 'PreparedSplit', 'is_complete', 'load_split', 'SkeletonDataset']
+__all__ = ['SPLIT_FILES', 'SplitWriter', 'write_split', 'PreparedSplit', 'load_split', 'is_complete', 'SkeletonDataset']
 
 # %% ../../nbs/16_data.store.ipynb #71e09a3f
 SPLIT_FILES = ("data.npy", "labels.npy", "names.txt", "num_frames.npy", "lengths.npy", "meta.json")
@@ -108,19 +108,6 @@ class PreparedSplit:
         )
 
 
-def is_complete(folder, params_hash: str | None = None) -> bool:
-    "True when the folder holds a finished split (and, if given, one made with the same parameters)."
-    folder = Path(folder)
-    if not all((folder / f).exists() for f in SPLIT_FILES):
-        return False
-    if params_hash is None:
-        return True
-    try:
-        return json.loads((folder / "meta.json").read_text()).get("params_hash") == params_hash
-    except (json.JSONDecodeError, OSError):
-        return False
-
-
 def load_split(folder, mmap: bool = True) -> PreparedSplit:
     "Open a prepared split folder (data memory-mapped unless `mmap=False`)."
     folder = Path(folder)
@@ -145,6 +132,34 @@ def load_split(folder, mmap: bool = True) -> PreparedSplit:
         raise SkeletonDataError(f"expected (N, 3, T, V, M), got {data.shape}", path=folder / "data.npy", field="shape")
     _check_split(folder, data, labels, names, num_frames, lengths, meta)
     return PreparedSplit(folder, data, labels, names, num_frames, lengths, meta)
+
+# %% ../../nbs/16_data.store.ipynb #2508a431
+def _npy_intact(path) -> bool:
+    "True when the `.npy` file holds exactly the bytes its header announces: not truncated, nothing after."
+    try:
+        with open(path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+            expected = f.tell() + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    except (OSError, ValueError, EOFError):
+        return False
+    return os.path.getsize(path) == expected
+
+
+def is_complete(folder, params_hash: str | None = None) -> bool:
+    "True when the folder holds a finished split with intact arrays (and, if given, made with the same parameters)."
+    folder = Path(folder)
+    if not all((folder / f).exists() for f in SPLIT_FILES):
+        return False
+    if not all(_npy_intact(folder / f) for f in SPLIT_FILES if f.endswith(".npy")):
+        return False
+    if params_hash is None:
+        return True
+    try:
+        return json.loads((folder / "meta.json").read_text()).get("params_hash") == params_hash
+    except (json.JSONDecodeError, OSError):
+        return False
 
 # %% ../../nbs/16_data.store.ipynb #dbb9fcc1
 def _check_split(folder, data, labels, names, num_frames, lengths, meta) -> None:
