@@ -492,3 +492,25 @@ def test_truncated_split_array_is_rebuilt_by_prepare(ntu_raw, tmp_path):
     assert rep["resumed"] is False
     assert data.read_bytes() == good
     assert load_split(data.parent).data.shape == (3, 3, 50, 25, 2)
+
+
+def test_ntu120_only_files_under_ntu60_are_counted(ntu_raw, tmp_path):
+    "Files of NTU120's new setups or actions are not part of NTU60: the report says how many there were."
+    shutil.copy(ntu_raw / "S001C001P001R001A011.skeleton", ntu_raw / "S018C001P001R001A011.skeleton")
+    shutil.copy(ntu_raw / "S001C001P001R001A011.skeleton", ntu_raw / "S001C001P001R001A061.skeleton")
+    rep = run("ntu60", ntu_raw, tmp_path / "out")
+    assert sum(rep["counts"]["xsub"].values()) == 5 and rep["notes"]["ntu120_only"] == 2
+    text = (tmp_path / "out" / "ntu60-hiclr" / "report.txt").read_text()
+    assert "not part of ntu60: 2 NTU120-only files (setup > 17 or action > 60)" in text
+
+
+def test_nan_joint_tracking_state_is_an_invalid_file(ntu_raw, tmp_path):
+    "A tracking state is a code (0, 1, 2), not a measurement: NaN there makes the file invalid, skipped and named."
+    f = ntu_raw / "S002C001P003R001A003.skeleton"
+    joint = f.read_text().splitlines()[4].split()
+    joint[11] = "nan"
+    _edit_lines(f, {4: " ".join(joint)})
+    rep = run("ntu60", ntu_raw, tmp_path / "out")
+    assert [s["reason"] for s in rep["skipped"]] == [
+        f"{f}:5: joint trackingState: joint tracking state nan not in {{0, 1, 2}}"
+    ]

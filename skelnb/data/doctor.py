@@ -65,6 +65,7 @@ def doctor(path, write: bool = True) -> dict:
     if rep is not None:
         r = json.loads(rep.read_text())
         out["dropped"] = {"skipped": r.get("skipped", []), "excluded": r.get("excluded", [])}
+        out["warnings"] = r.get("warnings", [])  # odd raw data that was prepared: NaN in an unused field, overlaps
         out["prepare"] = {k: r.get(k) for k in ("dataset", "pipeline", "params", "counts", "seconds")}
     out["_tables"] = tables
     if write:
@@ -135,6 +136,9 @@ def format_doctor(report: dict) -> str:
         lines += [
             f"  {x['file']}" + (f" [{x['sample']}]" if x.get("sample") else "") + f": {x['reason']}" for x in dropped
         ]
+    if report.get("warnings"):
+        lines += ["", f"warnings of prepare (samples prepared): {len(report['warnings'])}"]
+        lines += [f"  {w['reason']}" for w in report["warnings"][:50]]
     lines += ["", "problems: " + ("none" if not report["problems"] else "")] + [f"  {p}" for p in report["problems"]]
     return "\n".join(lines) + "\n"
 

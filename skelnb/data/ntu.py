@@ -189,7 +189,9 @@ def _check_joint_values(vals, info_line, path) -> None:
     if bad.any():
         blk, j = np.argwhere(bad)[0]
         line = info_line[blk] + 2 + j
-        raise _err(f"joint tracking state {state[blk, j]!r} not in {{0, 1, 2}}", path, line, "joint trackingState")
+        raise _err(
+            f"joint tracking state {float(state[blk, j])!r} not in {{0, 1, 2}}", path, line, "joint trackingState"
+        )
 
 
 def _nonfinite_note(lines, i: int, col: int, name: str, count: int, path) -> SkeletonDataError:

@@ -182,14 +182,15 @@ def _ntu_units(spec, raw_paths, options):
     if not files:
         raise FileNotFoundError(f"no .skeleton files under {', '.join(map(str, raw_paths))}")
     missing, missing_path = _ntu_missing(spec.name, raw_paths, options)
-    units, excluded, seen = [], [], {}
+    units, excluded, seen, ntu120_only = [], [], {}, 0
     for f in files:
         if why := _ntu_name_problem(f):
             excluded.append((_shown(f), why))
             continue
         info = ntu.parse_ntu_name(f.stem)
         if spec.name == "ntu60" and (info.setup > 17 or info.action > 60):
-            continue  # NTU120-only sample
+            ntu120_only += 1  # counted in the report, not listed: an NTU120 folder holds 57,600 of them
+            continue
         if f.stem in seen:
             excluded.append((str(f), f"duplicate of {seen[f.stem]}"))
             continue
@@ -199,6 +200,8 @@ def _ntu_units(spec, raw_paths, options):
             continue
         units.append(Unit(f.stem, (str(f),)))
     notes = {"missing_list": str(missing_path) if missing_path else None, "missing_list_size": len(missing)}
+    if ntu120_only:
+        notes["ntu120_only"] = ntu120_only
     return units, excluded, notes
 
 # %% ../../nbs/17_data.prepare.ipynb #6f07fd79
@@ -811,6 +814,8 @@ def _report_notes(report: dict) -> list[str]:
             f"  {n_pkl} names only in the pickle: {vl['only_in_pkl'][:5]}",
             f"  {n_files} view-3 files not in it: {vl['only_in_files'][:5]}",
         ]
+    if notes.get("ntu120_only"):
+        lines.append(f"not part of ntu60: {notes['ntu120_only']} NTU120-only files (setup > 17 or action > 60)")
     if notes.get("workers"):
         lines.append(f"workers: {notes['workers']}")
     return lines
