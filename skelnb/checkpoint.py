@@ -160,10 +160,24 @@ def remove_leftovers(folder) -> list[Path]:
     return found
 
 # %% ../nbs/48_checkpoint.ipynb #77f9bf14
+def _floating(value, name: str):
+    "(dotted name, tensor) of every floating tensor in nested dicts and lists."
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() and value.numel():
+            yield name, value
+        return
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        yield from _floating(v, f"{name}.{k}" if name else str(k))
+
+
 def nonfinite_tensors(value, name: str = "") -> list[str]:
     "The dotted names of the floating tensors in `value` (nested dicts and lists) holding inf or NaN."
-    if isinstance(value, torch.Tensor):
-        ok = not value.is_floating_point() or bool(torch.isfinite(value).all())
-        return [] if ok else [name]
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
-    return [n for k, v in items for n in nonfinite_tensors(v, f"{name}.{k}" if name else str(k))]
+    found = list(_floating(value, name))
+    if not found:
+        return []
+    # a finite sum means every value is finite (an inf or NaN makes the sum inf or NaN): one cheap pass screens all,
+    # and only a tensor whose sum is not finite (an overflow, or a true inf/NaN) is checked value by value
+    sums = torch.stack([t.sum().double().cpu() for _, t in found])
+    suspects = torch.nonzero(~torch.isfinite(sums)).flatten().tolist()
+    return [found[i][0] for i in suspects if not bool(torch.isfinite(found[i][1]).all())]
