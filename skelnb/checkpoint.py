@@ -83,9 +83,20 @@ def state_checksum(state: dict) -> str:
     return digest.hexdigest()
 
 # %% ../nbs/48_checkpoint.ipynb #43a60929
+def _on_cpu(value):
+    "`value` with its tensors on the CPU (copied once, for both the checksum and the file)."
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(v) for v in value)
+    return value
+
+
 def write_checkpoint(path, state: dict) -> Path:
     "Write `state` with its format and checksum to `path`, atomically."
-    state = dict(state, format=FORMAT)
+    state = dict(_on_cpu(state), format=FORMAT)
     state["checksum"] = state_checksum(state)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
