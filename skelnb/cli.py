@@ -112,7 +112,7 @@ def _prepare(args) -> None:
 # %% ../nbs/90_cli.ipynb #e1ba7826
 def main(argv=None) -> int:
     "Entry point of the `skelnb` console script."
-    from skelnb.core import SkeletonDataError
+    from skelnb.core import FolderLocked, SkeletonDataError
 
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # --plugin first: it may register datasets
     pre.add_argument("--plugin", action="append", default=[])
@@ -150,9 +150,9 @@ def main(argv=None) -> int:
             )
             print(f"wrote {folder}")
         elif args.command == "pretrain":
-            from skelnb.train import train_from_args
+            from skelnb.train import exit_code, train_from_args
 
-            train_from_args(args, rest)
+            return exit_code(train_from_args(args, rest))
         elif args.command in ("run", "report"):
             return _run(args) if args.command == "run" else _report(args)
         elif args.command == "evaluate":
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
 
             for layout in LAYOUTS.values():
                 print(layout)
-    except (SkeletonDataError, FileNotFoundError, ValueError, FloatingPointError) as e:
+    except (SkeletonDataError, FileNotFoundError, ValueError, FloatingPointError, FolderLocked) as e:
         print(f"skelnb {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0
@@ -267,6 +267,7 @@ def fusion_weights(text: str):
 
 def run_evaluation(args):
     "The `Result` of the protocol `args` names (see `_add_evaluate` for the flags)."
+    from skelnb.distributed import check_device
     from skelnb.evaluate import PROTOCOLS
 
     if args.protocol == "fusion":
@@ -279,6 +280,7 @@ def run_evaluation(args):
     source, load = evaluation_source(args)
     train, test = evaluation_folders(args)
     device = args.device
+    check_device(device)
     if device == "auto":
         import torch
 
@@ -314,8 +316,12 @@ def metrics_line(result) -> str:
 
 def _evaluate(args) -> int:
     "`skelnb evaluate`: run, save result.json (+ scores.npz, figures), print the metrics and the card's path."
-    result = run_evaluation(args)
+    from skelnb.train import check_output
+
     out = Path(args.out or Path("papermill_runs") / "adhoc" / f"evaluate-{args.protocol}-{args.stream}")
+    # checked before the (long) evaluation; the folder itself is made only when there is a result to save
+    check_output(out if out.exists() else next(p for p in out.parents if p.exists()), flag="--out")
+    result = run_evaluation(args)
     path = result.save(out)
     if not args.no_figures:
         from skelnb.evaluate.figures import plot_confusion, plot_curves

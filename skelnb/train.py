@@ -5,32 +5,47 @@
 # %% ../nbs/50_train.ipynb #37471514
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
 import math
-import os
-import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .core import atomic_path, sha256_file, versions, write_json
+from skelnb.checkpoint import (
+    load_checkpoint,
+    newest_checkpoint,
+    nonfinite_tensors,
+    remove_leftovers,
+    rng_states,
+    save_checkpoint,
+    set_rng_states,
+    write_checkpoint,
+)
+from .core import folder_lock, sha256_file, versions, write_json
 from .data.store import SkeletonDataset
+from skelnb.distributed import (
+    all_reduce_mean,
+    average_gradients,
+    broadcast_batchnorm_buffers,
+    convert_sync_batchnorm,
+    setup_processes,
+)
 from .methods import build_method, method_parameters
 
 # %% auto #0
-__all__ = ['PRESETS', 'RUN_ONLY', 'TrainConfig', 'resolve', 'check_config', 'learning_rate', 'setup_processes',
-           'average_gradients', 'broadcast_batchnorm_buffers', 'AllReduceSum', 'SyncBatchNormCPU',
-           'convert_sync_batchnorm', 'epoch_batches', 'rng_states', 'set_rng_states', 'save_checkpoint',
-           'load_checkpoint', 'newest_checkpoint', 'run_identity', 'identity_differences', 'build_run',
-           'make_optimizer', 'git_commit', 'write_run_json', 'MetricsLog', 'scalars', 'Run', 'capture', 'restore',
-           'checkpoint', 'optimizer_step', 'start_run', 'run_epoch', 'agree_on_stop', 'finish_epoch', 'train',
+__all__ = ['PRESETS', 'RUN_ONLY', 'TrainConfig', 'resolve', 'check_config', 'learning_rate', 'epoch_batches', 'run_identity',
+           'identity_differences', 'build_run', 'make_optimizer', 'git_commit', 'check_run_folder', 'write_run_json',
+           'open_log', 'MetricsLog', 'scalars', 'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step',
+           'check_output', 'start_run', 'run_epoch', 'exit_code', 'agree_on_stop', 'finish_epoch', 'train',
            'add_train_arguments', 'main', 'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
@@ -145,112 +160,6 @@ def learning_rate(cfg: TrainConfig, epoch: int, step: int, steps_per_epoch: int)
         return base * 0.5 * (1 + math.cos(math.pi * (position - cfg.warmup_epochs) / span))
     return base * cfg.gamma ** sum(epoch > m for m in cfg.milestones)
 
-# %% ../nbs/50_train.ipynb #476dd45e
-def setup_processes(device: str) -> tuple[int, int, torch.device]:
-    "(rank, world size, device), starting the process group when torchrun's variables are set."
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if cuda else "gloo")
-    if cuda:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        return rank, world, torch.device("cuda", local)
-    return rank, world, torch.device("cpu" if device == "auto" else device)
-
-
-def average_gradients(params: list, world: int) -> None:
-    "All-reduce and average the gradients of `params` across the process group."
-    if world == 1:
-        return
-    for p in params:
-        if p.grad is not None:
-            torch.distributed.all_reduce(p.grad)
-            p.grad.div_(world)
-
-
-def broadcast_batchnorm_buffers(module: torch.nn.Module, world: int) -> None:
-    "Rank 0's BatchNorm running statistics on every rank (what DDP's `broadcast_buffers` does)."
-    if world == 1:
-        return
-    for m in module.modules():
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            for b in m.buffers():
-                torch.distributed.broadcast(b, 0)
-
-# %% ../nbs/50_train.ipynb #d4b81dc8
-class AllReduceSum(torch.autograd.Function):
-    "The sum of a tensor over all processes; its backward sums the gradients the same way (each rank's loss uses it)."
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        x = x.clone()
-        torch.distributed.all_reduce(x)
-        return x
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.clone()
-        torch.distributed.all_reduce(grad)
-        return grad
-
-
-class SyncBatchNormCPU(torch.nn.modules.batchnorm._BatchNorm):
-    "BatchNorm whose batch statistics span every process of the group (gloo on CPU); plain BatchNorm in eval mode."
-
-    def _check_input_dim(self, x):
-        if x.dim() < 2:
-            raise ValueError(f"SyncBatchNormCPU: expected an input (N, C, ...), got shape {tuple(x.shape)}")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input_dim(x)
-        batch_stats = self.training or not self.track_running_stats
-        if not (batch_stats and torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return super().forward(x)
-        dims, shape = [0, *range(2, x.dim())], [1, -1] + [1] * (x.dim() - 2)
-        sums = AllReduceSum.apply(torch.cat([x.sum(dims), x.new_tensor([x.numel() / x.shape[1]])]))
-        count = sums[-1].detach()
-        if count <= 1:
-            raise ValueError(f"SyncBatchNormCPU: expected more than 1 value per channel, got input {tuple(x.shape)}")
-        mean = sums[:-1] / count
-        centred = x - mean.reshape(shape)
-        var = AllReduceSum.apply((centred * centred).sum(dims)) / count
-        y = centred * torch.rsqrt(var + self.eps).reshape(shape)
-        if self.affine:
-            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
-        if self.training and self.track_running_stats:
-            self._update_running(mean.detach(), var.detach(), float(count))
-        return y
-
-    @torch.no_grad()
-    def _update_running(self, mean: torch.Tensor, var: torch.Tensor, count: float) -> None:
-        "BatchNorm's update: exponential (or, `momentum=None`, cumulative) average; the variance unbiased."
-        self.num_batches_tracked.add_(1)
-        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-        self.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
-        self.running_var.mul_(1 - factor).add_(var * count / (count - 1), alpha=factor)
-
-# %% ../nbs/50_train.ipynb #9c15a26c
-def convert_sync_batchnorm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    "`module` with every BatchNorm synchronised across processes: torch's SyncBatchNorm on CUDA, else ours."
-    if device.type == "cuda":
-        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    out = module
-    kinds = (torch.nn.SyncBatchNorm, SyncBatchNormCPU)
-    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(module, kinds):
-        m = module
-        out = SyncBatchNormCPU(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
-        if m.affine:
-            out.weight, out.bias = m.weight, m.bias
-        if m.track_running_stats:
-            out.running_mean, out.running_var = m.running_mean, m.running_var
-            out.num_batches_tracked = m.num_batches_tracked
-        out.train(m.training)
-    for name, child in module.named_children():
-        out.add_module(name, convert_sync_batchnorm(child, device))
-    return out
-
 # %% ../nbs/50_train.ipynb #bc4299b7
 def epoch_batches(n: int, epoch: int, seed: int, batch: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
     "The positions of rank `rank`'s batches (`batch` per rank) in `epoch`, complete batches only."
@@ -260,60 +169,6 @@ def epoch_batches(n: int, epoch: int, seed: int, batch: int, rank: int = 0, worl
     steps = n // per_step
     order = order[: steps * per_step].reshape(steps, batch * world)
     return [row[rank * batch : (rank + 1) * batch] for row in order]
-
-# %% ../nbs/50_train.ipynb #4a5d2b38
-def rng_states(generator: torch.Generator) -> dict:
-    "Every random state a step draws from."
-    return dict(
-        generator=generator.get_state(),
-        torch=torch.get_rng_state(),
-        cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        numpy=np.random.get_state(),
-        python=random.getstate(),
-    )
-
-
-def set_rng_states(generator: torch.Generator, states: dict) -> None:
-    "Restore `rng_states`."
-    generator.set_state(states["generator"])
-    torch.set_rng_state(states["torch"])
-    if states["cuda"]:
-        torch.cuda.set_rng_state_all(states["cuda"])
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
-
-
-def save_checkpoint(folder: Path, state: dict, keep: int) -> Path:
-    "Write `state` atomically as `ckpt-<iteration>.pt` in `folder`, keeping the newest `keep` checkpoints."
-    path = Path(folder) / f"ckpt-{state['position']['iteration']:09d}.pt"
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    for old in sorted(Path(folder).glob("ckpt-*.pt"))[:-keep]:
-        old.unlink()
-    return path
-
-
-def load_checkpoint(path) -> dict:
-    "A checkpoint's state; a truncated or foreign file fails naming the path."
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # truncated zip, pickle garbage: torch raises several types
-        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(state, dict) or state.get("format") != "skelnb.train/1":
-        raise ValueError(f"{path}: not a skelnb.train checkpoint")
-    return state
-
-
-def newest_checkpoint(folder) -> Path | None:
-    "The newest checkpoint of `folder` (by iteration) that loads; broken ones are renamed `*.broken` with a warning."
-    for path in sorted(Path(folder).glob("ckpt-*.pt"), reverse=True):
-        try:
-            load_checkpoint(path)
-            return path
-        except ValueError as e:
-            path.rename(path.with_suffix(".broken"))  # kept to inspect; no longer counted (or pruned) as a checkpoint
-            print(f"skipping {e}; renamed *.broken", file=sys.stderr)
-    return None
 
 # %% ../nbs/50_train.ipynb #6eb4c8a3
 RUN_ONLY = (
@@ -390,8 +245,8 @@ def git_commit() -> str | None:
         return None
 
 
-def write_run_json(folder: Path, cfg: TrainConfig, identity: dict, world: int, resume) -> None:
-    "Write `run.json`, refusing a folder that holds a run of another identity (unless resuming from elsewhere)."
+def check_run_folder(folder: Path, identity: dict, resume) -> None:
+    "Refuse a folder whose `run.json` is of another identity, or (`resume` None) of this run."
     path = folder / "run.json"
     if path.exists():
         saved = json.loads(path.read_text())
@@ -400,6 +255,11 @@ def write_run_json(folder: Path, cfg: TrainConfig, identity: dict, world: int, r
             raise ValueError(f"{folder} holds another run ({'; '.join(diff)}); choose another output folder")
         if resume is None:
             raise ValueError(f"{folder} already holds this run; pass resume='auto' to continue it")
+
+
+def write_run_json(folder: Path, cfg: TrainConfig, identity: dict, world: int, resume) -> None:
+    "Write `run.json`, refusing a folder that holds a run of another identity (unless resuming from elsewhere)."
+    check_run_folder(folder, identity, resume)
     meta = Path(cfg.data) / "meta.json"
     record = dict(
         parameters=dataclasses.asdict(cfg),
@@ -409,25 +269,39 @@ def write_run_json(folder: Path, cfg: TrainConfig, identity: dict, world: int, r
         data_meta_sha256=sha256_file(meta),
         processes=world,
     )
-    write_json(path, record)
+    write_json(folder / "run.json", record)
 
 # %% ../nbs/50_train.ipynb #a5670d20
+def open_log(path: Path, columns: list, last: int):
+    "`path` opened to append, cut in place after the last row whose first column is <= `last`; a new one gets a header."
+    if not path.exists() or path.stat().st_size == 0:
+        f = path.open("w", newline="")
+        csv.writer(f).writerow(columns)
+        f.flush()
+        return f
+    with path.open("rb") as f:
+        if f.readline().decode().strip() != ",".join(columns):
+            raise ValueError(f"{path}: not a metrics log (expected the header {','.join(columns)})")
+        end = f.tell()
+        for line in iter(f.readline, b""):
+            if not line.endswith(b"\n") or int(line.split(b",")[0]) > last:  # rows are in order; a cut line ends it
+                break
+            end = f.tell()
+    with path.open("r+b") as f:
+        f.truncate(end)
+    return path.open("a", newline="")
+
+# %% ../nbs/50_train.ipynb #e67582b5
 class MetricsLog:
     "Append-only CSV and TensorBoard metrics of a run folder (rank 0)."
 
+    COLUMNS = dict(steps=["iteration", "epoch", "name", "value"], epochs=["epoch", "name", "value"])
+
     def __init__(self, folder: Path, iteration: int, epoch: int):
         self.files = {}
-        for name, key, last in (("steps", "iteration", iteration), ("epochs", "epoch", epoch - 1)):
-            path = folder / f"{name}.csv"
-            rows = list(csv.DictReader(path.open())) if path.exists() else []
-            rows = [r for r in rows if int(r[key]) <= last]
-            f = path.open("w", newline="")
-            writer = csv.DictWriter(
-                f, [key, "epoch", "name", "value"] if name == "steps" else ["epoch", "name", "value"]
-            )
-            writer.writeheader()
-            writer.writerows(rows)
-            self.files[name] = (f, writer)
+        for name, last in (("steps", iteration), ("epochs", epoch - 1)):
+            f = open_log(folder / f"{name}.csv", self.COLUMNS[name], last)
+            self.files[name] = (f, csv.DictWriter(f, self.COLUMNS[name]))
         from torch.utils.tensorboard import SummaryWriter
 
         # one event folder per kind; purge_step hides the events after the checkpoint (TensorBoard drops them on read)
@@ -492,7 +366,6 @@ def capture(run: Run) -> dict:
         rng = [rng]
     position = dict(epoch=run.epoch, step=run.step, iteration=run.iteration)
     return dict(
-        format="skelnb.train/1",
         identity=run.identity,
         position=position,
         epoch_sums=dict(run.epoch_sums),
@@ -520,14 +393,20 @@ def restore(run: Run, state: dict, path) -> None:
 def checkpoint(run: Run, name: str | None = None) -> Path | None:
     "Save `run` (rank 0 writes); `name` saves beside the numbered checkpoints (never picked by a resume)."
     state = capture(run)
+    folder = run.folder / "checkpoints"
+    bad = [] if name else nonfinite_tensors(dict(method=state["method"], optimizer=state["optimizer"]))
+    if bad:
+        path = write_checkpoint(folder / f"nonfinite-{run.iteration:09d}.pt", state) if run.rank == 0 else None
+        more = f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else ""
+        raise FloatingPointError(
+            f"non-finite values in {bad[0]}{more} after step {run.iteration}: no checkpoint written; "
+            f"state saved to {path}"
+        )
     if run.rank != 0:
         return None
-    folder = run.folder / "checkpoints"
     if name is None:
-        return save_checkpoint(folder, state, run.cfg.keep_checkpoints)
-    with atomic_path(folder / name) as tmp:
-        torch.save(state, tmp)
-    return folder / name
+        return save_checkpoint(folder, state, keep=run.cfg.keep_checkpoints)
+    return write_checkpoint(folder / name, state)
 
 # %% ../nbs/50_train.ipynb #fffb3123
 def optimizer_step(run: Run, dataset: SkeletonDataset, micro: list, lr: float, device: torch.device) -> tuple:
@@ -555,13 +434,40 @@ def optimizer_step(run: Run, dataset: SkeletonDataset, micro: list, lr: float, d
         for k, v in values.items():
             sums[k] = sums.get(k, 0.0) + v / len(micro)
     average_gradients([p for g in run.optimizer.param_groups for p in g["params"]], run.world)
+    sums = all_reduce_mean(sums, run.world, device)
     run.optimizer.step()
     broadcast_batchnorm_buffers(run.method, run.world)
     return sums, wait
 
 # %% ../nbs/50_train.ipynb #de39bfc4
-def start_run(cfg: TrainConfig, mparams: dict, resume) -> tuple[Run, SkeletonDataset, torch.device]:
-    "The `Run` of `cfg` at its starting position, with its dataset and device."
+def check_output(folder, *, flag: str = "output") -> Path:
+    "`folder`, made if needed; fails naming it and `flag` when it is a file or cannot be written in."
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{flag}: {folder} is a file, not a folder; choose another {flag}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise ValueError(f"{flag}: cannot write in {folder} ({e.strerror}); choose a writable folder") from None
+    return folder
+
+
+def _resume_path(run: Run, resume) -> Path | None:
+    "The checkpoint to resume from, chosen by rank 0 (which owns the folder and sets broken ones aside)."
+    found = [None]
+    if run.rank == 0:
+        folder = run.folder / "checkpoints"
+        for path in remove_leftovers(run.folder) + remove_leftovers(folder):
+            print(f"removed {path}, left by an interrupted save", file=sys.stderr)
+        found = [newest_checkpoint(folder, set_aside=True) if resume == "auto" else resume]
+    if run.world > 1:
+        torch.distributed.broadcast_object_list(found, 0)
+    return None if found[0] is None else Path(found[0])
+
+
+def start_run(cfg: TrainConfig, mparams: dict, resume, held: contextlib.ExitStack) -> tuple:
+    "The `Run` of `cfg` at its starting position, its dataset and device; rank 0's lock of the output goes to `held`."
     rank, world, device = setup_processes(cfg.device)
     if cfg.batch_size % (world * cfg.accumulate):
         raise ValueError(
@@ -579,12 +485,17 @@ def start_run(cfg: TrainConfig, mparams: dict, resume) -> tuple[Run, SkeletonDat
     identity = run_identity(cfg, method.hparams)
     folder = Path(cfg.output)
     run = Run(cfg, method, make_optimizer(cfg, method), generator, identity, folder, rank, world)
-    path = newest_checkpoint(folder / "checkpoints") if resume == "auto" else resume
     if rank == 0:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_run_json(folder, cfg, identity, world, resume if path is not None else None)
+        held.enter_context(folder_lock(check_output(folder), purpose=f"skelnb pretrain ({cfg.method})"))
+        check_run_folder(folder, identity, resume)
+    path = _resume_path(run, resume)
     if path is not None:
         restore(run, load_checkpoint(path), path)
+        if rank == 0:
+            where = f"epoch {run.epoch}, batch {run.step + 1}"
+            print(f"resuming from {path}: step {run.iteration} done, continuing at {where}", file=sys.stderr)
+    if rank == 0:
+        write_run_json(folder, cfg, identity, world, resume)  # 'auto' without a checkpoint: afresh
     return run, dataset, device
 
 # %% ../nbs/50_train.ipynb #ec1b9c5c
@@ -596,7 +507,6 @@ def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: Met
     steps = len(batches) // cfg.accumulate
     if steps == 0:
         raise ValueError(f"{cfg.data}: {len(dataset)} samples, fewer than one batch of {cfg.batch_size}")
-    kill_at = int(os.environ.get("SKELNB_TRAIN_KILL_AT", "0"))
     while run.step < steps and run.stop is None:
         t = time.perf_counter()
         lr = learning_rate(cfg, run.epoch, run.step, steps)
@@ -616,8 +526,6 @@ def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: Met
             bar.set_postfix(epoch=run.epoch, loss=f"{values['loss']:.4f}")
         if cfg.checkpoint_every_steps and run.iteration % cfg.checkpoint_every_steps == 0:
             checkpoint(run)
-        if kill_at and run.iteration == kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
 
 # %% ../nbs/50_train.ipynb #baf06ce5
 def _on_signal(run: Run):
@@ -625,6 +533,13 @@ def _on_signal(run: Run):
         run.stop = signal.Signals(signum).name
 
     return handler
+
+
+def exit_code(run: Run) -> int:
+    "A finished run's exit status: 0, or 128 + the signal's number when a signal stopped it (a peer's: SIGTERM's)."
+    if run.stop is None:
+        return 0
+    return 128 + int(getattr(signal.Signals, run.stop, signal.SIGTERM))
 
 
 def agree_on_stop(run: Run, device: torch.device) -> None:
@@ -651,7 +566,19 @@ def finish_epoch(run: Run, log: MetricsLog | None, hook) -> None:
 def train(preset: str | None = None, method_params: dict | None = None, resume="auto", hook=None, **kwargs) -> Run:
     "Pretrain a method (see `TrainConfig` and `PRESETS`; method parameters flat or in `method_params`); the `Run`."
     cfg, mparams = resolve(preset, method_params, **kwargs)
-    run, dataset, device = start_run(cfg, mparams, resume)
+    with contextlib.ExitStack() as held:  # rank 0 holds the output's lock until the run returns
+        run, dataset, device = start_run(cfg, mparams, resume, held)
+        _loop(run, dataset, device, hook)
+    if run.stop is not None and run.rank == 0:
+        print(
+            f"{run.stop}: stopped at step {run.iteration}, checkpoint in {run.folder / 'checkpoints'}", file=sys.stderr
+        )
+    return run
+
+
+def _loop(run: Run, dataset: SkeletonDataset, device: torch.device, hook) -> None:
+    "The epochs of `train` from `run`'s position, with its logs, progress bar and signal handlers."
+    cfg = run.cfg
     log = MetricsLog(run.folder, run.iteration, run.epoch) if run.rank == 0 else None
     bar = None
     if run.rank == 0 and cfg.progress:
@@ -675,11 +602,6 @@ def train(preset: str | None = None, method_params: dict | None = None, resume="
             log.close()
         if bar is not None:
             bar.close()
-    if run.stop is not None and run.rank == 0:
-        print(
-            f"{run.stop}: stopped at step {run.iteration}, checkpoint in {run.folder / 'checkpoints'}", file=sys.stderr
-        )
-    return run
 
 # %% ../nbs/50_train.ipynb #b68a8f37
 def _literal(text: str):
@@ -733,4 +655,4 @@ def train_from_args(args, rest: list) -> Run:
 
 # python -m skelnb.train / torchrun -m skelnb.train (not a notebook run, whose __main__ has no such file)
 if __name__ == "__main__" and getattr(sys.modules["__main__"], "__file__", "").endswith("train.py"):
-    main()
+    sys.exit(exit_code(main()))

@@ -20,7 +20,8 @@ from skelnb.evaluate.core import (
     topk_accuracy,
 )
 from skelnb.methods import build_method
-from skelnb.train import load_checkpoint, newest_checkpoint, train
+from skelnb.checkpoint import load_checkpoint, newest_checkpoint, write_checkpoint
+from skelnb.train import train
 from conftest import ucla_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -49,7 +50,7 @@ def cmd_checkpoint(run, path: Path):
     state["identity"]["trainer"]["method"] = "cmd"
     state["identity"]["method"] = json.loads(json.dumps(cmd.hparams))
     state["method"] = cmd.state_dict()
-    torch.save(state, path)
+    write_checkpoint(path, state)
     return cmd
 
 
@@ -75,11 +76,11 @@ def test_refusals(run, tmp_path):
         load_encoder(bad)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)
-    with pytest.raises(ValueError, match="foreign.pt: not a skelnb.train checkpoint"):
+    with pytest.raises(ValueError, match="foreign.pt: not a skelnb checkpoint"):
         load_encoder(foreign)
     state = load_checkpoint(ckpt)
     state["method"] = {k: v for k, v in state["method"].items() if not k.startswith("encoder_q.fc")}
-    torch.save(state, tmp_path / "nofc.pt")
+    write_checkpoint(tmp_path / "nofc.pt", state)
     with pytest.raises(ValueError, match="nofc.pt: the encoder_q tensors do not fit"):
         load_encoder(tmp_path / "nofc.pt")
     model, _ = load_encoder(ckpt)

@@ -25,12 +25,15 @@ LAYERS = {
     "encoders": 2,
     "losses": 3,  # the methods' loss functions
     "methods": 3,
+    "checkpoint": 4,  # the checkpoint file (the trainer writes it, evaluate reads it)
+    "distributed": 4,  # process setup, all-reduces, SyncBatchNorm on CPU
     "train": 4,
     "evaluate": 5,
     "experiments": 6,
     "cli": 7,
 }
 SIBLINGS = {"augment", "encoders"}  # same layer, but neither may import the other
+BENEATH = {"checkpoint": {"train"}, "distributed": {"train", "checkpoint"}}  # within layer 4: what they may not import
 
 
 def module_name(path: Path) -> str:
@@ -88,6 +91,8 @@ def violations(source: str, module: str, is_package: bool, where: str) -> list[s
             )
         elif src in SIBLINGS and dst in SIBLINGS and src != dst:
             out.append(f"{where}:{line}: {module} imports its sibling layer {dst}: {text}")
+        elif dst in BENEATH.get(src, ()):
+            out.append(f"{where}:{line}: {module} imports {target}, which builds on it: {text}")
     return out
 
 
@@ -118,6 +123,7 @@ def test_no_import_points_up():
         ("skelnb.graph", "from .data import ntu", "from a layer above"),
         ("skelnb.layouts", "from skelnb import streams", "from a layer above"),
         ("skelnb.streams", "def f():\n    from .cli import main", "from a layer above"),
+        ("skelnb.checkpoint", "from .train import Run", "which builds on it"),
     ],
 )
 def test_a_back_edge_is_reported(module, source, expected):

@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,8 @@ from skelnb.core import shared_data
 from skelnb.methods import METHODS
 from skelnb.methods.moco import MoCo, Views
 from skelnb.streams import to_stream
-from skelnb.train import load_checkpoint, newest_checkpoint, train
+from skelnb.checkpoint import load_checkpoint, newest_checkpoint
+from skelnb.train import train
 
 from conftest import BRIEF_MOCO, ucla_split
 
@@ -63,6 +66,62 @@ def cli(ucla, out, **kw) -> list:
     return line
 
 
+# A trainer process that pauses at a chosen point (after the row of step or epoch N is written and flushed, or right
+# after the logs are opened), touches a marker file and waits while it exists; the test then kills it from outside by
+# PID (or signals it and removes the marker to let it go on). The trainer itself has no test switch.
+PAUSING = """
+import os, sys, time
+import skelnb.train as t
+
+kind, at, marker, entry = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+def pause():
+    open(marker, "w").close()
+    while os.path.exists(marker):
+        time.sleep(0.01)
+
+if kind == "open":
+    init = t.MetricsLog.__init__
+    def opened(self, *a):
+        init(self, *a)
+        pause()
+    t.MetricsLog.__init__ = opened
+else:
+    write = t.MetricsLog.write
+    def written(self, name, row, values):
+        write(self, name, row, values)
+        if name == kind and row["iteration" if kind == "steps" else "epoch"] == at:
+            pause()
+    t.MetricsLog.write = written
+if entry == "pretrain":
+    from skelnb.cli import main
+    sys.exit(main(["pretrain", *sys.argv[5:]]))
+sys.exit(t.exit_code(t.main(sys.argv[5:])))
+"""
+
+
+def start_paused(line, kind, at, tmp_path, entry="train"):
+    "The trainer of command `line` (`cli`) in a process paused at (`kind`, `at`): (process, marker)."
+    marker = tmp_path / f"paused-{kind}-{at}-{time.monotonic_ns()}"
+    code = [sys.executable, "-c", PAUSING, kind, str(at), str(marker), entry, *line[3:]]
+    proc = subprocess.Popen(code, env=os.environ | dict(OMP_NUM_THREADS="1"), stderr=subprocess.PIPE, text=True)
+    while not marker.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before pausing at {kind} {at}: {proc.stderr.read()}")
+        time.sleep(0.01)
+    return proc, marker
+
+
+def kill_at(line, kind, at, tmp_path) -> str:
+    "Run `line` until it pauses at (`kind`, `at`), SIGKILL it by PID; its stderr."
+    proc, marker = start_paused(line, kind, at, tmp_path)
+    os.kill(proc.pid, signal.SIGKILL)
+    err = proc.communicate()[1]
+    assert proc.returncode == -signal.SIGKILL
+    marker.unlink()
+    return err
+
+
 def final_state(out) -> dict:
     return load_checkpoint(newest_checkpoint(Path(out) / "checkpoints"))
 
@@ -89,10 +148,11 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(ucla, tmp_path, method):
         extra |= dict(warmup_samples=8)  # prototypes fitted at step 6, refitted every 2 steps: across the kill
     env = os.environ | dict(OMP_NUM_THREADS="1")
     subprocess.run(cli(ucla, tmp_path / "whole", **extra), check=True, env=env)
-    killed = subprocess.run(cli(ucla, tmp_path / "cut", **extra), env=env | dict(SKELNB_TRAIN_KILL_AT="7"))
-    assert killed.returncode == -9
+    kill_at(cli(ucla, tmp_path / "cut", **extra), "steps", 7, tmp_path)
     assert final_state(tmp_path / "cut")["position"] == dict(epoch=2, step=2, iteration=6)
-    subprocess.run(cli(ucla, tmp_path / "cut", **extra), check=True, env=env)
+    resumed = subprocess.run(cli(ucla, tmp_path / "cut", **extra), check=True, env=env, capture_output=True, text=True)
+    assert f"resuming from {tmp_path / 'cut' / 'checkpoints' / 'ckpt-000000006.pt'}: step 6 done" in resumed.stderr
+    assert "continuing at epoch 2, batch 3" in resumed.stderr
     assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "cut"))
     steps = [(tmp_path / r / "steps.csv").read_text() for r in ("whole", "cut")]
     strip = lambda t: [l for l in t.splitlines() if "samples_per_s" not in l and "data_wait" not in l]
@@ -169,7 +229,7 @@ def test_checkpoints_foreign_truncated_and_other_runs(ucla, tmp_path):
         train(**args(ucla, tmp_path / "c"), resume=broken)
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {}}, foreign)
-    with pytest.raises(ValueError, match="not a skelnb.train checkpoint"):
+    with pytest.raises(ValueError, match="not a skelnb checkpoint"):
         train(**args(ucla, tmp_path / "d"), resume=foreign)
     # a truncated newer file beside a good one: resume='auto' takes the good one, which stays as it was
     before = good.read_bytes()
@@ -253,7 +313,7 @@ def test_two_gloo_processes_hold_identical_parameters_and_queues(ucla, tmp_path)
 
 def _sync_bn_rank(rank, world, port, folder):
     "One gloo process of `test_cpu_sync_batchnorm_*`: its half of the batch through SyncBatchNormCPU, then backward."
-    from skelnb.train import SyncBatchNormCPU
+    from skelnb.distributed import SyncBatchNormCPU
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
@@ -341,6 +401,13 @@ def test_two_gloo_processes_with_sync_batchnorm_equal_one_process(ucla, tmp_path
     for sa, sb in zip(two[0]["optimizer"]["state"].values(), state.values(), strict=True):
         for k in sa:
             torch.testing.assert_close(sa[k], sb[k], atol=1e-5, rtol=0)
+    # the logged loss is the global batch's (the mean over both ranks), as one process of batch 4 logs it
+    logged = [
+        {int(r.split(",")[0]): float(r.split(",")[3]) for r in rows(tmp_path / f, "steps")[1:] if ",loss," in r}
+        for f in ("two", "one")
+    ]
+    assert list(logged[0]) == [1, 2, 3, 4]
+    np.testing.assert_allclose(list(logged[0].values()), list(logged[1].values()), rtol=1e-5)
 
 
 def test_gradient_accumulation_and_schedule(ucla, tmp_path):
@@ -406,3 +473,198 @@ def test_short_nw_ucla_run_loss_falls_and_1nn_beats_initialisation(ucla_prepared
     if method == "hiclr" and not loss[-1] < loss[0]:
         pytest.xfail(f"{HICLR_LOSS}: {loss}")  # a known failure of the loss part only, reported as such
     assert loss[-1] < loss[0], loss
+
+
+def rows(folder, name: str) -> list:
+    "The rows of a run's steps.csv or epochs.csv, without the timing columns (which differ run to run)."
+    text = (Path(folder) / f"{name}.csv").read_text().splitlines()
+    return [line for line in text if "samples_per_s" not in line and "data_wait" not in line]
+
+
+def test_logs_survive_a_second_kill(ucla, tmp_path):
+    "Killed, resumed and killed again at once (right after the logs open, or a step in): the logs equal a whole run's."
+    extra = dict(checkpoint_every_steps=3)
+    train(**args(ucla, tmp_path / "whole", **extra))
+    for n, (kind, at) in enumerate([("steps", 7), ("epochs", 1)]):  # mid-epoch; after epoch 1's row, before its ckpt
+        out = tmp_path / f"cut{n}"
+        line = cli(ucla, out, **extra)
+        kill_at(line, kind, at, tmp_path)
+        kill_at(line, "open", 0, tmp_path)  # the resumed run killed as soon as its logs are open
+        kill_at(line, "steps", 8, tmp_path)  # and again one or more steps in
+        subprocess.run(line, check=True, env=os.environ | dict(OMP_NUM_THREADS="1"))
+        for name in ("steps", "epochs"):
+            assert rows(out, name) == rows(tmp_path / "whole", name), (kind, at, name)
+
+
+class CodeRunner:
+    "What a crafted checkpoint could hold: unpickling it runs a shell command (here: touch a marker file)."
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_checkpoint_runs_no_code(ucla, tmp_path, capsys):
+    "A .pt whose pickle would run a command is refused by evaluate, --resume and automatic resume; nothing runs."
+    from skelnb.cli import main
+
+    marker = tmp_path / "code-ran"
+    train(**args(ucla, tmp_path / "run", epochs=1))
+    crafted = tmp_path / "crafted.pt"
+    torch.save(dict(format="skelnb.checkpoint/2", payload=CodeRunner(marker)), crafted)
+    refused = f"{crafted}: refused: loading it would call posix.system"
+    assert main(["evaluate", "knn", "--checkpoint", str(crafted), "--train", str(ucla), "--test", str(ucla)]) == 2
+    assert refused in capsys.readouterr().err
+    line = [a for k, v in args(ucla, tmp_path / "other").items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    assert main(["pretrain", *line, "--resume", str(crafted)]) == 2
+    assert refused in capsys.readouterr().err
+    planted = tmp_path / "run" / "checkpoints" / "ckpt-999999999.pt"
+    planted.write_bytes(crafted.read_bytes())
+    run = train(**args(ucla, tmp_path / "run", epochs=2))  # resumes from its own checkpoint, the planted one set aside
+    assert "ckpt-999999999.pt: refused: loading it would call posix.system" in capsys.readouterr().err
+    assert run.iteration == 8 and planted.with_suffix(".broken").exists()
+    assert not marker.exists()
+
+
+def flip_weight_bytes(path, count: int = 64) -> None:
+    "Flip `count` bytes in the middle of the largest tensor of checkpoint `path`, in the file itself."
+    state = load_checkpoint(path)
+    big = max((v for v in state["method"].values() if isinstance(v, torch.Tensor)), key=lambda v: v.numel())
+    raw = bytearray(path.read_bytes())
+    at = raw.find(big.numpy().tobytes()) + big.numel() * big.element_size() // 2
+    raw[at : at + count] = bytes(b ^ 0xFF for b in raw[at : at + count])
+    path.write_bytes(raw)
+
+
+def test_flipped_weight_bytes_are_detected_and_resume_falls_back(ucla, tmp_path, capsys):
+    "64 bytes flipped inside the newest checkpoint's weights: set aside, the previous one resumed, same end."
+    whole = train(**args(ucla, tmp_path / "whole"))
+    train(**args(ucla, tmp_path / "cut", epochs=2, checkpoint_every=1))
+    newest = tmp_path / "cut" / "checkpoints" / "ckpt-000000008.pt"
+    flip_weight_bytes(newest)
+    with pytest.raises(ValueError, match="ckpt-000000008.pt: corrupted: its content does not match its checksum"):
+        load_checkpoint(newest)
+    run = train(**args(ucla, tmp_path / "cut", checkpoint_every=1))
+    err = capsys.readouterr().err
+    assert "ckpt-000000008.pt: corrupted" in err and "resuming from" in err and "ckpt-000000004.pt: step 4" in err
+    assert newest.with_suffix(".broken").exists() and run.iteration == 12
+    for k, v in whole.method.state_dict().items():
+        assert (
+            torch.equal(v, run.method.state_dict()[k])
+            if isinstance(v, torch.Tensor)
+            else v == run.method.state_dict()[k]
+        )
+
+
+def test_a_second_writer_is_refused_naming_the_holder(ucla, tmp_path, capsys):
+    "Two trainers on one output (real processes): the second exits 2 naming the first; a killed holder is taken over."
+    from skelnb.cli import main
+    from skelnb.core import FolderLocked
+
+    line = cli(ucla, tmp_path / "r")
+    first, marker = start_paused(line, "steps", 2, tmp_path)
+    try:
+        assert main(["pretrain", *line[3:]]) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path / 'r'} is in use by another process (skelnb pretrain (moco); pid {first.pid}" in err
+        with pytest.raises(FolderLocked):
+            train(**args(ucla, tmp_path / "r"))
+        assert first.poll() is None  # the holder runs on, untouched
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.communicate()
+        marker.unlink()
+    run = train(**args(ucla, tmp_path / "r"))
+    assert f"took over the lock of process {first.pid}" in capsys.readouterr().err and run.iteration == 12
+
+
+@pytest.mark.parametrize("entry", ["pretrain", "train"])
+def test_a_signal_stops_with_a_checkpoint_and_exit_status_128_plus_signal(ucla, tmp_path, entry):
+    "SIGTERM (skelnb pretrain) or SIGINT (python -m skelnb.train): checkpoint at the step, exit 143 or 130."
+    sig = signal.SIGTERM if entry == "pretrain" else signal.SIGINT
+    proc, marker = start_paused(cli(ucla, tmp_path / "r"), "steps", 2, tmp_path, entry=entry)
+    os.kill(proc.pid, sig)
+    marker.unlink()  # let it go on: it finishes the step, saves and stops
+    err = proc.communicate()[1]
+    assert proc.returncode == 128 + sig, err
+    assert f"{sig.name}: stopped at step 2" in err
+    assert final_state(tmp_path / "r")["position"] == dict(epoch=1, step=2, iteration=2)
+
+
+def test_nonfinite_state_stops_before_a_checkpoint(ucla, tmp_path):
+    "An inf in a BatchNorm running variance (the loss stays finite): the next checkpoint is refused, naming the tensor."
+
+    def hook(encoder, **kw):  # after epoch 1's checkpoint: the state goes bad, the loss does not
+        bn = next(m for m in encoder.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+        bn.running_var[0] = float("inf")
+
+    with pytest.raises(
+        FloatingPointError, match=r"non-finite values in method\.encoder_q\.\S+running_var after step 8"
+    ):
+        train(**args(ucla, tmp_path / "r", checkpoint_every=1, hook_every=1), hook=hook)
+    folder = tmp_path / "r" / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["ckpt-000000004.pt", "nonfinite-000000008.pt"]
+    assert not any(
+        not torch.isfinite(v).all() for v in load_checkpoint(folder / "ckpt-000000004.pt")["method"].values()
+        if isinstance(v, torch.Tensor) and v.is_floating_point()
+    )  # fmt: skip
+
+
+def snapshot(folder) -> dict:
+    "Every path under `folder` with its bytes and modification time."
+    return {
+        str(p): (p.read_bytes() if p.is_file() else None, p.stat().st_mtime_ns) for p in sorted(Path(folder).rglob("*"))
+    }
+
+
+def test_leftovers_removed_on_start_and_evaluate_never_writes(ucla, tmp_path, capsys):
+    "A save's .tmp leftovers are removed and listed; evaluating beside a broken newest checkpoint changes nothing."
+    from skelnb.cli import main
+
+    train(**args(ucla, tmp_path / "r", epochs=1))
+    leftovers = [tmp_path / "r" / "checkpoints" / ".ckpt-000000008.pt.k2j4.tmp", tmp_path / "r" / ".run.json.x9.tmp"]
+    for p in leftovers:
+        p.write_bytes(b"half a file")
+    train(**args(ucla, tmp_path / "r", epochs=2))
+    err = capsys.readouterr().err
+    assert all(f"removed {p}, left by an interrupted save" in err and not p.exists() for p in leftovers)
+    # evaluate: a broken newest checkpoint is skipped with a warning, and the folder is left exactly as it was
+    (tmp_path / "r" / "checkpoints" / "ckpt-000000099.pt").write_bytes(b"broken")
+    before = snapshot(tmp_path / "r")
+    out = tmp_path / "eval"
+    assert main(["evaluate", "knn", "--checkpoint", str(tmp_path / "r"), "--train", str(ucla), "--test", str(ucla),
+                 "--out", str(out), "--no-figures"]) == 0  # fmt: skip
+    assert "skipping" in capsys.readouterr().err and snapshot(tmp_path / "r") == before
+    assert json.loads((out / "result.json").read_text())["card"]["checkpoint"].endswith("ckpt-000000008.pt")
+
+
+def test_refusals_name_the_value_and_the_fix(ucla, tmp_path, capsys):
+    "--device cuda without CUDA, an output that is a file or cannot be written, every checkpoint broken: exit 2."
+    from skelnb.cli import main
+
+    line = [a for k, v in args(ucla, tmp_path / "r", epochs=1).items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    evaluate = ["evaluate", "knn", "--train", str(ucla), "--test", str(ucla)]
+    if not torch.cuda.is_available():
+        assert main(["pretrain", *line, "--device", "cuda"]) == 2
+        assert "device: 'cuda' asked, but this torch" in capsys.readouterr().err
+        assert not (tmp_path / "r").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["pretrain", *line, "--output", str(tmp_path / "file")]) == 2
+    assert f"output: {tmp_path / 'file'} is a file, not a folder" in capsys.readouterr().err
+    unwritable = Path("/sys/skelnb-test-output")  # sysfs refuses new folders, even to root (chmod does not bind root)
+    if not unwritable.exists():
+        assert main(["pretrain", *line, "--output", str(unwritable)]) == 2
+        assert f"output: cannot write in {unwritable}" in capsys.readouterr().err
+    assert main(["pretrain", *line]) == 0
+    capsys.readouterr()
+    if not torch.cuda.is_available():
+        assert main([*evaluate, "--checkpoint", str(tmp_path / "r"), "--device", "cuda"]) == 2
+        assert "use --device cpu or auto" in capsys.readouterr().err
+    assert main([*evaluate, "--checkpoint", str(tmp_path / "r"), "--out", str(tmp_path / "file")]) == 2
+    assert f"--out: {tmp_path / 'file'} is a file, not a folder" in capsys.readouterr().err
+    for p in (tmp_path / "r" / "checkpoints").glob("ckpt-*.pt"):
+        p.write_bytes(b"broken")
+    assert main(["pretrain", *line, "--epochs", "2"]) == 2
+    assert "every checkpoint is broken (ckpt-000000004.broken)" in capsys.readouterr().err

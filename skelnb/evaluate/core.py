@@ -21,7 +21,8 @@ from ..core import atomic_path, sha256_file, write_json
 from ..data.store import SkeletonDataset, load_split
 from ..encoders import BiGRU, build_encoder, load_reference_state_dict
 from ..layouts import get_layout
-from ..train import git_commit, load_checkpoint, newest_checkpoint
+from ..checkpoint import load_checkpoint, newest_checkpoint
+from ..train import git_commit
 
 # %% auto #0
 __all__ = ['MULTI_STREAM_METHODS', 'SCORE_FIELDS', 'file_sha256', 'checkpoint_file', 'encoder_prefix', 'check_identity',
