@@ -340,7 +340,8 @@ def _add_experiments(sub) -> None:
     ru = sub.add_parser(
         "run", help="run a plan's experiment notebooks with papermill",
         description="Run the entries of a plan (papermill_runs/plans/PLAN.yaml) into papermill_runs/PLAN/: "
-        "complete entries are skipped, interrupted pretrainings resume, failures are listed at the end.",
+        "complete entries are skipped, changed ones run again, interrupted pretrainings resume, failures are listed "
+        "at the end. Ctrl-C or SIGTERM stops the running entries at a checkpoint.",
     )  # fmt: skip
     ru.add_argument("plan", help="a plan name or a plan file")
     ru.add_argument("--only", nargs="+", metavar="NAME", help="only these entries (names, or comma-separated)")
@@ -359,20 +360,34 @@ def _add_experiments(sub) -> None:
     re_.add_argument("--runs-root", default="papermill_runs")
     re_.add_argument("--out", help="output folder (default RUNS_ROOT/PLAN/report)")
 
-
+# %% ../nbs/90_cli.ipynb #7fcf81d0
 def _run(args) -> int:
-    "`skelnb run`: its exit code (1 if an entry failed or was blocked)."
+    "`skelnb run`: its exit code (1 if an entry failed or was blocked, 2 on bad input, 128 + signal if stopped)."
+    from skelnb.core import FolderLocked
     from skelnb.experiments.plan import load_plan
-    from skelnb.experiments.runner import dry_run, print_commands, run_plan, summary
+    from skelnb.experiments.runner import Interrupted, dry_run, print_commands, run_plan, summary
 
+    if args.jobs < 1:
+        raise ValueError(f"--jobs: expected an integer >= 1, got {args.jobs}")
+    try:
+        gpus = [int(g) for g in args.gpus.split(",")] if args.gpus else None
+    except ValueError:
+        raise ValueError(f"--gpus: expected GPU ids such as 0,1, got {args.gpus!r}") from None
     plan = load_plan(args.plan)
     only = [n for item in args.only for n in item.split(",") if n] if args.only else None
-    gpus = [int(g) for g in args.gpus.split(",")] if args.gpus else None
     where = dict(only=only, runs_root=args.runs_root, data_root=args.data_root)
     if args.print_commands or args.dry_run:
         print(print_commands(plan, **where) if args.print_commands else dry_run(plan, **where))
         return 0
-    status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, **where)
+    try:
+        status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, **where)
+    except FolderLocked as e:
+        print(f"skelnb run: error: {e}", file=sys.stderr)
+        return 2
+    except Interrupted as e:
+        print(summary(e.status)[0])
+        print(f"skelnb run: stopped by {e.signal}; run the same command again to resume", file=sys.stderr)
+        return e.exit_code
     text, code = summary(status)
     print(text)
     return code
@@ -381,8 +396,10 @@ def _run(args) -> int:
 def _report(args) -> int:
     "`skelnb report`: write the files and print the markdown table."
     from skelnb.experiments.report import write_report
+    from skelnb.experiments.runner import check_writable_folder
 
     out = Path(args.out or Path(args.runs_root) / Path(args.plan).stem / "report")
+    check_writable_folder(out, what="--out")
     write_report(args.plan, args.runs_root, out)
     print((out / "report.md").read_text(), end="")
     print(f"wrote {out}")

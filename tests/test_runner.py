@@ -4,6 +4,10 @@ import copy
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -72,7 +76,7 @@ def loss_paper(value):
 def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root, tmp_path, skelnb):
     runs = [
         entry("good", paper=loss_paper(5.0)),
-        entry("bad", paper=loss_paper(4.0), lr=-1.0),  # refused by the trainer: lr must be positive
+        entry("bad", paper=loss_paper(4.0), data_root=str(tmp_path / "no-data")),  # fails once running: no data
         entry("needs-bad", after=["bad"]),
         dict(name="summary", notebook="report", after=["good"]),  # its parameters below
     ]
@@ -92,7 +96,7 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
     assert result["protocol"] == "pretrain" and result["card"]["parameters"]["epochs"] == 2
     assert Path(result["checkpoint"]).exists() and result["metrics"]["loss"] > 0
     assert (base / "good.ipynb").exists() and (base / "good" / "loss.png").exists()
-    assert "lr: expected a positive value" in (base / "bad.log").read_text()
+    assert "holds no prepared split" in (base / "bad.log").read_text()
     status = json.loads((base / "status.json").read_text())
     assert status["good"]["exit"] == 0 and status["good"]["duration_s"] > 0 and status["bad"]["exit"] == 1
     assert status["good"]["start"] <= status["good"]["end"]
@@ -191,3 +195,162 @@ def test_an_entry_with_two_gpus_runs_torchrun(data_root, tmp_path, skelnb):
     base = tmp_path / "papermill_runs" / "two" / "two"
     assert json.loads((base / "run.json").read_text())["processes"] == 2
     assert json.loads((base / "result.json").read_text())["card"]["processes"] == 2
+
+
+@pytest.mark.parametrize(
+    "change, args, message",
+    [
+        (lambda r: r[0].update(notebook="/etc/passwd"), [], "runs[0] (a): notebook '/etc/passwd': a plan runs only"),
+        (lambda r: r[0].update(notebook="../../nbs/00_core"), [], "notebook '../../nbs/00_core': a plan runs only"),
+        (lambda r: r[0]["parameters"].update(lr=-1), [], "bad.yaml: a: lr: expected a value >= 0"),
+        (lambda r: r[0]["parameters"].update(dataset="ntu61"), [], "bad.yaml: a: dataset: unknown 'ntu61'; known:"),
+        (lambda r: None, ["--jobs", "0"], "--jobs: expected an integer >= 1, got 0"),
+        (lambda r: None, ["--runs-root", "a_file"], "a_file is a file, not a folder"),
+        (lambda r: None, ["--runs-root", "a_file/runs"], "a_file is a file, not a folder"),
+    ],
+)
+def test_bad_plans_and_flags_are_refused_before_anything_is_written(data_root, tmp_path, skelnb, change, args, message):
+    "Each refusal: exit 2, one message naming the value, nothing written (no runs folder) by --dry-run or a run."
+    runs = [entry("a")]
+    change(runs)
+    plan = write_plan(tmp_path, "bad", runs, data_root)
+    (tmp_path / "a_file").write_text("not a folder")
+    for mode in (["--dry-run"], ["--quiet"]):
+        code, out, err = skelnb("run", plan, *mode, *args)
+        if "--runs-root" in args and mode == ["--dry-run"]:
+            continue  # a dry run writes nothing, so it does not need a writable runs folder
+        assert code == 2 and message in err and "Traceback" not in err, (mode, code, out, err)
+        assert not (tmp_path / "papermill_runs").exists()
+
+
+def test_yaml_syntax_error_and_report_out_are_refused(tmp_path, skelnb):
+    plan = tmp_path / "broken.yaml"
+    plan.write_text("plan: broken\nruns:\n  - name: a\n   notebook: pretrain\n")
+    code, out, err = skelnb("run", plan, "--dry-run")
+    assert code == 2 and f"{plan}:4: not valid YAML" in err, err
+    (tmp_path / "a_file").write_text("not a folder")
+    code, out, err = skelnb("report", "quickstart", "--out", tmp_path / "a_file" / "report")
+    assert code == 2 and "--out" in err and "a_file is a file, not a folder" in err, err
+
+
+def test_changed_parameters_rerun_the_entry_and_what_needs_it(data_root, tmp_path, skelnb):
+    "epochs 1 -> 2 resumes the same training; lr changed: another training, the old folder is moved aside."
+    report = dict(name="r", notebook="report", after=["p"])
+    report["parameters"] = dict(plan=str(tmp_path / "chg.yaml"), runs_root=str(tmp_path / "papermill_runs"))
+    plan = write_plan(tmp_path, "chg", [entry("p", epochs=1), report], data_root)
+    code, out, err = skelnb("run", plan, "--quiet")
+    assert code == 0 and "p: complete" in out and "r: complete" in out, out + err
+    base = tmp_path / "papermill_runs" / "chg"
+    assert json.loads((base / "p" / "parameters.json").read_text())["parameters"]["epochs"] == 1
+
+    write_plan(tmp_path, "chg", [entry("p", epochs=2), report], data_root)
+    code, out, err = skelnb("run", plan, "--dry-run")
+    lines = out.splitlines()
+    assert lines[0].startswith("p: would run [pretrain, gpus 1]; again: epochs: 1 -> 2; the same training: resumes")
+    assert lines[1] == (
+        "r: would run [report, gpus 1] after p; again: needs p, which changed; "
+        "moved aside: r.stale-<time>, r.stale-<time>.ipynb, r.stale-<time>.log"
+    )
+    code, out, err = skelnb("run", plan, "--quiet")
+    assert code == 0 and "p: complete" in out and "r: complete" in out, out + err
+    assert "resuming from" in (base / "p.log").read_text()
+    assert sorted(set(pd.read_csv(base / "p" / "steps.csv")["iteration"])) == list(range(1, 9))  # 4 steps an epoch
+    assert sorted(p.name.split(".stale-")[0] for p in base.glob("*.stale-*")) == ["r"] * 3  # folder, notebook, log
+    assert len(list((base / "p").glob("result.stale-*.json"))) == 1
+
+    write_plan(tmp_path, "chg", [entry("p", epochs=2, lr=0.01), report], data_root)
+    code, out, err = skelnb("run", plan, "--dry-run")
+    assert "again: lr: 0.05 -> 0.01; moved aside: p.stale-<time>, p.stale-<time>.ipynb, p.stale-<time>.log" in out
+    code, out, err = skelnb("run", plan, "--quiet")
+    assert code == 0 and "p: complete" in out, out + err
+    assert "starting from scratch" in (base / "p.log").read_text()
+    (stale,) = [p for p in base.glob("p.stale-*") if p.is_dir()]
+    assert (stale / "run.json").exists() and json.loads((base / "p" / "run.json").read_text())["parameters"][
+        "lr"
+    ] == 0.01
+    code, out, err = skelnb("run", plan, "--dry-run")
+    assert out.splitlines() == [
+        "p: complete (skipped) [pretrain, gpus 1]",
+        "r: complete (skipped) [report, gpus 1] after p",
+    ]
+
+
+def _runner(plan, cwd) -> subprocess.Popen:
+    "`skelnb run PLAN --quiet` as its own process, like one started in a terminal."
+    code = "import sys; from skelnb.cli import main; sys.exit(main())"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-c", code, "run", str(plan), "--quiet"], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def _wait_for_steps(path: Path, lines: int, proc, timeout: float = 300) -> None:
+    "Wait until steps.csv has more than `lines` lines (a row per metric and step): training is well under way."
+    end = time.time() + timeout
+    while time.time() < end and proc.poll() is None:
+        if path.exists() and len(path.read_text().splitlines()) > lines:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{path}: {lines} lines or fewer after {timeout} s; runner exit {proc.poll()}")
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_runner_stops_the_training_at_a_checkpoint(data_root, tmp_path, skelnb, signame):
+    "Ctrl-C or SIGTERM to `skelnb run`: checkpoint at the step reached, recorded interrupted, exit 128+n, no orphan."
+    import psutil
+
+    from skelnb.train import load_checkpoint, newest_checkpoint
+
+    long = entry("cut", epochs=500, trainer_params=dict(progress=False, checkpoint_every=1000, device="cpu"))
+    plan = write_plan(tmp_path, "sig", [long], data_root)
+    runner = _runner(plan, tmp_path)
+    base = tmp_path / "papermill_runs" / "sig"
+    _wait_for_steps(base / "cut" / "steps.csv", 40, runner)
+    code, out, err = skelnb("run", plan, "--quiet")  # a second runner on the same plan: refused, naming the first
+    assert code == 2 and f"is in use by another process (skelnb run sig; pid {runner.pid}" in err, err
+    children = psutil.Process(runner.pid).children(recursive=True)
+    assert any("ipykernel" in " ".join(p.cmdline()) for p in children)
+    runner.send_signal(getattr(signal, signame))
+    out, err = runner.communicate(timeout=300)
+    assert runner.returncode == 128 + getattr(signal, signame), out + err
+    assert "cut: interrupted (stopped by" in out and f"stopped by {signame}" in err, out + err
+    status = json.loads((base / "status.json").read_text())["cut"]
+    assert status["status"] == "interrupted" and status["signal"] == signame
+    steps = pd.read_csv(base / "cut" / "steps.csv")["iteration"]
+    state = load_checkpoint(newest_checkpoint(base / "cut" / "checkpoints"))
+    assert state["position"]["iteration"] == steps.max() >= 2  # saved at the point of interruption
+    assert f"{signame}: stopped at step {steps.max()}" in (base / "cut.log").read_text()
+    assert not (base / "cut" / "result.json").exists() and not (base / "cut" / ".skelnb.lock").exists()
+    alive = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [p.cmdline() for p in alive]
+    if signame == "SIGINT":  # run again with fewer epochs (an epochs-only change): resumes where it stopped
+        epochs = state["position"]["epoch"]
+        long["parameters"]["epochs"] = epochs
+        write_plan(tmp_path, "sig", [long], data_root)
+        code, out, err = skelnb("run", plan, "--quiet")
+        assert code == 0 and "cut: complete" in out, out + err
+        assert f"resuming from" in (base / "cut.log").read_text()
+        assert sorted(set(pd.read_csv(base / "cut" / "steps.csv")["iteration"])) == list(range(1, 4 * epochs + 1))
+
+
+@pytest.mark.slow
+def test_a_signal_reaches_every_rank_of_a_torchrun_entry(data_root, tmp_path):
+    "SIGTERM to `skelnb run` with a 2-process entry: both ranks stop together at a checkpoint, nothing left running."
+    import psutil
+
+    from skelnb.train import load_checkpoint, newest_checkpoint
+
+    long = entry(
+        "two", epochs=500, batch_size=8, trainer_params=dict(progress=False, checkpoint_every=1000, device="cpu")
+    )
+    long["gpus"] = 2
+    runner = _runner(write_plan(tmp_path, "two", [long], data_root), tmp_path)
+    base = tmp_path / "papermill_runs" / "two"
+    _wait_for_steps(base / "two" / "steps.csv", 40, runner)
+    children = psutil.Process(runner.pid).children(recursive=True)
+    runner.send_signal(signal.SIGTERM)
+    out, err = runner.communicate(timeout=300)
+    assert runner.returncode == 128 + signal.SIGTERM and "two: interrupted" in out, out + err
+    steps = pd.read_csv(base / "two" / "steps.csv")["iteration"]
+    state = load_checkpoint(newest_checkpoint(base / "two" / "checkpoints"))
+    assert state["position"]["iteration"] == steps.max() >= 2
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

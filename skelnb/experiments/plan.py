@@ -14,12 +14,14 @@ import yaml
 import skelnb
 
 from ..methods import method_parameters
-from ..train import PRESETS, TrainConfig
+from ..data.prepare import DATASETS, PIPELINES
+from ..train import PRESETS, TrainConfig, resolve
 
 # %% auto #0
-__all__ = ['ROOT', 'NOTEBOOKS', 'PLANS', 'PLAN_KEYS', 'ENTRY_KEYS', 'PAPER_KEYS', 'RUN_REF', 'Entry', 'Plan', 'notebook_path',
-           'notebook_parameters', 'plan_path', 'read_entry', 'references', 'substitute', 'dependencies',
-           'entry_parameters', 'check_method_parameters', 'topological_order', 'check_entry', 'load_plan']
+__all__ = ['ROOT', 'NOTEBOOKS', 'PLANS', 'PLAN_KEYS', 'ENTRY_KEYS', 'PAPER_KEYS', 'RUN_REF', 'NON_NEGATIVE', 'Entry', 'Plan',
+           'check_notebook_name', 'notebook_path', 'notebook_parameters', 'plan_path', 'read_entry', 'references',
+           'substitute', 'dependencies', 'entry_parameters', 'check_method_parameters', 'pretrain_arguments',
+           'check_parameter_values', 'topological_order', 'check_entry', 'load_plan']
 
 # %% ../../nbs/70_experiments.plan.ipynb #651d90f3
 ROOT = Path(skelnb.__file__).resolve().parents[1]  # the project: nbs/, papermill_runs/ beside skelnb/
@@ -59,9 +61,22 @@ class Plan:
         raise KeyError(f"{self.path}: no entry {name!r}; entries: {', '.join(e.name for e in self.runs)}")
 
 # %% ../../nbs/70_experiments.plan.ipynb #6c6bcc31
+def check_notebook_name(notebook) -> str:
+    "`notebook` when it is the bare name of a notebook of nbs/experiments/ (no folder, no `..`); else a clear error."
+    text = str(notebook)
+    if not text or Path(text).is_absolute() or ".." in text or "/" in text or "\\" in text:
+        raise ValueError(
+            f"notebook {text!r}: a plan runs only the experiment notebooks of {NOTEBOOKS}, "
+            "named without folder or suffix (e.g. pretrain)"
+        )
+    return text
+
+
 def notebook_path(notebook: str) -> Path:
     "nbs/experiments/<notebook>.ipynb, or a clear error listing the experiment notebooks."
-    path = NOTEBOOKS / f"{notebook}.ipynb"
+    path = NOTEBOOKS / f"{check_notebook_name(notebook)}.ipynb"
+    if path.exists() and not path.resolve().is_relative_to(NOTEBOOKS.resolve()):  # a link leading out
+        raise ValueError(f"notebook {notebook!r}: {path} leads outside {NOTEBOOKS}")
     if not path.exists():
         known = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
         raise ValueError(f"unknown notebook {notebook!r}; known: {', '.join(known)}")
@@ -110,6 +125,10 @@ def read_entry(raw, where: str) -> Entry:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw.get("notebook"):
         raise ValueError(f"{where}: an entry needs a `name` (string) and a `notebook`")
     where = f"{where} ({raw['name']})"
+    try:
+        check_notebook_name(raw["notebook"])
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
     if unknown := set(raw) - ENTRY_KEYS:
         raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(ENTRY_KEYS)}")
     params, after = raw.get("parameters") or {}, raw.get("after") or []
@@ -183,6 +202,41 @@ def check_method_parameters(params: dict, where: str) -> None:
         if key not in fields:
             raise ValueError(f"{where}: trainer_params.{key}: not a TrainConfig field ({', '.join(sorted(fields))})")
 
+# %% ../../nbs/70_experiments.plan.ipynb #d83a3b3e
+def pretrain_arguments(params: dict) -> tuple[str, dict]:
+    "(preset, `train` keyword arguments but `data` and `output`) of the pretrain notebook's parameters."
+    preset, method, encoder = params.get("preset") or "", params.get("method") or "", params.get("encoder") or ""
+    kwargs = dict(params.get("method_params") or {}) | dict(params.get("trainer_params") or {})
+    kwargs |= dict(stream=params.get("stream", "joint"), seed=params.get("seed", 0))
+    if preset:
+        for name, value in (("method", method), ("encoder", encoder)):
+            if value and value != PRESETS.get(preset, {}).get(name, value):
+                raise ValueError(f"{name}: {value!r} conflicts with preset {preset!r} ({PRESETS[preset][name]!r})")
+    else:
+        kwargs |= dict(method=method or "moco", encoder=encoder or "stgcn")
+    return preset, kwargs | {k: params[k] for k in ("epochs", "batch_size", "lr") if params.get(k)}
+
+
+NON_NEGATIVE = ("epochs", "batch_size", "lr", "temperature", "holdout_fraction", "knn_every", "seed")
+
+
+def check_parameter_values(notebook: str, params: dict, where: str) -> None:
+    "Fail naming the entry and the parameter on a value the notebook would refuse once running."
+    for key, known in (("dataset", DATASETS), ("target_dataset", DATASETS), ("pipeline", PIPELINES),
+                       ("target_pipeline", PIPELINES)):  # fmt: skip
+        if params.get(key) and params[key] not in known:
+            raise ValueError(f"{where}: {key}: unknown {params[key]!r}; known: {', '.join(known)}")
+    for key in NON_NEGATIVE:
+        value = params.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            raise ValueError(f"{where}: {key}: expected a value >= 0 (0: the default), got {value!r}")
+    if notebook == "pretrain":
+        try:
+            preset, kwargs = pretrain_arguments(params)
+            resolve(preset or None, **kwargs, data="(the entry's data)")  # the folder is checked when it runs
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{where}: {e}") from None
+
 # %% ../../nbs/70_experiments.plan.ipynb #e0bec6b5
 def topological_order(runs: list, where: str = "plan") -> list:
     "`runs` (Entries) so that every entry comes after the ones it needs; a cycle fails naming its entries."
@@ -215,12 +269,18 @@ def check_entry(plan: Plan, entry: Entry, where: str) -> None:
             raise ValueError(f"{where}: out is set by the runner (papermill_runs/<plan>/<name>/)")
     if entry.notebook == "pretrain":
         check_method_parameters(entry_parameters(plan, entry), where)
+    check_parameter_values(entry.notebook, entry_parameters(plan, entry), where)
 
 
 def load_plan(path_or_name) -> Plan:
     "The checked `Plan` of a file or of a name in papermill_runs/plans/."
     path = plan_path(path_or_name)
-    raw = yaml.safe_load(path.read_text())
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
     if not isinstance(raw, dict) or (unknown := set(raw) - PLAN_KEYS) or "runs" not in raw:
         raise ValueError(f"{path}: a plan is a mapping of {sorted(PLAN_KEYS)} with `runs`")
     if raw.get("plan", path.stem) != path.stem:

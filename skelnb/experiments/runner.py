@@ -5,37 +5,68 @@
 # %% ../../nbs/71_experiments.runner.ipynb #6833c818
 from __future__ import annotations
 
+import ast
+import contextlib
+import csv
 import dataclasses
 import datetime
+import hashlib
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
+from ..core import folder_lock, write_json
 from .plan import Entry, Plan, dependencies, entry_parameters, notebook_parameters, notebook_path
-from .plan import load_plan, substitute
+from .plan import load_plan, pretrain_arguments, substitute, topological_order
 
 # %% auto #0
-__all__ = ['Job', 'make_jobs', 'papermill_command', 'shell_command', 'now', 'write_status', 'start_job', 'finish_job',
-           'blocked_by', 'Batch', 'run_plan', 'select', 'summary', 'dry_run', 'print_commands']
+__all__ = ['PARAMETERS_FILE', 'fingerprint', 'Job', 'make_jobs', 'changes', 'trained_epochs', 'other_training', 'set_aside',
+           'record_parameters', 'papermill_command', 'shell_command', 'now', 'write_status', 'start_job', 'finish_job',
+           'blocked_by', 'Batch', 'run_plan', 'check_writable_folder', 'Interrupted', 'catch_signals',
+           'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select', 'summary', 'dry_run',
+           'print_commands']
 
 # %% ../../nbs/71_experiments.runner.ipynb #1f3e2478
+PARAMETERS_FILE = "parameters.json"  # in an entry's folder: what its outputs were made with
+
+
+def fingerprint(notebook: str, given: dict, needs: dict) -> str:
+    "sha256 of the notebook's name, its parameters as given and the fingerprints of the entries it `needs`."
+    text = json.dumps(dict(notebook=notebook, parameters=given, needs=needs), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclasses.dataclass
 class Job:
-    "One entry ready to run: its files and resolved parameters."
+    "One entry ready to run: its files, resolved parameters and their fingerprint."
 
     entry: Entry
     folder: Path  # the entry's output folder (`out`)
     notebook: Path  # the executed notebook
     log: Path
-    parameters: dict
+    parameters: dict  # as papermill gives them to the notebook
+    given: dict = dataclasses.field(default_factory=dict)  # as the plan gives them: `{run:NAME}` kept, no `out`
+    needs: dict = dataclasses.field(default_factory=dict)  # name -> fingerprint of each entry it needs
+    fingerprint: str = ""
+
+    @property
+    def record(self) -> dict | None:
+        "parameters.json of the folder: what its outputs were made with (None before the first run)."
+        path = self.folder / PARAMETERS_FILE
+        return json.loads(path.read_text()) if path.exists() else None
 
     @property
     def complete(self) -> bool:
-        return (self.folder / "result.json").exists()
+        "result.json written with the current parameters."
+        record = self.record or {}
+        return (self.folder / "result.json").exists() and record.get("fingerprint") == self.fingerprint
 
 
 def make_jobs(plan: Plan, runs_root="papermill_runs", data_root: str | None = None) -> dict:
@@ -43,17 +74,103 @@ def make_jobs(plan: Plan, runs_root="papermill_runs", data_root: str | None = No
     base = Path(runs_root).resolve() / plan.name
     folders = {e.name: base / e.name for e in plan.runs}
     jobs = {}
-    for e in plan.runs:
+    for e in topological_order(plan.runs):
         own = notebook_parameters(e.notebook)
-        params = substitute(entry_parameters(plan, e), folders, folders[e.name])
-        if "out" in own:
-            params["out"] = str(folders[e.name])
-        if "gpus" in own:
-            params["gpus"] = e.gpus
-        if data_root is not None and "data_root" in own:
-            params["data_root"] = data_root
-        jobs[e.name] = Job(e, folders[e.name], base / f"{e.name}.ipynb", base / f"{e.name}.log", params)
-    return jobs
+        given = {k: v for k, v in entry_parameters(plan, e).items() if k != "out"}
+        given |= ({"gpus": e.gpus} if "gpus" in own else {}) | ({"data_root": data_root} if data_root is not None
+                                                                  and "data_root" in own else {})  # fmt: skip
+        params = substitute(given, folders, folders[e.name]) | ({"out": str(folders[e.name])} if "out" in own else {})
+        needs = {d: jobs[d].fingerprint for d in dependencies(e)}
+        job = Job(e, folders[e.name], base / f"{e.name}.ipynb", base / f"{e.name}.log", params, given, needs)
+        job.fingerprint = fingerprint(e.notebook, given, needs)
+        jobs[e.name] = job
+    return {e.name: jobs[e.name] for e in plan.runs}
+
+# %% ../../nbs/71_experiments.runner.ipynb #fd7a2283
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        out |= _flat(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v}
+    return out
+
+
+def changes(job: Job) -> list:
+    "Why `job`'s outputs were not made with its current parameters ([] when they were, or there are none)."
+    record = job.record
+    if record is None:
+        return ["result.json has no record of its parameters"] if (job.folder / "result.json").exists() else []
+    if record.get("fingerprint") == job.fingerprint:
+        return []
+    old, new = _flat(record.get("parameters", {})), _flat(job.given)
+    why = [f"{k}: {old.get(k, '(unset)')!r} -> {new.get(k, '(unset)')!r}" for k in sorted(set(old) | set(new))
+           if old.get(k) != new.get(k)]  # fmt: skip
+    if record.get("notebook") != job.entry.notebook:
+        why.append(f"notebook: {record.get('notebook')!r} -> {job.entry.notebook!r}")
+    needs = record.get("needs", {})
+    why += [
+        f"needs {d}, which changed" for d in sorted(set(needs) | set(job.needs)) if needs.get(d) != job.needs.get(d)
+    ]
+    return why or ["its parameters changed"]
+
+# %% ../../nbs/71_experiments.runner.ipynb #baa6469d
+def trained_epochs(folder: Path) -> int:
+    "The epoch of the last step logged in `folder`/steps.csv (0 without one): how far its training went."
+    path = Path(folder) / "steps.csv"
+    rows = list(csv.DictReader(path.open())) if path.exists() else []
+    return int(float(rows[-1]["epoch"])) if rows else 0
+
+
+def other_training(job: Job, cwd) -> str | None:
+    "Why the pretraining in `job`'s folder is not the one its parameters resolve to, or None (it can resume)."
+    from skelnb.train import resolve, run_identity
+
+    path = job.folder / "run.json"
+    if job.entry.notebook != "pretrain" or not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    params = {k: ast.literal_eval(v) for k, v in notebook_parameters("pretrain").items()} | job.parameters
+    root = params["data_root"] or os.environ.get("SKELNB_DATA_ROOT") or "prepared"
+    data = Path(cwd, root, f"{params['dataset']}-{params['pipeline']}", params["split"], "train")
+    preset, kwargs = pretrain_arguments(params)
+    cfg, mparams = resolve(preset or None, **kwargs, data=str(data), output=str(job.folder))
+    old, new = saved.get("identity", {}).get("trainer", {}), run_identity(cfg, {})["trainer"]
+    why = [
+        f"trainer.{k}: {old.get(k)!r} -> {new.get(k)!r}"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+    ]
+    method = saved.get("identity", {}).get("method", {})
+    removed = set(((job.record or {}).get("parameters") or {}).get("method_params") or {}) - set(mparams)
+    why += [f"method.{k}: {method[k]!r} -> {v!r}" for k, v in mparams.items() if k in method and method[k] != v]
+    why += [f"method.{k}: no longer set" for k in sorted(removed)]
+    if (reached := trained_epochs(job.folder)) > cfg.epochs:
+        why.append(f"epochs: {cfg.epochs}, but it has trained into epoch {reached} (a training cannot be shortened)")
+    return "; ".join(why) or None
+
+
+def set_aside(job: Job, cwd, stamp: str | None = None, dry: bool = False) -> str | None:
+    "Move the outputs of `job`'s earlier parameters aside (`dry`: only say so); what was done, or None."
+    why, other = changes(job), other_training(job, cwd)
+    if not why and not other:
+        return None
+    stamp, reason = stamp or time.strftime("%Y%m%dT%H%M%S"), "; ".join(why or [f"another training: {other}"])
+    if job.entry.notebook == "pretrain" and (job.folder / "run.json").exists() and not other:
+        old, new = job.folder / "result.json", job.folder / f"result.stale-{stamp}.json"
+        if old.exists() and not dry:
+            old.rename(new)
+        return f"{job.entry.name}: {reason}; the same training: resumes in {job.folder}" + (
+            f" ({old.name} moved to {new.name})" if old.exists() or dry else "")  # fmt: skip
+    moves = [(p, p.with_name(p.name.replace(job.entry.name, f"{job.entry.name}.stale-{stamp}", 1)))
+             for p in (job.folder, job.notebook, job.log) if p.exists()]  # fmt: skip
+    for old, new in moves if not dry else []:
+        old.rename(new)
+    return f"{job.entry.name}: {reason}; moved aside: {', '.join(n.name for _, n in moves)}" if moves else None
+
+
+def record_parameters(job: Job) -> None:
+    "Write parameters.json into `job`'s folder: what its outputs are about to be made with."
+    write_json(job.folder / PARAMETERS_FILE, dict(fingerprint=job.fingerprint, notebook=job.entry.notebook,
+                                                  parameters=job.given, needs=job.needs))  # fmt: skip
 
 # %% ../../nbs/71_experiments.runner.ipynb #9752bf42
 def papermill_command(job: Job, cwd=None) -> list:
@@ -109,7 +226,9 @@ def start_job(job: Job, slots: list, cwd, threads: int | None = None) -> subproc
     if threads:  # parallel CPU jobs share the cores instead of each starting a thread per core
         env.setdefault("OMP_NUM_THREADS", str(threads))
     log = job.log.open("w")
-    proc = subprocess.Popen(papermill_command(job, cwd), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    proc = subprocess.Popen(  # its own session: a Ctrl-C in the terminal reaches the runner only, which relays it
+        papermill_command(job, cwd), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+    )
     log.close()  # the child holds its own descriptor
     return proc
 
@@ -155,6 +274,7 @@ class Batch:
     pending: list = dataclasses.field(default_factory=list)
     running: dict = dataclasses.field(default_factory=dict)  # name -> (Popen, slots taken, start time, start ISO)
     status: dict = dataclasses.field(default_factory=dict)  # name -> record
+    stop: list = dataclasses.field(default_factory=list)  # the signals received (their names)
 
     def __post_init__(self):
         self.pending, self.free = [self.jobs[n] for n in self.selected], list(self.slots)
@@ -164,28 +284,48 @@ class Batch:
         write_status(self.status_file, {name: record})
 
 
-def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_runs", data_root=None,
-             cwd=None, progress: bool = True, poll: float = 0.5) -> dict:  # fmt: skip
+def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_runs", data_root=None, cwd=None,
+             progress: bool = True, poll: float = 0.5, *, stop_timeout: float = 600) -> dict:  # fmt: skip
     "Run the plan's entries (or `only` those); {name: status record}. Failures are recorded, never raised."
     from tqdm.auto import tqdm
 
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
-    status_file = Path(runs_root).resolve() / plan.name / "status.json"
-    status_file.parent.mkdir(parents=True, exist_ok=True)
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise ValueError(f"--jobs: expected an integer >= 1, got {jobs!r}")
+    base = check_writable_folder(runs_root, what="--runs-root") / plan.name
     cwd = str(Path(cwd or os.getcwd()).resolve())
-    batch = Batch(plan, make_jobs(plan, runs_root, data_root), select(plan, only), _slots(gpus, jobs), cwd, status_file)
-    bar = tqdm(total=len(batch.pending), desc=plan.name, unit="run", disable=not progress)
-    try:
-        _loop(batch, bar, poll)
-    except BaseException:  # Ctrl-C or a crash of the runner: stop the papermill runs, record them as interrupted
-        for name, (proc, *_) in batch.running.items():
-            proc.terminate()
-            proc.wait()
-            batch.record(name, dict(status="failed", error="interrupted", end=now()))
-        raise
-    finally:
-        bar.close()
+    batch = Batch(plan, make_jobs(plan, runs_root, data_root), select(plan, only), _slots(gpus, jobs), cwd,
+                  base / "status.json")  # fmt: skip
+    with folder_lock(base, purpose=f"skelnb run {plan.name}"), catch_signals(batch.stop):
+        bar = tqdm(total=len(batch.pending), desc=plan.name, unit="run", disable=not progress)
+        try:
+            _loop(batch, bar, poll)
+        except BaseException:  # a crash of the runner (or Ctrl-C outside the main thread): stop the entries first
+            stop_running(batch, "SIGTERM", stop_timeout)
+            raise
+        finally:
+            bar.close()
+        if batch.stop:
+            stop_running(batch, batch.stop[0], stop_timeout)
+            raise Interrupted(batch.stop[0], batch.status)
     return batch.status
+
+# %% ../../nbs/71_experiments.runner.ipynb #ea427013
+def check_writable_folder(path, *, what: str) -> Path:
+    "`path`, absolute, when it is or can become a folder this process writes in; else an error naming it and the fix."
+    path = Path(path).absolute()
+    near = next(p for p in (path, *path.parents) if p.exists())
+    if not near.is_dir():
+        raise ValueError(f"{what} {path}: {near} is a file, not a folder; choose a folder")
+    try:
+        if not os.access(near, os.W_OK | os.X_OK):
+            raise PermissionError("read-only")
+        tempfile.TemporaryFile(dir=near).close()
+    except OSError as e:
+        raise ValueError(
+            f"{what} {path}: cannot write in {near} ({e.strerror or e}); choose a writable folder"
+        ) from None
+    return path
 
 # %% ../../nbs/71_experiments.runner.ipynb #36c3d6ad
 def _start_ready(batch: Batch) -> None:
@@ -193,7 +333,7 @@ def _start_ready(batch: Batch) -> None:
     for job in list(batch.pending):
         name, need = job.entry.name, job.entry.gpus if batch.slots[0] is not None else 1
         if job.complete:
-            batch.record(name, dict(status="skipped", reason="complete: result.json exists", end=now()))
+            batch.record(name, dict(status="skipped", reason="complete: result.json of these parameters", end=now()))
         elif reason := blocked_by(job, batch.jobs, batch.status, set(batch.selected)):
             batch.record(name, dict(status="blocked", reason=reason, end=now()))
         elif need > len(batch.slots):
@@ -202,6 +342,9 @@ def _start_ready(batch: Batch) -> None:
             taken, batch.free = batch.free[:need], batch.free[need:]
             cpu = batch.slots[0] is None and len(batch.slots) > 1
             threads = max(1, (os.cpu_count() or 1) // len(batch.slots)) if cpu else None
+            if moved := set_aside(job, batch.cwd):
+                print(moved, file=sys.stderr)
+            record_parameters(job)
             batch.running[name] = (start_job(job, taken, batch.cwd, threads), taken, time.time(), now())
         else:
             continue
@@ -210,7 +353,7 @@ def _start_ready(batch: Batch) -> None:
 
 def _loop(batch: Batch, bar, poll: float) -> None:
     "Until nothing is pending or running: start what is ready, record what has ended, show the counts."
-    while batch.pending or batch.running:
+    while (batch.pending or batch.running) and not batch.stop:
         before = (len(batch.status), len(batch.running))
         _start_ready(batch)
         for name, (proc, taken, started, start_time) in list(batch.running.items()):
@@ -229,6 +372,89 @@ def _loop(batch: Batch, bar, poll: float) -> None:
         elif before == (len(batch.status), len(batch.running)):  # nothing changed, nothing runs: would wait forever
             raise RuntimeError(f"{batch.plan.path}: {[j.entry.name for j in batch.pending]} wait for nothing")
 
+# %% ../../nbs/71_experiments.runner.ipynb #dfed1987
+class Interrupted(Exception):
+    "A batch stopped by a signal; `status` holds its records, the running entries' as interrupted."
+
+    def __init__(self, signal_name: str, status: dict):
+        self.signal, self.status = signal_name, status
+        super().__init__(f"stopped by {signal_name}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + signal.Signals[self.signal].value
+
+
+@contextlib.contextmanager
+def catch_signals(caught: list):
+    "While the block runs, SIGINT and SIGTERM append their name to `caught` (main thread only; elsewhere no change)."
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    on_signal = lambda signum, frame: caught.append(signal.Signals(signum).name)  # noqa: E731
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+def processes_under(pid: int) -> list:
+    "The live descendants of process `pid` (psutil.Process objects)."
+    import psutil
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def relay_signal(proc: subprocess.Popen, signum: int) -> None:
+    "Send `signum` to the process group of each kernel under papermill `proc`; none yet: stop papermill itself."
+    kernels = []
+    for p in processes_under(proc.pid):
+        with contextlib.suppress(Exception):
+            if "ipykernel" in " ".join(p.cmdline()):
+                kernels.append(p)
+    for k in kernels:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(os.getpgid(k.pid), signum)
+    if not kernels:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+
+# %% ../../nbs/71_experiments.runner.ipynb #696ea73a
+def stop_entry(proc: subprocess.Popen, signum: int, deadline: float) -> int:
+    "Relay `signum` to one running entry, wait for it until `deadline` (then kill it), kill what it leaves; exit code."
+    seen = {p.pid: p for p in processes_under(proc.pid)}
+    relay_signal(proc, signum)
+    while proc.poll() is None and time.time() < deadline:
+        seen |= {p.pid: p for p in processes_under(proc.pid)}  # ranks started late are stopped too
+        time.sleep(0.2)
+    if proc.poll() is None:
+        seen |= {p.pid: p for p in processes_under(proc.pid)}
+        proc.kill()
+    code = proc.wait()
+    for p in seen.values():  # a kernel or rank outliving papermill would be an orphan
+        with contextlib.suppress(Exception):
+            p.kill()
+    return code
+
+
+def stop_running(batch: Batch, signal_name: str, timeout: float) -> None:
+    "Stop every running entry with `signal_name` (see above) and record each: interrupted, unless it completed."
+    signum, deadline = signal.Signals[signal_name], time.time() + timeout
+    for name, (proc, taken, started, start_time) in list(batch.running.items()):
+        record = finish_job(batch.jobs[name], stop_entry(proc, signum, deadline), started, start_time)
+        if record["status"] != "complete":
+            record |= dict(
+                status="interrupted", signal=signal_name, error=f"stopped by {signal_name}; run again to resume"
+            )
+        batch.record(name, record)
+        batch.free += taken
+        del batch.running[name]
+
 # %% ../../nbs/71_experiments.runner.ipynb #71a69e72
 def select(plan: Plan, only=None) -> list:
     "The names to run, in the plan's dependency order."
@@ -243,23 +469,26 @@ def select(plan: Plan, only=None) -> list:
 def summary(status: dict) -> tuple[str, int]:
     "The batch's closing text (every failure and blocked entry listed) and its exit code (1 if any)."
     lines = [f"{name}: {rec['status']}" + (f" ({rec.get('error') or rec.get('reason')})" if rec["status"] in
-             ("failed", "blocked") else "") for name, rec in status.items()]  # fmt: skip
-    bad = [n for n, r in status.items() if r["status"] in ("failed", "blocked")]
+             ("failed", "blocked", "interrupted") else "") for name, rec in status.items()]  # fmt: skip
+    bad = [n for n, r in status.items() if r["status"] in ("failed", "blocked", "interrupted")]
     if bad:
         lines.append(f"{len(bad)} of {len(status)} entries did not complete: {', '.join(bad)}")
     return "\n".join(lines), int(bool(bad))
 
 # %% ../../nbs/71_experiments.runner.ipynb #f5aede71
-def dry_run(plan: Plan, only=None, runs_root="papermill_runs", data_root=None) -> str:
-    "One line per selected entry: complete (skipped) or would run, with what it needs."
-    jobs = make_jobs(plan, runs_root, data_root)
+def dry_run(plan: Plan, only=None, runs_root="papermill_runs", data_root=None, cwd=None) -> str:
+    "One line per selected entry: complete (skipped) or would run, with what it needs and why it runs again."
+    jobs, cwd = make_jobs(plan, runs_root, data_root), Path(cwd or os.getcwd()).resolve()
     lines = []
     for name in select(plan, only):
         job = jobs[name]
         state = "complete (skipped)" if job.complete else "would run"
         deps = dependencies(job.entry)
-        lines.append(f"{name}: {state} [{job.entry.notebook}, gpus {job.entry.gpus}]" +
-                     (f" after {', '.join(deps)}" if deps else ""))  # fmt: skip
+        line = f"{name}: {state} [{job.entry.notebook}, gpus {job.entry.gpus}]" + (
+            f" after {', '.join(deps)}" if deps else ""
+        )
+        why = None if job.complete else set_aside(job, cwd, "<time>", dry=True)
+        lines.append(line + (f"; again: {why.split(': ', 1)[1]}" if why else ""))
     return "\n".join(lines)
 
 
