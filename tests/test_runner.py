@@ -124,22 +124,31 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
 
 
 def test_killed_pretraining_resumes_from_its_checkpoint(data_root, tmp_path, skelnb):
-    "Killed after step 7 of 12 (checkpoints every 2 steps): failed; the next run resumes at step 6 and completes."
-    plan = write_plan(tmp_path, "resume", [entry("cut", epochs=3)], data_root)
-    code, out, err = skelnb("run", plan, "--quiet", env=dict(SKELNB_TRAIN_KILL_AT="7"))
-    assert code == 1 and "cut: failed" in out, out + err
+    "The training kernel killed (SIGKILL, from outside) after a checkpoint: failed; the next run resumes and completes."
+    import psutil
+
+    plan = write_plan(tmp_path, "resume", [entry("cut", epochs=500)], data_root)  # checkpoints every 2 steps
     base = tmp_path / "papermill_runs" / "resume"
+    runner = _runner(plan, tmp_path)
+    _wait_for_steps(base / "cut" / "steps.csv", 12, runner)  # past step 6 (2 metric rows a step at least)
+    kernels = [p for p in psutil.Process(runner.pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    assert len(kernels) == 1
+    kernels[0].kill()
+    out, err = runner.communicate(timeout=300)
+    assert runner.returncode == 1 and "cut: failed" in out, out + err
     assert not (base / "cut" / "result.json").exists()
     assert sorted(p.name for p in (base / "cut" / "checkpoints").glob("ckpt-*.pt"))
+    epochs = int(pd.read_csv(base / "cut" / "steps.csv")["epoch"].max()) + 1  # an epochs-only change: resumes
+    write_plan(tmp_path, "resume", [entry("cut", epochs=epochs)], data_root)
     code, out, err = skelnb("run", plan, "--quiet")
     assert code == 0 and "cut: complete" in out, out + err
     assert "resuming from" in (base / "cut.log").read_text()
     steps = pd.read_csv(base / "cut" / "steps.csv")
-    assert sorted(set(steps["iteration"])) == list(range(1, 13))
-    from skelnb.train import load_checkpoint, newest_checkpoint
+    assert sorted(set(steps["iteration"])) == list(range(1, 4 * epochs + 1))  # 16 samples / batch 4: 4 steps an epoch
+    from skelnb.checkpoint import load_checkpoint, newest_checkpoint
 
     state = load_checkpoint(newest_checkpoint(base / "cut" / "checkpoints"))
-    assert state["position"]["iteration"] == 12
+    assert state["position"]["iteration"] == 4 * epochs
 
 
 def test_print_commands_one_line_per_entry_in_dependency_order(data_root, tmp_path, skelnb):
@@ -298,7 +307,7 @@ def test_a_signal_to_the_runner_stops_the_training_at_a_checkpoint(data_root, tm
     "Ctrl-C or SIGTERM to `skelnb run`: checkpoint at the step reached, recorded interrupted, exit 128+n, no orphan."
     import psutil
 
-    from skelnb.train import load_checkpoint, newest_checkpoint
+    from skelnb.checkpoint import load_checkpoint, newest_checkpoint
 
     long = entry("cut", epochs=500, trainer_params=dict(progress=False, checkpoint_every=1000, device="cpu"))
     plan = write_plan(tmp_path, "sig", [long], data_root)
@@ -337,7 +346,7 @@ def test_a_signal_reaches_every_rank_of_a_torchrun_entry(data_root, tmp_path):
     "SIGTERM to `skelnb run` with a 2-process entry: both ranks stop together at a checkpoint, nothing left running."
     import psutil
 
-    from skelnb.train import load_checkpoint, newest_checkpoint
+    from skelnb.checkpoint import load_checkpoint, newest_checkpoint
 
     long = entry(
         "two", epochs=500, batch_size=8, trainer_params=dict(progress=False, checkpoint_every=1000, device="cpu")
