@@ -24,10 +24,11 @@ def read_result(folder: Path) -> dict | None:
 
 
 def entry_state(name: str, result: dict | None, batch: dict) -> str:
-    "done, failed or missing."
+    "done, failed, interrupted (stopped by a signal: run again to resume) or missing."
     if result is not None:
         return "done"
-    return "failed" if batch.get(name, {}).get("status") in ("failed", "blocked") else "missing"
+    status = batch.get(name, {}).get("status")
+    return {"failed": "failed", "blocked": "failed", "interrupted": "interrupted"}.get(status, "missing")
 
 
 def find_key(tree, key: str):
