@@ -214,6 +214,9 @@ def _add_evaluate(sub) -> None:
     a("--subset", choices=["balanced", "cmd"], default="balanced", help="semi: AimCLR's balanced or CMD's subset")
     a("--holdout-fraction", type=float, default=0.0, help="linear, finetune: training part held out and scored "
       "for fusion's weights (default 0.0)")  # fmt: skip
+    a("--standardize", choices=["none", "train", "batchnorm"], default="none", help="linear, semi: features "
+      "standardised before the classifier: train (the training set's mean and sd), batchnorm (non-affine, as MoCo "
+      "v3's probe); default none (the references)")  # fmt: skip
     a("--results", nargs="+", metavar="FOLDER", help="fusion: result folders (result.json + scores.npz)")
     a("--weights", default="heldout", help="fusion: default heldout; reference (chosen on the test set); w1,w2,...")
     a("--device", default="auto", help="auto (default: cuda when available, else cpu), cpu, cuda, cuda:1, ...")
@@ -248,10 +251,14 @@ def evaluation_source(args) -> tuple[str, dict]:
 def _unused_flags(args) -> list:
     "The flags given that `args.protocol` does not use (an error: nothing is silently ignored)."
     by_protocol = dict(
-        knn=("epochs", "lr", "recipe", "holdout_fraction"), semi=("k", "temperature", "holdout_fraction"),
-        transfer=("k", "temperature", "holdout_fraction"), linear=("k", "temperature"), finetune=("k", "temperature"),
+        knn=("epochs", "lr", "recipe", "holdout_fraction", "standardize"),
+        semi=("k", "temperature", "holdout_fraction"),
+        transfer=("k", "temperature", "holdout_fraction", "standardize"), linear=("k", "temperature"),
+        finetune=("k", "temperature", "standardize"),
     )  # fmt: skip
-    defaults = dict(k=[1], temperature=None, holdout_fraction=0.0, epochs=None, lr=None, recipe=None)
+    defaults = dict(
+        k=[1], temperature=None, holdout_fraction=0.0, epochs=None, lr=None, recipe=None, standardize="none"
+    )
     return [n for n in by_protocol[args.protocol] if getattr(args, n) != defaults[n]]
 
 # %% ../nbs/90_cli.ipynb #4105c367
@@ -298,6 +305,8 @@ def run_evaluation(args):
         common["recipe"] = None
     if args.protocol in ("linear", "finetune"):
         common["holdout_fraction"] = args.holdout_fraction
+    if args.protocol in ("linear", "semi") and args.standardize != "none":
+        common["standardize"] = args.standardize
     if args.protocol == "semi":
         common |= dict(fraction=args.fraction, subset=args.subset)
     return PROTOCOLS[args.protocol](source, train, test, **common)

@@ -78,6 +78,18 @@ def test_weighted_knn_and_linear_equal_the_api(setup, tmp_path):
     assert (tmp_path / "l" / "curves.png").is_file()
 
 
+def test_linear_standardize_equals_the_api_and_is_named_in_the_card(setup, tmp_path):
+    folders = ("--train", setup["train"], "--test", setup["test"])
+    for how in ("train", "batchnorm"):
+        assert cli("linear", "--checkpoint", setup["run"], *folders, *LINEAR, "--standardize", how, "--out",
+                   tmp_path / how) == 0  # fmt: skip
+        api = evaluate_linear(setup["run"], *folders[1::2], epochs=2, eval_every=1, lr=0.5, standardize=how)
+        saved = Result.load(tmp_path / how)
+        assert_same(saved, api)
+        assert saved.card["settings"]["standardize"] == how
+    assert cli("knn", "--checkpoint", setup["run"], *folders, "--standardize", "train", "--out", tmp_path / "k") == 2
+
+
 def test_semi_finetune_and_transfer_equal_the_api(setup, tmp_path):
     "One epoch each; without --recipe the protocol's default for the checkpoint's encoder (ST-GCN: hiclr-finetune)."
     folders = (setup["train"], setup["test"])
@@ -114,7 +126,7 @@ def test_fusion_equals_the_api(setup, tmp_path):
 
 FLAGS = """--checkpoint --reference-checkpoint --encoder --layout --encoder-args --train --test --data-root --dataset
 --pipeline --split --stream --recipe --k --temperature --seeds --epochs --lr --batch-size --eval-every --fraction
---subset --holdout-fraction --results --weights --device --out --no-figures""".split()
+--subset --holdout-fraction --standardize --results --weights --device --out --no-figures""".split()
 DEFAULTS = ["default 0.01", "default 1;", "default 0)", "default joint", "default xview", "default heldout",
             "hiclr 3.0", "halp 0.005", "hiclr-finetune 70", "cmd-finetune 0.01", "default 5)"]  # fmt: skip
 

@@ -97,7 +97,7 @@ def raw_floor_by_hand(folder: Path) -> float:
         n = int(frames[i]) if frames is not None else x.shape[1]
         t = np.linspace(0, n - 1, 32)
         y = np.stack([[np.interp(t, np.arange(n), x[c, :n, v]) for v in range(x.shape[2])] for c in range(3)])
-        y = y - y[:, :1]  # (C, V, 32) centred on joint 0, frame by frame
+        y = y - y[:, 2:3]  # (C, V, 32) centred on the layout's centre joint (nw_ucla: 2, spine_shoulder), per frame
         rows.append(y.transpose(1, 0, 2).ravel())
     assert meta["layout"] == "nw_ucla"
     return np.stack(rows), labels
@@ -111,12 +111,43 @@ def test_evaluate_knn_with_raw_floor_from_a_pretrain_run(ucla_root, tmp_path):
     card = result["card"]
     assert card["protocol"] == "knn" and len(card["checkpoint_sha256"]) == 64 and card["encoder"]["encoder"] == "stgcn"
     assert card["raw_floor"]["top1"] == result["metrics"]["raw_floor_top1"]
+    assert (
+        card["raw_floor"]["protocol"] == "knn"
+        and "centre joint (nw_ucla: spine_shoulder)" in card["raw_floor"]["definition"]
+    )
     assert (tmp_path / "confusion.png").exists() and (tmp_path / "tsne.png").exists()
     base = ucla_root / "nw-ucla-hiclr" / "xview"
     (xtr, ytr), (xte, yte) = raw_floor_by_hand(base / "train"), raw_floor_by_hand(base / "val")
     cos = (xte / np.linalg.norm(xte, axis=1, keepdims=True)) @ (xtr / np.linalg.norm(xtr, axis=1, keepdims=True)).T
     expected = 100 * float(np.mean(ytr[cos.argmax(1)] == yte))
     assert result["metrics"]["raw_floor_top1"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_evaluate_linear_with_standardisation_and_both_baselines(ucla_root, tmp_path):
+    "Linear evaluation, standardised features, and the random-init and raw baselines under the same protocol."
+    import torch
+
+    from skelnb.encoders import build_encoder
+    from skelnb.evaluate.baselines import raw_floor
+    from skelnb.evaluate.linear import evaluate_linear
+
+    short = dict(epochs=2, lr=0.1, batch_size=8)
+    result = evaluate(ucla_root, tmp_path, protocol="linear", checkpoint=str(ucla_root / "moco"), figures=False,
+                      standardize="train", raw_floor=True, init_baseline=True, seeds=[0, 1], **short)  # fmt: skip
+    card, metrics = result["card"], result["metrics"]
+    assert card["settings"]["standardize"] == "train" and card["settings"]["epochs"] == 2
+    floor, init = card["raw_floor"], card["init_baseline"]
+    assert floor["protocol"] == "linear" and floor["standardize"] == "train" and len(floor["runs"]) == 2
+    assert "standardised (train)" in floor["definition"] and metrics["raw_floor_top1"] == floor["top1"]
+    assert init["protocol"] == "linear" and metrics["init_top1"] == init["top1"] and "init_top1_sd" in metrics
+    base = ucla_root / "nw-ucla-hiclr" / "xview"
+    api_floor = raw_floor(base / "train", base / "val", protocol="linear", seeds=[0, 1], **short)
+    assert metrics["raw_floor_top1"] == pytest.approx(api_floor["top1"], abs=1e-9)
+    torch.manual_seed(0)
+    args = card["encoder"]["encoder_args"]
+    encoder = build_encoder("stgcn", num_class=card["data"]["train"]["num_classes"], layout="nw_ucla", **args)
+    api_init = evaluate_linear(encoder, base / "train", base / "val", seeds=[0, 1], standardize="train", **short)
+    assert metrics["init_top1"] == pytest.approx(api_init.metrics["top1"], abs=1e-9)
 
 
 def test_evaluate_trained_protocols_and_fusion(ucla_root, tmp_path):

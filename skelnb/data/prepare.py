@@ -27,9 +27,9 @@ from .store import SplitWriter, is_complete, load_split
 from . import ntu, pku, ucla, pipelines
 
 # %% auto #0
-__all__ = ['REFERENCE_BODIES', 'DATASETS', 'PIPELINES', 'RawSample', 'SampleError', 'SampleWarning', 'Unit', 'DatasetSpec',
-           'find_missing_list', 'register_dataset', 'get_dataset', 'file_dataset', 'process_sample', 'prepare',
-           'format_report']
+__all__ = ['REFERENCE_BODIES', 'DATASETS', 'PIPELINES', 'JOINT_NAMES_DOC', 'RawSample', 'SampleError', 'SampleWarning', 'Unit',
+           'DatasetSpec', 'find_missing_list', 'register_dataset', 'get_dataset', 'file_dataset', 'array_dataset',
+           'save_sequences', 'check_pipeline_joints', 'process_sample', 'prepare', 'format_report']
 
 # %% ../../nbs/17_data.prepare.ipynb #37a92381
 @dataclass
@@ -455,6 +455,121 @@ def file_dataset(name, layout, num_classes, benchmarks, pattern, read, split, ma
         partial(_file_read, read, split),
     )
 
+# %% ../../nbs/17_data.prepare.ipynb #58f4a2e7
+def _array_units(spec, raw_paths, options):
+    files = sorted({p for r in raw_paths for p in ([r] if r.is_file() else Path(r).rglob("*.npz"))}, key=str)
+    if not files:
+        raise FileNotFoundError(f"{spec.name}: no .npz files in {', '.join(map(str, raw_paths))}")
+    return [Unit(Path(f).stem, (str(f),)) for f in files], [], {}
+
+
+def _npz_arrays(path) -> dict:
+    "The arrays of the .npz `path`, loaded without pickle (an object array is an error naming its key)."
+    with np.load(path, allow_pickle=False) as z:
+        out = {}
+        for key in z.files:
+            try:
+                out[key] = z[key]
+            except ValueError as e:
+                raise SkeletonDataError(
+                    f"array {key!r} cannot be loaded without pickle ({e}); store the "
+                    f"sequences as 'frames' + 'lengths' (save_sequences)",
+                    path=path,
+                ) from None
+    return out  # fmt: skip
+
+
+def _sequences(z: dict, path) -> list:
+    "(bodies (T, M, V, 3) or a SkeletonDataError) per sequence of the arrays `z` of `path`."
+    if ("frames" in z) == ("data" in z) or not {"lengths", "labels"} <= set(z):
+        raise SkeletonDataError(f"needs 'lengths', 'labels' and one of 'frames', 'data'; has {sorted(z)}", path=path)
+    lengths, stacked = z["lengths"].astype(np.int64).reshape(-1), "frames" in z
+    x = z["frames"] if stacked else z["data"]
+    if x.ndim not in ((3, 4) if stacked else (4, 5)) or x.shape[-1] != 3:
+        raise SkeletonDataError(
+            f"{'frames' if stacked else 'data'} of shape {x.shape} is not "
+            f"{'(frames, [M,] V, 3)' if stacked else '(N, T_max, [M,] V, 3)'}",
+            path=path,
+        )
+    if len(z["labels"]) != len(lengths) or (not stacked and len(x) != len(lengths)):
+        raise SkeletonDataError(f"{len(lengths)} lengths, {len(z['labels'])} labels"
+                                + ("" if stacked else f", {len(x)} sequences"), path=path, field="lengths")  # fmt: skip
+    if stacked and lengths.sum() != len(x):
+        raise SkeletonDataError(f"lengths sum to {lengths.sum()} but 'frames' has {len(x)}", path=path, field="lengths")
+    labels = z["labels"].reshape(-1)
+    if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and (labels == np.round(labels)).all()):
+        raise SkeletonDataError(f"labels must be integers, got {labels.dtype} {labels[:5]}", path=path, field="labels")
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    out = []
+    for i, n in enumerate(lengths):
+        if n < 1 or (not stacked and n > x.shape[1]):
+            out.append(SkeletonDataError(f"length {n} outside 1..{'' if stacked else x.shape[1]}", path=path))
+            continue
+        seq = x[starts[i] : starts[i] + n] if stacked else x[i, :n]
+        out.append(np.asarray(seq if seq.ndim == 4 else seq[:, None], dtype=np.float32))
+    return out
+
+# %% ../../nbs/17_data.prepare.ipynb #dc406db8
+def _array_splits(z, split, spec, names, path) -> list[dict]:
+    "{benchmark: part} per sequence: from the rule `split(name)`, else from the arrays `split_{benchmark}`."
+    if split is not None:
+        rows = [split(n) for n in names]
+    else:
+        missing = [b for b in spec.benchmarks if f"split_{b}" not in z]
+        if missing:
+            raise SkeletonDataError(f"no split rule and no array {', '.join('split_' + b for b in missing)}", path=path)
+        rows = [{b: str(z[f"split_{b}"][i]) for b in spec.benchmarks} for i in range(len(names))]
+    for n, s in zip(names, rows):
+        if not isinstance(s, dict) or set(s) != set(spec.benchmarks) or set(s.values()) - {"train", "val"}:
+            raise SkeletonDataError(f"{n}: split {s!r} is not 'train' or 'val' per benchmark {spec.benchmarks}",
+                                    path=path, field="split")  # fmt: skip
+    return rows
+
+
+def _array_read(split, spec, unit, pipeline, options):
+    path = unit.paths[0]
+    z = _npz_arrays(path)
+    seqs = _sequences(z, path)
+    names = [str(n) for n in z["names"]] if "names" in z else [f"{unit.name}_{i:06d}" for i in range(len(seqs))]
+    if len(names) != len(seqs) or len(set(names)) != len(names):
+        raise SkeletonDataError(f"'names' must be {len(seqs)} unique names", path=path, field="names")
+    splits = _array_splits(z, split, spec, names, path)
+    labels = z["labels"].reshape(-1)
+    return [
+        SampleError(n, s) if isinstance(s, SkeletonDataError) else RawSample(n, int(y), s, p, source=path)
+        for n, s, y, p in zip(names, seqs, labels, splits)
+    ]
+
+
+def array_dataset(name, layout, num_classes, benchmarks, *, split=None, max_bodies: int = 1) -> DatasetSpec:
+    "The `DatasetSpec` of `.npz` files of many variable-length sequences each (see the table); `split(name)` optional."
+    return DatasetSpec(name, layout, num_classes, tuple(benchmarks), max_bodies, _array_units,
+                       partial(_array_read, split))  # fmt: skip
+
+
+def save_sequences(path, sequences, labels, *, names=None, splits: dict | None = None) -> Path:
+    "Write `sequences` ((T, V, 3) or (T, M, V, 3) each) with their labels as an `array_dataset` file ('frames' form)."
+    seqs = [np.asarray(s, dtype=np.float32) for s in sequences]
+    arrays = dict(frames=np.concatenate(seqs), lengths=np.array([len(s) for s in seqs]), labels=np.asarray(labels))
+    if names is not None:
+        arrays["names"] = np.asarray([str(n) for n in names])
+    arrays |= {f"split_{b}": np.asarray(parts) for b, parts in (splits or {}).items()}
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return Path(path)
+
+# %% ../../nbs/17_data.prepare.ipynb #55ad1c28
+JOINT_NAMES_DOC = "the 'Joint names' section of the skelnb.data.prepare documentation (nbs/17_data.prepare.ipynb)"
+
+
+def check_pipeline_joints(layout, pipeline: str) -> None:
+    "Fail unless `layout` names every joint `pipeline` needs; the error points to the joint-name documentation."
+    joints = pipelines.HICLR_JOINTS if pipeline == "hiclr" else pipelines.HALP_JOINTS
+    try:
+        get_layout(layout).require(joints, f"the {pipeline} pipeline")
+    except ValueError as e:
+        raise ValueError(f"{e}; map your joints to these names as {JOINT_NAMES_DOC} describes") from None
+
 # %% ../../nbs/17_data.prepare.ipynb #053ad553
 def process_sample(sample: RawSample, pipeline: str, layout: Layout, frames: int | None = None):
     "Run `pipeline` on one raw sample: `(data (3, T, V, M) float32, num_frames, raw length)`."
@@ -632,8 +747,7 @@ def _start(dataset, raw, pipeline, strict, options):
         register_layout(spec.layout)  # the prepared folders name it: make them open in this process
     if pipeline not in PIPELINES:
         raise ValueError(f"unknown pipeline {pipeline!r}: {' or '.join(PIPELINES)}")
-    joints = pipelines.HICLR_JOINTS if pipeline == "hiclr" else pipelines.HALP_JOINTS
-    spec.layout.require(joints, f"the {pipeline} pipeline")
+    check_pipeline_joints(spec.layout, pipeline)
     raw_paths = [Path(r) for r in ([raw] if isinstance(raw, (str, Path)) else raw)]
     for r in raw_paths:
         if not r.exists():

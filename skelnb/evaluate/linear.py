@@ -27,10 +27,11 @@ from skelnb.evaluate.core import (
 )
 
 # %% auto #0
-__all__ = ['MILESTONE_RULES', 'AUGMENTATIONS', 'FC_INITS', 'RECIPES', 'Recipe', 'get_recipe', 'lr_at', 'default_recipe',
-           'semi_subset', 'make_classifier', 'state_snapshot', 'check_unchanged', 'EvalData', 'open_eval_data',
-           'subset', 'holdout_positions', 'score', 'fit', 'last_and_best', 'train_transform', 'batch_features',
-           'feature_dim', 'linear_run', 'finetune_run', 'run_protocol', 'evaluate_linear', 'evaluate_finetune',
+__all__ = ['MILESTONE_RULES', 'AUGMENTATIONS', 'FC_INITS', 'RECIPES', 'STANDARDIZE', 'STANDARDIZE_EPS', 'Recipe', 'get_recipe',
+           'lr_at', 'default_recipe', 'semi_subset', 'make_classifier', 'check_standardize', 'TrainStandardizer',
+           'probe_head', 'state_snapshot', 'check_unchanged', 'EvalData', 'open_eval_data', 'subset',
+           'holdout_positions', 'score', 'fit', 'last_and_best', 'train_transform', 'batch_features', 'feature_dim',
+           'probe_run', 'linear_run', 'finetune_run', 'run_protocol', 'evaluate_linear', 'evaluate_finetune',
            'evaluate_semi', 'evaluate_transfer']
 
 # %% ../../nbs/62_evaluate.linear.ipynb #90e0e215
@@ -164,6 +165,42 @@ def make_classifier(in_features: int, num_classes: int, recipe: Recipe, generato
             fc.weight.uniform_(-bound, bound, generator=generator)
             fc.bias.uniform_(-bound, bound, generator=generator)
     return fc
+
+# %% ../../nbs/62_evaluate.linear.ipynb #0347e82f
+STANDARDIZE = ("none", "train", "batchnorm")
+STANDARDIZE_EPS = 1e-6  # the smallest sd divided by ("train"), BatchNorm's eps ("batchnorm")
+
+
+def check_standardize(standardize: str) -> str:
+    "`standardize` when it is one of `STANDARDIZE`; a clear error otherwise."
+    if standardize not in STANDARDIZE:
+        raise ValueError(f"standardize: {standardize!r} is not one of {', '.join(STANDARDIZE)}")
+    return standardize
+
+
+class TrainStandardizer(nn.Module):
+    "`(x - mean) / max(sd, eps)` with each dimension's mean and population sd over `features` (fixed buffers)."
+
+    def __init__(self, features: torch.Tensor, eps: float = STANDARDIZE_EPS):
+        super().__init__()
+        f = features.detach().double()
+        # float64: a float32 mean would shift a dimension of sd 1e-4 around 3.0 by 1e-3 of its sd
+        self.register_buffer("mean", f.mean(0))
+        self.register_buffer("scale", f.std(0, unbiased=False).clamp_min(eps))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x.double() - self.mean) / self.scale).to(x.dtype)
+
+
+def probe_head(fc: nn.Linear, standardize: str = "none", train_features=None) -> nn.Module:
+    "`fc` with the `standardize` step before it; `train_features` (N, D): the statistics of 'train'."
+    if check_standardize(standardize) == "none":
+        return fc
+    if standardize == "batchnorm":
+        return nn.Sequential(nn.BatchNorm1d(fc.in_features, affine=False, eps=STANDARDIZE_EPS), fc)
+    if train_features is None or len(train_features) == 0:
+        raise ValueError("standardize='train' needs the training features to compute their mean and sd")
+    return nn.Sequential(TrainStandardizer(train_features), fc)
 
 # %% ../../nbs/62_evaluate.linear.ipynb #efd84459
 def state_snapshot(module: nn.Module) -> dict:
@@ -304,6 +341,35 @@ def feature_dim(encoder, dataset, device="cpu") -> int:
         return batch_features(encoder.eval(), dataset, [0, min(1, len(dataset) - 1)], device=device).shape[1]
 
 # %% ../../nbs/62_evaluate.linear.ipynb #f45bda5b
+def probe_run(
+    recipe: Recipe,
+    generator,
+    batch_features,
+    labels,
+    test: Features,
+    *,
+    num_classes: int,
+    standardize="none",
+    stats=None,
+    holdout=None,
+    eval_every=5,
+    device="cpu",
+) -> tuple:
+    "(history, test scores, held-out scores or None, head): one classifier of `recipe` on `batch_features(p)`."
+    if standardize == "batchnorm" and len(labels) % recipe.batch_size == 1:
+        raise ValueError(
+            f"standardize='batchnorm': {len(labels)} training samples in batches of "
+            f"{recipe.batch_size} leave a last batch of one sample; choose another batch_size"
+        )
+    fc = make_classifier(test.features.shape[1], num_classes, recipe, generator)
+    head = probe_head(fc, standardize, stats).to(device)
+    evaluate = lambda: score(head, test.features, test.labels, device)  # noqa: E731
+    history, scores = fit(recipe, head, head.parameters(), labels, batch_features, evaluate, generator=generator,
+                          eval_every=eval_every, train_mode=None if standardize == "none" else head.train)  # fmt: skip
+    held = None if holdout is None else score(head, holdout.features, holdout.labels, device)[0]
+    return history, scores, held, head
+
+# %% ../../nbs/62_evaluate.linear.ipynb #8ecc7bcf
 def linear_run(
     encoder,
     data: EvalData,
@@ -316,11 +382,11 @@ def linear_run(
     holdout: Features | None = None,
     eval_every: int = 5,
     device="cpu",
+    standardize="none",
 ) -> tuple:
     "One seed of linear evaluation on the frozen `encoder`: (run, test scores, held-out scores or None, classifier)."
     g = torch.Generator().manual_seed(seed)
     encoder.eval()  # frozen: BatchNorm statistics and dropout as at evaluation
-    head = make_classifier(test.features.shape[1], data.num_classes, recipe, g).to(device)
     positions = np.asarray(positions)
     labels = torch.from_numpy(data.train.labels[positions].astype(np.int64))
     transform = train_transform(recipe)
@@ -333,11 +399,10 @@ def linear_run(
             with torch.no_grad():
                 return batch_features(encoder, data.train, positions[p.numpy()], transform, g, device)
 
-    evaluate = lambda: score(head, test.features, test.labels, device)  # noqa: E731
-    history, scores = fit(
-        recipe, head, head.parameters(), labels, features, evaluate, generator=g, eval_every=eval_every
-    )
-    held = None if holdout is None else score(head, holdout.features, holdout.labels, device)[0]
+    stats = None if train is None else train.features[torch.from_numpy(positions)]
+    history, scores, held, head = probe_run(recipe, g, features, labels, test, num_classes=data.num_classes,
+                                            standardize=standardize, stats=stats, holdout=holdout,
+                                            eval_every=eval_every, device=device)  # fmt: skip
     last, best = last_and_best(history)
     run = {"seed": seed, "train_samples": len(positions), "history": history, "last": last, "best": best}
     return run, scores, held, head
@@ -381,12 +446,13 @@ def finetune_run(encoder, data: EvalData, recipe: Recipe, seed: int, positions, 
         return _finetune_run(encoder, data, recipe, seed, positions, **kwargs)
 
 # %% ../../nbs/62_evaluate.linear.ipynb #156e0ceb
-def _linear_runs(encoder, data, recipe, seeds, choose, held, *, cache_features, eval_every, device):
+def _linear_runs(encoder, data, recipe, seeds, choose, held, *, cache_features, eval_every, device, standardize="none"):
     encoder.eval()
     snapshot = state_snapshot(encoder)
     test = extract_features(encoder, data.test, device=device)
     cached = bool(cache_features) and recipe.augmentation is None
-    train = extract_features(encoder, data.train, device=device) if cached else None
+    # 'train' standardisation takes its statistics from the training features (unaugmented) in every case
+    train = extract_features(encoder, data.train, device=device) if cached or standardize == "train" else None
     holdout = None
     if len(held):
         holdout = extract_features(encoder, subset(data.train, held), device=device)
@@ -402,6 +468,7 @@ def _linear_runs(encoder, data, recipe, seeds, choose, held, *, cache_features, 
             holdout=holdout,
             eval_every=eval_every,
             device=device,
+            standardize=standardize,
         )  # fmt: skip
         for s in seeds
     ]
@@ -440,18 +507,22 @@ def run_protocol(
     choose=None,
     load=None,
     settings=None,
+    standardize="none",
     **overrides,
 ) -> Result:
     "Run `protocol` with `recipe` (None: `default_recipe`) for every seed; `choose(labels, seed)`: a training subset."
     encoder, info = load_encoder(source, stream=stream, device=device, **(load or {}))
     recipe = get_recipe(recipe or default_recipe(protocol, info.get("encoder")), **overrides)
+    if check_standardize(standardize) != "none" and recipe.protocol != "linear":
+        raise ValueError(f"standardize={standardize!r}: only a frozen-encoder (linear) recipe, not {recipe.name!r}")
     data = open_eval_data(train_folder, test_folder, stream=stream, layout=info.get("layout"))
     seeds = [int(s) for s in ([seeds] if np.isscalar(seeds) else seeds)]
     keep, held = holdout_positions(data.train.labels, holdout_fraction, holdout_seed)
     choose_positions = (lambda s: keep) if choose is None else (lambda s: keep[choose(data.train.labels[keep], s)])
     if recipe.protocol == "linear":
         outs, cached = _linear_runs(encoder, data, recipe, seeds, choose_positions, held,
-                                    cache_features=cache_features, eval_every=eval_every, device=device)  # fmt: skip
+                                    cache_features=cache_features, eval_every=eval_every, device=device,
+                                    standardize=standardize)  # fmt: skip
     else:
         cached = False
         outs = [finetune_run(encoder, data, recipe, s, choose_positions(s), holdout=held, eval_every=eval_every,
@@ -465,7 +536,8 @@ def run_protocol(
         data={"train": data_card(train_folder), "test": data_card(test_folder)},
         **_card_settings(recipe, data, eval_every=eval_every, stream=stream, device=str(device),
                          holdout_fraction=holdout_fraction, holdout_seed=holdout_seed, holdout_samples=len(held),
-                         cached_features=cached, **(settings or {})),
+                         cached_features=cached, standardize=standardize,
+                         **(settings or {})),
     )  # fmt: skip
     return Result(
         protocol, card, runs,
@@ -503,6 +575,7 @@ def evaluate_linear(
     layout=None,
     reference=False,
     encoder_args=None,
+    standardize="none",
     **overrides,
 ) -> Result:
     "Linear evaluation: a new classifier on the frozen encoder's pooled features (protocol card: 'linear')."
@@ -510,7 +583,8 @@ def evaluate_linear(
     return run_protocol(
         "linear", source, train_folder, test_folder, recipe=recipe, seeds=seeds, stream=stream, device=device,
         eval_every=eval_every, holdout_fraction=holdout_fraction, holdout_seed=holdout_seed,
-        cache_features=cache_features, load=_load_args(encoder, layout, reference, encoder_args), **overrides,
+        cache_features=cache_features, load=_load_args(encoder, layout, reference, encoder_args),
+        standardize=standardize, **overrides,
     )  # fmt: skip
 
 # %% ../../nbs/62_evaluate.linear.ipynb #7588fe9d
