@@ -511,7 +511,7 @@ AGREED = {  # the experiment notebooks' parameters as agreed (/tmp/iss/interface
     "method_params trainer_params knn_every",
     "evaluate": "data_root dataset pipeline split stream out protocol checkpoint reference_checkpoint encoder "
     "encoder_params recipe k temperature seeds epochs lr batch_size fraction subset holdout_fraction target_dataset "
-    "target_pipeline target_split device figures raw_floor",
+    "target_pipeline target_split device figures standardize raw_floor init_baseline",
     "fusion": "results weights out",
 }
 
