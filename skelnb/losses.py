@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['HIERARCHY_SIMILARITIES', 'contrastive_logits', 'info_nce', 'hierarchy_term', 'HiclrLoss', 'hiclr_loss',
-           'nnm_info_nce', 'cmd_loss']
+           'hierarchy_kl', 'nnm_info_nce', 'cmd_loss']
 
 # %% ../nbs/40_losses.ipynb #5aee99f4
 def _check_embeddings(q: torch.Tensor, k: torch.Tensor | None = None, queue: torch.Tensor | None = None):
@@ -70,6 +70,7 @@ class HiclrLoss(NamedTuple):
     total: torch.Tensor
     info: torch.Tensor
     hierarchy: tuple[torch.Tensor, ...]
+    logits: tuple[torch.Tensor, ...] = ()  # each view's logits, detached (for metrics such as `hierarchy_kl`)
 
 
 def hiclr_loss(queries, key, queue, temperature: float = 0.07, sim: str = "kl", weight: float = 0.5) -> HiclrLoss:
@@ -78,7 +79,14 @@ def hiclr_loss(queries, key, queue, temperature: float = 0.07, sim: str = "kl", 
     logits = [contrastive_logits(z, key, queue, temperature) for z in views]
     info = F.cross_entropy(logits[0], torch.zeros(len(logits[0]), dtype=torch.long, device=logits[0].device))
     hierarchy = tuple(hierarchy_term(logits[i], logits[i - 1], sim) for i in range(1, len(views)))
-    return HiclrLoss(info + weight * sum(hierarchy), info, hierarchy)
+    return HiclrLoss(info + weight * sum(hierarchy), info, hierarchy, tuple(z.detach() for z in logits))
+
+
+@torch.no_grad()
+def hierarchy_kl(logits) -> list[torch.Tensor]:
+    "KL(p_{i-1} ‖ p_i) of consecutive views' logits, batch means: the 'kl' hierarchy terms less their targets' entropy."
+    log_p = [z.detach().to(torch.promote_types(z.dtype, torch.float32)).log_softmax(-1) for z in logits]
+    return [(log_p[i - 1].exp() * (log_p[i - 1] - log_p[i])).sum(-1).mean() for i in range(1, len(log_p))]
 
 # %% ../nbs/40_losses.ipynb #03c8de19
 def nnm_info_nce(queries, key, queue, temperature: float = 0.07, topk: int = 1) -> torch.Tensor:

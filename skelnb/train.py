@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import inspect
 import json
 import math
 import signal
@@ -42,11 +43,12 @@ from skelnb.distributed import (
 from .methods import build_method, method_parameters
 
 # %% auto #0
-__all__ = ['PRESETS', 'RUN_ONLY', 'TrainConfig', 'resolve', 'check_config', 'learning_rate', 'epoch_batches', 'run_identity',
-           'identity_differences', 'build_run', 'make_optimizer', 'git_commit', 'check_run_folder', 'write_run_json',
-           'open_log', 'MetricsLog', 'scalars', 'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step',
-           'check_output', 'start_run', 'run_epoch', 'exit_code', 'agree_on_stop', 'finish_epoch', 'train',
-           'add_train_arguments', 'main', 'train_from_args']
+__all__ = ['PRESETS', 'RUN_ONLY', 'COLLAPSE_COSINE', 'COLLAPSE_STEPS', 'COLLAPSE_MEASURES', 'TrainConfig', 'resolve',
+           'check_config', 'learning_rate', 'epoch_batches', 'run_identity', 'identity_differences', 'build_run',
+           'make_optimizer', 'git_commit', 'check_run_folder', 'write_run_json', 'open_log', 'MetricsLog', 'scalars',
+           'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step', 'check_output', 'start_run', 'collapse_warning',
+           'run_epoch', 'exit_code', 'agree_on_stop', 'finish_epoch', 'finish_steps', 'steps_spent', 'epoch_means',
+           'call_hook', 'train', 'add_train_arguments', 'main', 'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
 @dataclasses.dataclass
@@ -58,6 +60,7 @@ class TrainConfig:
     encoder: str = "stgcn"
     stream: str = "joint"  # the stream the method trains on (methods with a `stream` parameter)
     epochs: int = 100
+    max_steps: int = 0  # > 0: stop after this many optimiser steps in all (mid-epoch allowed)
     batch_size: int = 128  # global batch (all processes, one optimiser step)
     optimizer: str = "sgd"
     lr: float = 0.1
@@ -127,7 +130,7 @@ def check_config(cfg: TrainConfig) -> None:
     for name in positive:
         if not (isinstance(getattr(cfg, name), int) and getattr(cfg, name) >= 1):
             raise ValueError(f"{name}: expected an integer >= 1, got {getattr(cfg, name)!r}")
-    for name in ("checkpoint_every", "checkpoint_every_steps", "hook_every", "lr_base_batch"):
+    for name in ("max_steps", "checkpoint_every", "checkpoint_every_steps", "hook_every", "lr_base_batch"):
         if not (isinstance(getattr(cfg, name), int) and getattr(cfg, name) >= 0):
             raise ValueError(f"{name}: expected an integer >= 0, got {getattr(cfg, name)!r}")
     if not cfg.lr > 0:
@@ -156,7 +159,8 @@ def learning_rate(cfg: TrainConfig, epoch: int, step: int, steps_per_epoch: int)
     if cfg.warmup_epochs and position < cfg.warmup_epochs:
         return base * (position + 1 / steps_per_epoch) / cfg.warmup_epochs
     if cfg.schedule == "cosine":
-        span = max(cfg.epochs - cfg.warmup_epochs, 1e-9)
+        length = min(cfg.epochs, cfg.max_steps / steps_per_epoch) if cfg.max_steps else cfg.epochs  # the run's end
+        span = max(length - cfg.warmup_epochs, 1e-9)
         return base * 0.5 * (1 + math.cos(math.pi * (position - cfg.warmup_epochs) / span))
     return base * cfg.gamma ** sum(epoch > m for m in cfg.milestones)
 
@@ -173,6 +177,7 @@ def epoch_batches(n: int, epoch: int, seed: int, batch: int, rank: int = 0, worl
 # %% ../nbs/50_train.ipynb #6eb4c8a3
 RUN_ONLY = (
     "epochs",
+    "max_steps",
     "output",
     "checkpoint_every",
     "checkpoint_every_steps",
@@ -186,8 +191,10 @@ RUN_ONLY = (
 
 def run_identity(cfg: TrainConfig, hparams: dict) -> dict:
     "The parameters a resume must share: the trainer's (less `RUN_ONLY`) and the method's resolved `hparams`."
-    only = set(RUN_ONLY) - ({"epochs"} if cfg.schedule == "cosine" else set())  # the cosine spans the whole run
+    only = set(RUN_ONLY) - ({"epochs", "max_steps"} if cfg.schedule == "cosine" else set())  # it spans the run
     trainer = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in only}
+    if not trainer.get("max_steps", 1):  # no step budget: the identity of a run that had no such parameter
+        del trainer["max_steps"]
     trainer["milestones"] = list(trainer["milestones"])
     trainer["data"] = str(Path(trainer["data"]).resolve())
     return json.loads(json.dumps({"trainer": trainer, "method": hparams}, default=str))
@@ -353,6 +360,8 @@ class Run:
     iteration: int = 0
     epoch_sums: dict = dataclasses.field(default_factory=dict)
     stop: str | None = None  # the signal that asked the run to stop
+    collapsed_steps: int = 0  # consecutive steps whose queries were collapsed (`watch_collapse`)
+    collapse_warned: bool = False
 
 # %% ../nbs/50_train.ipynb #283b7eb8
 def capture(run: Run) -> dict:
@@ -498,16 +507,40 @@ def start_run(cfg: TrainConfig, mparams: dict, resume, held: contextlib.ExitStac
         write_run_json(folder, cfg, identity, world, resume)  # 'auto' without a checkpoint: afresh
     return run, dataset, device
 
+# %% ../nbs/50_train.ipynb #ed4dcdb1
+COLLAPSE_COSINE, COLLAPSE_STEPS = 0.99, 20
+COLLAPSE_MEASURES = ("query_cosine", "query_std", "pos_sim", "neg_sim")
+
+
+def collapse_warning(run: Run, values: dict) -> str | None:
+    "Count the steps whose largest `query_cosine*` of `values` exceeds 0.99; the warning, once, at the 20th in a row."
+    cosines = {k: v for k, v in values.items() if k.startswith("query_cosine")}
+    if not cosines:
+        return None
+    name, value = max(cosines.items(), key=lambda item: item[1])
+    run.collapsed_steps = run.collapsed_steps + 1 if value > COLLAPSE_COSINE else 0
+    if run.collapse_warned or run.collapsed_steps < COLLAPSE_STEPS:
+        return None
+    run.collapse_warned = True
+    size = getattr(run.method, "queue_size", None)
+    floor = f"ln(K+1) = {math.log(size + 1):.2f} for K = {size}" if size else "ln(K+1)"
+    return (
+        f"warning: the embedding has collapsed: {name} = {value:.4f} (mean cosine between the batch's normalised "
+        f"queries) has been above {COLLAPSE_COSINE} for {COLLAPSE_STEPS} steps in a row, at step {run.iteration}. "
+        f"Every query points one way: the queue fills with identical keys, the logits become uniform and each "
+        f"InfoNCE heads to {floor} (HiCLR's total to twice that); the features will not separate the classes."
+    )
+
 # %% ../nbs/50_train.ipynb #ec1b9c5c
-def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: MetricsLog | None, bar) -> None:
-    "Train from `run`'s position to the end of its epoch (or until a signal asks to stop)."
+def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: MetricsLog | None, bar) -> bool:
+    "Train from `run`'s position to the end of its epoch, a signal or `max_steps`; whether the epoch was completed."
     cfg, micro_batch = run.cfg, run.cfg.batch_size // run.world // run.cfg.accumulate
     run.method.set_epoch(run.epoch)
     batches = epoch_batches(len(dataset), run.epoch, cfg.seed, micro_batch, run.rank, run.world)
     steps = len(batches) // cfg.accumulate
     if steps == 0:
         raise ValueError(f"{cfg.data}: {len(dataset)} samples, fewer than one batch of {cfg.batch_size}")
-    while run.step < steps and run.stop is None:
+    while run.step < steps and run.stop is None and not steps_spent(run):
         t = time.perf_counter()
         lr = learning_rate(cfg, run.epoch, run.step, steps)
         micro = batches[run.step * cfg.accumulate : (run.step + 1) * cfg.accumulate]
@@ -516,6 +549,9 @@ def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: Met
         run.step, run.iteration = run.step + 1, run.iteration + 1
         agree_on_stop(run, device)
         values |= dict(lr=lr, samples_per_s=cfg.batch_size / seconds, data_wait=wait / seconds)
+        warning = collapse_warning(run, values)
+        if warning is not None and run.rank == 0:
+            print(warning, file=sys.stderr)
         for k, v in values.items():
             run.epoch_sums[k] = run.epoch_sums.get(k, 0.0) + v
         run.epoch_sums["steps"] = run.epoch_sums.get("steps", 0) + 1
@@ -526,6 +562,7 @@ def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: Met
             bar.set_postfix(epoch=run.epoch, loss=f"{values['loss']:.4f}")
         if cfg.checkpoint_every_steps and run.iteration % cfg.checkpoint_every_steps == 0:
             checkpoint(run)
+    return run.step >= steps
 
 # %% ../nbs/50_train.ipynb #baf06ce5
 def _on_signal(run: Run):
@@ -553,14 +590,47 @@ def agree_on_stop(run: Run, device: torch.device) -> None:
 
 def finish_epoch(run: Run, log: MetricsLog | None, hook) -> None:
     "Epoch-end work: the epoch's means, the epoch checkpoint and the hook; moves the position to the next epoch."
-    cfg, epoch, sums = run.cfg, run.epoch, run.epoch_sums
+    cfg, epoch, means = run.cfg, run.epoch, epoch_means(run.epoch_sums)
     if log is not None:
-        log.write("epochs", dict(epoch=epoch), {k: v / sums["steps"] for k, v in sums.items() if k != "steps"})
+        log.write("epochs", dict(epoch=epoch), means)
     run.epoch, run.step, run.epoch_sums = epoch + 1, 0, {}
-    if (cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0) or epoch == cfg.epochs:
+    if (cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0) or epoch == cfg.epochs or steps_spent(run):
         checkpoint(run)
-    if hook is not None and cfg.hook_every and epoch % cfg.hook_every == 0 and run.rank == 0:
-        hook(encoder=run.method.encoder_q, epoch=epoch, folder=run.folder)
+    _end_of(run, epoch, means, hook, epoch % max(cfg.hook_every, 1) == 0 or steps_spent(run))
+
+
+def finish_steps(run: Run, log: MetricsLog | None, hook) -> None:
+    "The end of a run whose `max_steps` fell mid-epoch: the partial epoch's means, a checkpoint there, the hook."
+    means = epoch_means(run.epoch_sums)
+    if log is not None:
+        log.write("epochs", dict(epoch=run.epoch), means)  # replaced by the whole epoch's if a longer run resumes
+    checkpoint(run)
+    _end_of(run, run.epoch, means, hook, True)
+
+# %% ../nbs/50_train.ipynb #8feb8546
+def steps_spent(run: Run) -> bool:
+    "Whether the run has taken its `max_steps` optimiser steps (never without a step budget)."
+    return bool(run.cfg.max_steps) and run.iteration >= run.cfg.max_steps
+
+
+def epoch_means(sums: dict) -> dict:
+    "The means over the epoch's steps of the summed metrics `sums` (with their count `steps`)."
+    return {k: v / sums["steps"] for k, v in sums.items() if k != "steps"}
+
+
+def call_hook(hook, **kwargs):
+    "`hook(**kwargs)` without the keywords it does not take (a `hook(encoder, epoch, folder)` keeps working)."
+    params = inspect.signature(hook).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    return hook(**kwargs)
+
+
+def _end_of(run: Run, epoch: int, means: dict, hook, due: bool) -> None:
+    "The hook (rank 0, when `due`) with the encoder, the epoch, the folder and the epoch's collapse measures."
+    if hook is not None and run.cfg.hook_every and due and run.rank == 0:
+        collapse = {k: v for k, v in means.items() if k.startswith(COLLAPSE_MEASURES)}
+        call_hook(hook, encoder=run.method.encoder_q, epoch=epoch, folder=run.folder, collapse=collapse)
 
 # %% ../nbs/50_train.ipynb #3886c434
 def train(preset: str | None = None, method_params: dict | None = None, resume="auto", hook=None, **kwargs) -> Run:
@@ -579,6 +649,8 @@ def train(preset: str | None = None, method_params: dict | None = None, resume="
 def _loop(run: Run, dataset: SkeletonDataset, device: torch.device, hook) -> None:
     "The epochs of `train` from `run`'s position, with its logs, progress bar and signal handlers."
     cfg = run.cfg
+    if steps_spent(run):  # nothing left (opening the logs would cut the last, partial epoch's row)
+        return
     log = MetricsLog(run.folder, run.iteration, run.epoch) if run.rank == 0 else None
     bar = None
     if run.rank == 0 and cfg.progress:
@@ -588,10 +660,10 @@ def _loop(run: Run, dataset: SkeletonDataset, device: torch.device, hook) -> Non
     main = __import__("threading").current_thread() is __import__("threading").main_thread()
     old = {s: signal.signal(s, _on_signal(run)) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
-        while run.epoch <= cfg.epochs and run.stop is None:
-            run_epoch(run, dataset, device, log, bar)
+        while run.epoch <= cfg.epochs and run.stop is None and not steps_spent(run):
+            completed = run_epoch(run, dataset, device, log, bar)
             if run.stop is None:
-                finish_epoch(run, log, hook)
+                (finish_epoch if completed else finish_steps)(run, log, hook)
             agree_on_stop(run, device)
         if run.stop is not None:  # a signal: save where the run stands (mid-epoch or between epochs)
             checkpoint(run)

@@ -13,7 +13,18 @@ from conftest import run, run_two_processes, train
 # Queue of 8, 3 keys a step: the warm-up of 2·8 + 1 = 17 keys ends with step 6 (18 keys), which triggers the first fit.
 TINY = dict(layout="nw_ucla", queue_size=8, num_prototypes=3, prototype_keys=6, prototype_every=3, num_positives=10)
 TINY |= dict(halp_start_epoch=1, encoder_args=dict(hidden_size=8, num_layers=1))
-KEYS = ["generated", "halp", "info", "kept_fraction", "loss", "neg_sim", "pos_sim", "refit"]
+KEYS = [
+    "generated",
+    "halp",
+    "info",
+    "kept_fraction",
+    "loss",
+    "neg_sim",
+    "pos_sim",
+    "query_cosine",
+    "query_std",
+    "refit",
+]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -44,7 +44,18 @@ def test_steps_give_finite_losses(batch, strong, stream):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     for step in range(2):
         out = model.training_step(batch, torch.Generator().manual_seed(step))
-        assert sorted(out) == ["hierarchy_1", "hierarchy_2", "info", "loss", "neg_sim", "pos_sim"]
+        assert sorted(out) == [
+            "hierarchy_1",
+            "hierarchy_2",
+            "hierarchy_kl_1",
+            "hierarchy_kl_2",
+            "info",
+            "loss",
+            "neg_sim",
+            "pos_sim",
+            "query_cosine",
+            "query_std",
+        ]
         assert all(v.isfinite() for v in out.values())
         optimizer.zero_grad()
         out["loss"].backward()
@@ -137,6 +148,8 @@ def test_every_paper_setting_is_a_parameter_setting(batch):
         "loss",
         "neg_sim",
         "pos_sim",
+        "query_cosine",
+        "query_std",
     ]
 
 

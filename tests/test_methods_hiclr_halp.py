@@ -14,7 +14,7 @@ ENCODER = dict(hidden_channels=4, hidden_dim=16, dropout=0.0)
 TINY = dict(layout="nw_ucla", queue_size=8, num_prototypes=3, prototype_keys=6, prototype_every=3, num_positives=10)
 TINY |= dict(halp_start_epoch=1, encoder_args=ENCODER)
 KEYS = ["generated", "halp", "hierarchy_1", "hierarchy_2", "info", "kept_fraction", "loss", "neg_sim", "pos_sim"]
-KEYS = sorted(KEYS + ["refit"])
+KEYS = sorted(KEYS + ["hierarchy_kl_1", "hierarchy_kl_2", "query_cosine", "query_std", "refit"])
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

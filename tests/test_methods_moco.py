@@ -40,7 +40,7 @@ def test_steps_give_finite_losses(batch, encoder, views, stream):
     moco = tiny_moco(encoder, view_augmentation=views, stream=stream)
     for step in range(2):
         out = moco.training_step(batch, torch.Generator().manual_seed(step))
-        assert sorted(out) == ["info", "loss", "neg_sim", "pos_sim"]
+        assert sorted(out) == ["info", "loss", "neg_sim", "pos_sim", "query_cosine", "query_std"]
         assert all(v.isfinite() for v in out.values())
         out["loss"].backward()
     assert (moco.iterations.item(), moco.samples_seen.item()) == (2, 6)
@@ -80,13 +80,15 @@ def test_key_encoder_changes_only_by_momentum(batch):
     assert any(not torch.equal(a, b) for a, b in zip(q, moco.encoder_q.parameters()))
 
 
-@pytest.mark.parametrize("key_init", ["copy", "reference"])
-def test_key_init(key_init):
-    moco = tiny_moco(key_init=key_init)
+@pytest.mark.parametrize("encoder_init", ["default", "reference"])
+@pytest.mark.parametrize("key_init", ["copy", "redraw"])
+def test_key_init(encoder_init, key_init):
+    moco = tiny_moco(encoder_init=encoder_init, key_init=key_init)
     pairs = list(zip(moco.encoder_q.parameters(), moco.encoder_k.parameters(), strict=True))
     assert all(not k.requires_grad for _, k in pairs)
     same = all(torch.equal(q, k) for q, k in pairs)
     assert same == (key_init == "copy")
+    assert (moco.hparams["encoder_init"], moco.hparams["key_init"]) == (encoder_init, key_init)
 
 
 def test_state_dict_round_trip_restores_the_next_step(batch):
@@ -122,6 +124,8 @@ def test_bad_parameters_are_named():
         (dict(stream="bones"), "stream"),
         (dict(view_augmentation="simclr"), "view_augmentation"),
         (dict(key_init="clone"), "key_init"),
+        (dict(key_init="reference"), "key_init"),
+        (dict(encoder_init="normal"), "encoder_init"),
     ]:
         with pytest.raises(ValueError, match=name):
             MoCo(**kw)

@@ -507,8 +507,8 @@ def test_plans_load_with_the_runner():
 
 
 AGREED = {  # the experiment notebooks' parameters as agreed (/tmp/iss/interfaces.md): plans are written against them
-    "pretrain": "data_root dataset pipeline split out preset method encoder stream epochs batch_size lr seed gpus "
-    "method_params trainer_params knn_every",
+    "pretrain": "data_root dataset pipeline split out preset method encoder stream epochs max_steps batch_size lr seed "
+    "gpus method_params trainer_params knn_every",
     "evaluate": "data_root dataset pipeline split stream out protocol checkpoint reference_checkpoint encoder "
     "encoder_params recipe k temperature seeds epochs lr batch_size fraction subset holdout_fraction target_dataset "
     "target_pipeline target_split device figures standardize raw_floor init_baseline",

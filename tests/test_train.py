@@ -668,3 +668,43 @@ def test_refusals_name_the_value_and_the_fix(ucla, tmp_path, capsys):
         p.write_bytes(b"broken")
     assert main(["pretrain", *line, "--epochs", "2"]) == 2
     assert "every checkpoint is broken (ckpt-000000004.broken)" in capsys.readouterr().err
+
+
+def test_max_steps_stops_mid_epoch_and_a_longer_budget_resumes_exactly(ucla, tmp_path):
+    "max_steps=6 (4 steps an epoch): a checkpoint at step 6 mid-epoch 2; rerun: nothing to do; max_steps=0: the rest."
+    whole = train(**args(ucla, tmp_path / "whole"))
+    cut = train(**args(ucla, tmp_path / "cut", max_steps=6))
+    assert (cut.iteration, cut.epoch, cut.step) == (6, 2, 2)
+    assert newest_checkpoint(tmp_path / "cut" / "checkpoints").name.endswith("000000006.pt")
+    epochs = [r.split(",")[0] for r in (tmp_path / "cut" / "epochs.csv").read_text().splitlines()[1:]]
+    assert sorted(set(epochs)) == ["1", "2"]  # the partial epoch's means too
+    again = train(**args(ucla, tmp_path / "cut", max_steps=6))
+    assert again.iteration == 6 and (tmp_path / "cut" / "epochs.csv").read_text().count("\n2,loss,") == 1
+    rest = train(**args(ucla, tmp_path / "cut"))  # a multistep run: max_steps is not part of its identity
+    assert rest.iteration == 12
+    assert_same_state(final_state(tmp_path / "whole"), final_state(tmp_path / "cut"))
+    assert whole.iteration == 12
+
+
+def test_max_steps_spans_the_cosine_and_is_its_identity(ucla, tmp_path):
+    "Under the cosine the rate reaches ~0 at max_steps (not at the epochs' end); another max_steps is another run."
+    train(**args(ucla, tmp_path / "r", epochs=100, schedule="cosine", max_steps=8))
+    rows = [line.split(",") for line in (tmp_path / "r" / "steps.csv").read_text().splitlines()[1:]]
+    lrs = [float(v) for _, _, name, v in rows if name == "lr"]
+    np.testing.assert_allclose(lrs, [0.05 * 0.5 * (1 + np.cos(np.pi * i / 8)) for i in range(8)], rtol=1e-6)
+    with pytest.raises(ValueError, match="trainer.max_steps: 8 -> 12"):
+        train(**args(ucla, tmp_path / "r", epochs=100, schedule="cosine", max_steps=12))
+
+
+def test_a_collapsed_run_is_warned_about_once(ucla, tmp_path, capsys):
+    "HiCLR's released init on a narrow MoCo collapses at once: one warning, at the 20th collapsed step in a row."
+    collapsing = dict(encoder_init="reference", key_init="redraw", epochs=20, max_steps=40, batch_size=8, lr=0.1)
+    train(**args(ucla, tmp_path / "r", **collapsing))
+    said = capsys.readouterr().err
+    assert said.count("the embedding has collapsed") == 1, said
+    steps = [line.split(",") for line in (tmp_path / "r" / "steps.csv").read_text().splitlines()[1:]]
+    cosines = [float(v) for _, _, name, v in steps if name == "query_cosine"]
+    assert len(cosines) == 40 and min(cosines[1:]) > 0.99  # collapsed from step 2 on
+    at = next(i for i in range(19, 40) if min(cosines[i - 19 : i + 1]) > 0.99)  # 0-based: the 20th in a row
+    assert f"query_cosine = {cosines[at]:.4f}" in said and f"at step {at + 1}." in said, said
+    assert "identical keys" in said and "ln(K+1) = 2.83 for K = 16" in said

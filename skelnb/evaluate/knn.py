@@ -22,8 +22,8 @@ from skelnb.evaluate.core import (
 )
 
 # %% auto #0
-__all__ = ['KNN_CSV_FIELDS', 'normalized', 'nearest', 'class_votes', 'knn', 'knn_run', 'evaluate_knn', 'append_knn_rows',
-           'knn_monitor']
+__all__ = ['KNN_CSV_FIELDS', 'KNN_COLLAPSE_FIELDS', 'normalized', 'nearest', 'class_votes', 'knn', 'knn_run', 'evaluate_knn',
+           'append_knn_rows', 'knn_monitor']
 
 # %% ../../nbs/61_evaluate.knn.ipynb #105f35b2
 def normalized(x: torch.Tensor) -> torch.Tensor:
@@ -100,30 +100,36 @@ def evaluate_knn(
 
 # %% ../../nbs/61_evaluate.knn.ipynb #5ef93289
 KNN_CSV_FIELDS = ("epoch", "k", "temperature", "top1", "top5")
+KNN_COLLAPSE_FIELDS = ("query_cosine", "query_std", "pos_sim", "neg_sim")  # the epoch's means, from the trainer
 
 
-def append_knn_rows(path: Path, epoch: int, by_k: dict, temperature) -> None:
-    "Append a row per k of `by_k` to the CSV `path` (with a header when it is new)."
-    new = not path.exists()
+def append_knn_rows(path: Path, epoch: int, by_k: dict, temperature, collapse: dict | None = None) -> None:
+    "Append a row per k of `by_k` to the CSV `path` (a header when new), with the `collapse` measures when given."
+    collapse, header, full = collapse or {}, (), KNN_CSV_FIELDS + KNN_COLLAPSE_FIELDS
+    if path.exists():
+        with open(path, newline="") as f:
+            header = tuple(next(csv.reader(f), ()))  # a file written without the measures keeps its columns
+    measures = [collapse.get(m, collapse.get(f"{m}_joint", "")) for m in KNN_COLLAPSE_FIELDS]  # CMD: the joint's
     with open(path, "a", newline="") as f:
         writer = csv.writer(f)
-        if new:
-            writer.writerow(KNN_CSV_FIELDS)
+        if not header:
+            writer.writerow(full)
         for k, acc in by_k.items():
-            writer.writerow([epoch, k, "" if temperature is None else temperature, acc["top1"], acc.get("top5", "")])
+            row = [epoch, k, "" if temperature is None else temperature, acc["top1"], acc.get("top5", "")]
+            writer.writerow((row + measures)[: len(header or full)])
 
 
 def knn_monitor(
     train_folder, test_folder, k=1, *, temperature=None, stream="joint", batch_size=256, chunk=8192
 ):  # fmt: skip
-    "A `hook(encoder, epoch, folder)` for `skelnb.train.train` that appends kNN accuracies to `folder/knn.csv`."
+    "A `hook(encoder, epoch, folder, collapse=None)` for `skelnb.train.train`: kNN accuracies to `folder/knn.csv`."
     ks = (k,) if isinstance(k, int) else tuple(k)
     splits = open_split(train_folder, stream), open_split(test_folder, stream)
 
-    def hook(encoder, epoch, folder):
+    def hook(encoder, epoch, folder, collapse: dict | None = None):
         device = next(encoder.parameters()).device
         train, test = (extract_features(encoder, s, batch_size=batch_size, device=None) for s in splits)
         run, _ = knn_run(train, test, ks, temperature, chunk, device, splits[1].meta.get("num_classes"))
-        append_knn_rows(Path(folder) / "knn.csv", epoch, run["by_k"], temperature)
+        append_knn_rows(Path(folder) / "knn.csv", epoch, run["by_k"], temperature, collapse)
 
     return hook

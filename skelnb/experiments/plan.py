@@ -21,7 +21,8 @@ from ..train import PRESETS, TrainConfig, resolve
 __all__ = ['ROOT', 'NOTEBOOKS', 'PLANS', 'PLAN_KEYS', 'ENTRY_KEYS', 'PAPER_KEYS', 'RUN_REF', 'NON_NEGATIVE', 'Entry', 'Plan',
            'check_notebook_name', 'notebook_path', 'notebook_parameters', 'plan_path', 'read_entry', 'references',
            'substitute', 'dependencies', 'entry_parameters', 'check_method_parameters', 'pretrain_arguments',
-           'check_parameter_values', 'topological_order', 'check_entry', 'load_plan']
+           'check_parameter_values', 'topological_order', 'pretrain_initialisation', 'check_fair_comparison',
+           'check_entry', 'load_plan']
 
 # %% ../../nbs/70_experiments.plan.ipynb #651d90f3
 ROOT = Path(skelnb.__file__).resolve().parents[1]  # the project: nbs/, papermill_runs/ beside skelnb/
@@ -101,7 +102,7 @@ def notebook_parameters(notebook: str) -> dict:
     return _PARAMETERS[notebook]
 
 # %% ../../nbs/70_experiments.plan.ipynb #e8a4d098
-PLAN_KEYS = {"plan", "paper", "table", "title", "defaults", "runs", "not_run"}
+PLAN_KEYS = {"plan", "paper", "table", "title", "defaults", "runs", "not_run", "mixed_initialisation"}
 ENTRY_KEYS = {"name", "notebook", "parameters", "gpus", "after", "paper"}
 PAPER_KEYS = {"row", "column", "metric", "value"}
 
@@ -251,6 +252,35 @@ def topological_order(runs: list, where: str = "plan") -> list:
         left = [e for e in left if e.name not in done]
     return order
 
+# %% ../../nbs/70_experiments.plan.ipynb #194e97d5
+from ..methods import initialisation
+
+
+def pretrain_initialisation(plan: Plan, entry: Entry) -> tuple[str, str]:
+    "(encoder_init, key_init) that pretraining entry `entry` of `plan` will use."
+    preset, kwargs = pretrain_arguments(entry_parameters(plan, entry))
+    chosen = PRESETS.get(preset, {})
+    method = kwargs.get("method") or chosen.get("method") or "moco"
+    found = initialisation(method, dict(chosen.get("method_params", {})) | kwargs)
+    return found["encoder_init"], found["key_init"]
+
+
+def check_fair_comparison(plan: Plan, *, mixed=False) -> None:
+    "Refuse `plan` if its pretraining entries start their encoders differently, unless `mixed` (its top-level key)."
+    if not isinstance(mixed, bool):
+        raise ValueError(f"{plan.path}: mixed_initialisation: expected true or false, got {mixed!r}")
+    groups = {}
+    for e in plan.runs:
+        if e.notebook == "pretrain":
+            groups.setdefault(pretrain_initialisation(plan, e), []).append(e.name)
+    if len(groups) > 1 and not mixed:
+        found = "; ".join(f"encoder_init={i}, key_init={k}: {', '.join(names)}" for (i, k), names in groups.items())
+        raise ValueError(
+            f"{plan.path}: the pretraining entries start their encoders differently ({found}). Give every entry the "
+            "same encoder_init and key_init (method_params), or set mixed_initialisation: true at the plan's top "
+            "level when the comparison mixes them on purpose"
+        )
+
 # %% ../../nbs/70_experiments.plan.ipynb #c9696109
 def check_entry(plan: Plan, entry: Entry, where: str) -> None:
     "Every check of one entry that needs the whole plan or the notebook."
@@ -305,6 +335,7 @@ def load_plan(path_or_name) -> Plan:
         seen.add(e.name)
     for e in runs:
         check_entry(plan, e, f"{path}: {e.name}")
+    check_fair_comparison(plan, mixed=raw.get("mixed_initialisation", False))
     known = set().union(*(notebook_parameters(e.notebook) for e in runs))
     if unused := set(defaults) - known:
         raise ValueError(f"{path}: defaults {sorted(unused)} are parameters of none of the plan's notebooks")

@@ -15,7 +15,7 @@ from ..batch import SkeletonBatch
 from ..encoders import build_encoder
 from ..losses import cmd_loss, info_nce
 from .halp import add_halp, fit_after_step, halp_active, halp_terms
-from .moco import MoCo, Views, _choice
+from .moco import MoCo, Views, _choice, initialise_pair, key_encoder
 from ..streams import to_stream
 
 # %% auto #0
@@ -40,9 +40,12 @@ class CMD(MoCo):
         teacher_temperature: float = 0.05,
         student_temperature: float = 0.1,
         cmd_weight: float = 1.0,
+        encoder_init: str = "default",
+        key_init: str = "copy",
         encoder_args: dict | None = None,
     ):
-        super().__init__(encoder, layout, "joint", queue_size, momentum, temperature, dim, "halp", "copy", encoder_args)
+        moco = (encoder, layout, "joint", queue_size, momentum, temperature, dim, "halp")
+        super().__init__(*moco, encoder_init=encoder_init, key_init=key_init, encoder_args=encoder_args)
         if not (isinstance(topk, int) and 1 <= topk <= queue_size):
             raise ValueError(f"topk: expected an integer 1 <= topk <= queue_size = {queue_size}, got {topk!r}")
         for name, value in (("teacher_temperature", teacher_temperature), ("student_temperature", student_temperature)):
@@ -52,10 +55,14 @@ class CMD(MoCo):
         self.teacher_temperature, self.student_temperature = teacher_temperature, student_temperature
         self.hparams |= dict(topk=topk, teacher_temperature=teacher_temperature)
         self.hparams |= dict(student_temperature=student_temperature, cmd_weight=cmd_weight)
+        build = lambda: build_encoder(
+            encoder, num_class=dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"]
+        )
         for stream in CMD_STREAMS[1:]:  # joint is MoCo's pair and queue
-            query = build_encoder(encoder, num_class=dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"])
+            query = build()
             setattr(self, f"encoder_q_{stream}", query)
-            setattr(self, f"encoder_k_{stream}", copy.deepcopy(query).requires_grad_(False))
+            setattr(self, f"encoder_k_{stream}", key_encoder(query, encoder_init, key_init, build))
+            initialise_pair(query, getattr(self, f"encoder_k_{stream}"), encoder_init, key_init)
             self.register_buffer(f"queue_{stream}", nn.functional.normalize(torch.randn(dim, queue_size), dim=0))
             self.register_buffer(f"queue_ptr_{stream}", torch.zeros((), dtype=torch.long))
 
@@ -156,10 +163,12 @@ class HaLPCMD(CMD):
         hardness: str = "code",
         warmup_samples: int | None = None,
         warmup_from: str = "start",
+        encoder_init: str = "default",
+        key_init: str = "copy",
         encoder_args: dict | None = None,
     ):
         cmd = (encoder, layout, queue_size, momentum, temperature, dim, topk, teacher_temperature, student_temperature)
-        super().__init__(*cmd, cmd_weight, encoder_args)
+        super().__init__(*cmd, cmd_weight, encoder_init=encoder_init, key_init=key_init, encoder_args=encoder_args)
         halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
         add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from, streams=CMD_STREAMS)
 
@@ -173,7 +182,8 @@ def losses(self: HaLPCMD, views: Views, queries: dict, key: dict, generator=None
     out["loss"] = out["loss"] + halp
     mu = out["loss"].new_tensor(self.mu if halp_active(self) else 0.0)
     kept = {f"kept_{s}": t["kept_fraction"] for s, t in terms.items()}
-    return out | {"halp": halp.detach(), "mu": mu, "generated": terms["joint"]["generated"]} | kept
+    each = {f"halp_{s}": t["halp"].detach() for s, t in terms.items()}
+    return out | {"halp": halp.detach(), "mu": mu, "generated": terms["joint"]["generated"]} | kept | each
 
 
 @patch

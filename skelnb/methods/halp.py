@@ -281,12 +281,12 @@ class HaLP(MoCo):
         temperature: float = 0.07,
         dim: int = 128,
         view_augmentation: str = "halp",
+        encoder_init: str = "default",
         key_init: str = "copy",
         encoder_args: dict | None = None,
     ):
-        super().__init__(
-            encoder, layout, stream, queue_size, momentum, temperature, dim, view_augmentation, key_init, encoder_args
-        )
+        moco = (encoder, layout, stream, queue_size, momentum, temperature, dim, view_augmentation)
+        super().__init__(*moco, encoder_init=encoder_init, key_init=key_init, encoder_args=encoder_args)
         halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
         add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from)
 

@@ -10,14 +10,24 @@ from fastcore.basics import patch
 
 from ..augment.growing import GrowingAugmentation, parse_sets
 from ..batch import SkeletonBatch
-from ..losses import HIERARCHY_SIMILARITIES, hiclr_loss, nnm_info_nce
+from ..losses import HIERARCHY_SIMILARITIES, hiclr_loss, hierarchy_kl, nnm_info_nce
 from .moco import MoCo, Views, _choice
 
 # %% auto #0
-__all__ = ['RECIPES', 'HiCLR']
+__all__ = ['RECIPES', 'RECIPE_INITIALISATION', 'recipe_initialisation', 'HiCLR']
 
 # %% ../../nbs/42_methods.hiclr.ipynb #97c1f7da
 RECIPES = ("official", "paper")
+RECIPE_INITIALISATION = {  # how each recipe starts the encoders (`MoCo`'s encoder_init, key_init)
+    "official": dict(encoder_init="reference", key_init="redraw"),
+    "paper": dict(encoder_init="default", key_init="copy"),
+}
+
+
+def recipe_initialisation(recipe: str, encoder_init: str | None = None, key_init: str | None = None) -> dict:
+    "`dict(encoder_init=..., key_init=...)`: the given values, and the `recipe`'s for those left None."
+    given = dict(encoder_init=encoder_init, key_init=key_init)
+    return RECIPE_INITIALISATION[_choice("recipe", recipe, RECIPES)] | {k: v for k, v in given.items() if v is not None}
 
 
 class HiCLR(MoCo):
@@ -40,9 +50,11 @@ class HiCLR(MoCo):
         momentum: float = 0.999,
         temperature: float = 0.07,
         dim: int = 128,
+        encoder_init: str | None = None,
+        key_init: str | None = None,
         encoder_args: dict | None = None,
     ):
-        _choice("recipe", recipe, RECIPES)
+        inits = recipe_initialisation(recipe, encoder_init, key_init)
         _choice("sim", sim, HIERARCHY_SIMILARITIES)
         for name, spec in (("sets", sets), ("key", key)):
             try:
@@ -51,16 +63,14 @@ class HiCLR(MoCo):
                 raise ValueError(f"{name}: {e}") from None
         if not (isinstance(nnm_epoch, int) and nnm_epoch >= 1) or not (isinstance(topk, int) and topk >= 1):
             raise ValueError(f"nnm_epoch, topk: expected integers >= 1, got {nnm_epoch!r}, {topk!r}")
-        key_init = "reference" if recipe == "official" else "copy"
-        super().__init__(
-            encoder, layout, stream, queue_size, momentum, temperature, dim, "hiclr", key_init, encoder_args
-        )
+        moco = (encoder, layout, stream, queue_size, momentum, temperature, dim, "hiclr")
+        super().__init__(*moco, **inits, encoder_args=encoder_args)
         self.view_augmentation = GrowingAugmentation(sets, strong, key, self.stream, self.layout)
         self.sim, self.weight, self.recipe, self.nnm_epoch, self.topk = sim, weight, recipe, nnm_epoch, topk
         self.hparams = dict(encoder=encoder, layout=self.layout.name, stream=stream, sets=sets, strong=strong, key=key)
         self.hparams |= dict(sim=sim, weight=weight, recipe=recipe, nnm_epoch=nnm_epoch, topk=topk)
         self.hparams |= dict(queue_size=queue_size, momentum=momentum, temperature=temperature, dim=dim)
-        self.hparams |= dict(encoder_args=dict(encoder_args or {}))
+        self.hparams |= inits | dict(encoder_args=dict(encoder_args or {}))
 
 # %% ../../nbs/42_methods.hiclr.ipynb #b8e721a8
 @patch(as_prop=True)
@@ -97,5 +107,9 @@ def losses(self: HiCLR, views: Views, queries: list, key: torch.Tensor, generato
     if self.uses_nnm:
         info = nnm_info_nce(queries, key, self.queue, self.temperature, self.topk)
         total = info + self.weight * sum(terms.hierarchy)
-    out = {"loss": total, "info": info.detach()}
-    return out | {f"hierarchy_{i}": h.detach() for i, h in enumerate(terms.hierarchy, 1)}
+    out = {"loss": total, "info": info.detach()} | {
+        f"hierarchy_{i}": h.detach() for i, h in enumerate(terms.hierarchy, 1)
+    }
+    if self.sim == "kl":  # the cross-entropy terms less their targets' entropy
+        out |= {f"hierarchy_kl_{i}": kl for i, kl in enumerate(hierarchy_kl(terms.logits), 1)}
+    return out

@@ -50,10 +50,13 @@ class HiCLRHaLP(HiCLR):
         momentum: float = 0.999,
         temperature: float = 0.07,
         dim: int = 128,
+        encoder_init: str | None = None,
+        key_init: str | None = None,
         encoder_args: dict | None = None,
     ):
         hiclr_args = (encoder, layout, stream, sets, strong, key, sim, weight, recipe, nnm_epoch, topk)
-        super().__init__(*hiclr_args, queue_size, momentum, temperature, dim, encoder_args)
+        inits = dict(encoder_init=encoder_init, key_init=key_init, encoder_args=encoder_args)
+        super().__init__(*hiclr_args, queue_size, momentum, temperature, dim, **inits)
         self.halp_queries = _choice("halp_queries", halp_queries, HALP_QUERIES)
         halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
         add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from)

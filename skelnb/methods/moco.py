@@ -23,7 +23,8 @@ from ..losses import info_nce
 from ..streams import STREAMS, to_stream
 
 # %% auto #0
-__all__ = ['VIEW_AUGMENTATIONS', 'KEY_INITS', 'Views', 'MoCo', 'gather_keys']
+__all__ = ['VIEW_AUGMENTATIONS', 'ENCODER_INITS', 'KEY_INITS', 'Views', 'initialisation_choices', 'key_encoder',
+           'initialise_pair', 'MoCo', 'gather_keys', 'mean_pairwise_cosine', 'embedding_std', 'collapse_monitors']
 
 # %% ../../nbs/41_methods.moco.ipynb #f3124d94
 @dataclass
@@ -37,7 +38,8 @@ class Views:
 
 
 VIEW_AUGMENTATIONS = ("hiclr", "halp")
-KEY_INITS = ("copy", "reference")
+ENCODER_INITS = ("default", "reference")
+KEY_INITS = ("copy", "redraw")
 
 
 def _choice(name: str, value, choices) -> str:
@@ -45,6 +47,34 @@ def _choice(name: str, value, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+# %% ../../nbs/41_methods.moco.ipynb #e042cbfa
+def initialisation_choices(encoder_init: str, key_init: str) -> dict:
+    "`dict(encoder_init=..., key_init=...)` after checking both, for a method's `hparams`."
+    if key_init == "reference":
+        raise ValueError(
+            "key_init: expected 'copy' or 'redraw', got 'reference' "
+            "(HiCLR's released construction is encoder_init='reference', key_init='redraw')"
+        )
+    _choice("encoder_init", encoder_init, ENCODER_INITS)
+    return dict(encoder_init=encoder_init, key_init=_choice("key_init", key_init, KEY_INITS))
+
+
+def key_encoder(query: nn.Module, encoder_init: str, key_init: str, build) -> nn.Module:
+    "The frozen key encoder of `query`: a copy, or under the default init with `redraw` one more `build()`."
+    key = build() if (encoder_init, key_init) == ("default", "redraw") else copy.deepcopy(query)
+    return key.requires_grad_(False)
+
+
+def initialise_pair(query: nn.Module, key: nn.Module, encoder_init: str, key_init: str) -> None:
+    "Under `encoder_init='reference'`: `reference_init` on `query`, then on `key` ('redraw') or `key` := `query`."
+    if encoder_init != "reference":
+        return
+    reference_init(query)  # HiCLR's weights_init (reference §4.3), the query encoder first as Module.apply visits
+    if key_init == "redraw":
+        reference_init(key)
+    else:
+        key.load_state_dict(query.state_dict())
 
 # %% ../../nbs/41_methods.moco.ipynb #9a860265
 class MoCo(nn.Module):
@@ -60,6 +90,7 @@ class MoCo(nn.Module):
         temperature: float = 0.07,
         dim: int = 128,
         view_augmentation: str = "hiclr",
+        encoder_init: str = "default",
         key_init: str = "copy",
         encoder_args: dict | None = None,
     ):
@@ -67,7 +98,7 @@ class MoCo(nn.Module):
         self.hparams = dict(encoder=encoder, layout=get_layout(layout).name, stream=_choice("stream", stream, STREAMS))
         self.hparams |= dict(queue_size=queue_size, momentum=momentum, temperature=temperature, dim=dim)
         self.hparams |= dict(view_augmentation=_choice("view_augmentation", view_augmentation, VIEW_AUGMENTATIONS))
-        self.hparams |= dict(key_init=_choice("key_init", key_init, KEY_INITS), encoder_args=dict(encoder_args or {}))
+        self.hparams |= initialisation_choices(encoder_init, key_init) | dict(encoder_args=dict(encoder_args or {}))
         if not (isinstance(queue_size, int) and queue_size > 0):
             raise ValueError(f"queue_size: expected a positive integer, got {queue_size!r}")
         if not 0 <= momentum <= 1:
@@ -75,20 +106,18 @@ class MoCo(nn.Module):
         if not temperature > 0:
             raise ValueError(f"temperature: expected a positive value, got {temperature!r}")
         self.layout, self.stream, self.momentum, self.temperature = get_layout(layout), stream, momentum, temperature
-        self.encoder_q = build_encoder(
+        build = lambda: build_encoder(
             encoder, num_class=dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"]
         )
-        self.encoder_k = copy.deepcopy(self.encoder_q)
-        self.encoder_k.requires_grad_(False)
+        self.encoder_q = build()
+        self.encoder_k = key_encoder(self.encoder_q, encoder_init, key_init, build)
         self.register_buffer("queue", F.normalize(torch.randn(dim, queue_size), dim=0))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.long))
         self.epoch = 1  # a plain int (schedules branch on it without a device read), saved as the extra state
         self.view_augmentation = self._view_augmentation(view_augmentation)
-        if key_init == "reference":
-            for encoder in (self.encoder_q, self.encoder_k):  # in the order Module.apply visits the whole model
-                reference_init(encoder)  # HiCLR's weights_init after the copy (reference §4.3)
+        initialise_pair(self.encoder_q, self.encoder_k, encoder_init, key_init)  # last: the reference's draw order
 
     @property
     def queue_size(self) -> int:
@@ -166,6 +195,25 @@ def enqueue(self: MoCo, keys: torch.Tensor, queue: str = "queue", pointer: str =
     setattr(self, queue, old.index_copy(1, columns, keys.T.to(old.dtype)))  # out of place: the loss holds the old one
     ptr.copy_((ptr + n) % size)
 
+# %% ../../nbs/41_methods.moco.ipynb #6f4a9436
+def mean_pairwise_cosine(z: torch.Tensor) -> torch.Tensor:
+    "The mean cosine between distinct rows of unit-norm `z` (N >= 2, D): (‖Σ z‖² − Σ ‖z‖²) / (N(N − 1))."
+    z = z.detach().to(torch.promote_types(z.dtype, torch.float32))
+    total, n = z.sum(0), len(z)
+    return ((total * total).sum() - (z * z).sum()) / (n * (n - 1))
+
+
+def embedding_std(z: torch.Tensor) -> torch.Tensor:
+    "The standard deviation of each dimension of `z` (N >= 2, D) over the batch, averaged over dimensions."
+    return z.detach().to(torch.promote_types(z.dtype, torch.float32)).std(0).mean()
+
+
+def collapse_monitors(q: torch.Tensor) -> dict:
+    "`query_cosine` and `query_std` of the normalised queries `q` (N, D); empty with fewer than two queries."
+    if len(q) < 2:
+        return {}
+    return {"query_cosine": mean_pairwise_cosine(q), "query_std": embedding_std(q)}
+
 # %% ../../nbs/41_methods.moco.ipynb #25473fa0
 @patch
 def embed(self: MoCo, encoder: nn.Module, view: SkeletonBatch, options: dict | None = None, generator=None):
@@ -178,8 +226,9 @@ def embed(self: MoCo, encoder: nn.Module, view: SkeletonBatch, options: dict | N
 @patch
 @torch.no_grad()
 def similarities(self: MoCo, q: torch.Tensor, key: torch.Tensor, queue: torch.Tensor | None = None) -> dict:
-    "Metrics: the mean positive similarity q·k and the mean negative similarity q·queue (default: `self.queue`)."
-    return {"pos_sim": (q * key).sum(1).mean(), "neg_sim": (q @ (self.queue if queue is None else queue)).mean()}
+    "Metrics: mean positive q·k and negative q·queue (default: `self.queue`) cosines, `collapse_monitors` of `q`."
+    sims = {"pos_sim": (q * key).sum(1).mean(), "neg_sim": (q @ (self.queue if queue is None else queue)).mean()}
+    return sims | collapse_monitors(q)
 
 
 @patch
