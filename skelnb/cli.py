@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -113,11 +112,15 @@ def _prepare(args) -> None:
 def main(argv=None) -> int:
     "Entry point of the `skelnb` console script."
     from skelnb.core import FolderLocked, SkeletonDataError
+    from skelnb.experiments.plan import import_plugins
 
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # --plugin first: it may register datasets
     pre.add_argument("--plugin", action="append", default=[])
-    for module in pre.parse_known_args(argv)[0].plugin:
-        importlib.import_module(module)
+    try:  # and those of $SKELNB_PLUGINS: `skelnb run` passes its plugins on to the kernels that way
+        import_plugins(pre.parse_known_args(argv)[0].plugin, where="--plugin")
+    except ValueError as e:
+        print(f"skelnb: error: {e}", file=sys.stderr)
+        return 2
     parser = _parser()
     args, rest = parser.parse_known_args(argv)  # pretrain: the method's own parameters follow as --name value
     if rest and args.command != "pretrain":
@@ -377,10 +380,10 @@ def _run(args) -> int:
     only = [n for item in args.only for n in item.split(",") if n] if args.only else None
     where = dict(only=only, runs_root=args.runs_root, data_root=args.data_root)
     if args.print_commands or args.dry_run:
-        print(print_commands(plan, **where) if args.print_commands else dry_run(plan, **where))
+        print(print_commands(plan, **where, plugins=args.plugin) if args.print_commands else dry_run(plan, **where))
         return 0
     try:
-        status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, **where)
+        status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, plugins=args.plugin, **where)
     except FolderLocked as e:
         print(f"skelnb run: error: {e}", file=sys.stderr)
         return 2
