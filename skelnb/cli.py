@@ -108,18 +108,26 @@ def _prepare(args) -> None:
     )  # fmt: skip
     print(format_report(rep), end="")
 
+# %% ../nbs/90_cli.ipynb #48bba6a4
+def _import_plugins(argv) -> bool:
+    "Import the --plugin modules and those of $SKELNB_PLUGINS (`skelnb run` hands its plugins to kernels that way)."
+    from skelnb.experiments.plan import import_plugins
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    try:
+        import_plugins(pre.parse_known_args(argv)[0].plugin, where="--plugin")
+    except ValueError as e:
+        print(f"skelnb: error: {e}", file=sys.stderr)
+        return False
+    return True
+
 # %% ../nbs/90_cli.ipynb #e1ba7826
 def main(argv=None) -> int:
     "Entry point of the `skelnb` console script."
     from skelnb.core import FolderLocked, SkeletonDataError
-    from skelnb.experiments.plan import import_plugins
 
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # --plugin first: it may register datasets
-    pre.add_argument("--plugin", action="append", default=[])
-    try:  # and those of $SKELNB_PLUGINS: `skelnb run` passes its plugins on to the kernels that way
-        import_plugins(pre.parse_known_args(argv)[0].plugin, where="--plugin")
-    except ValueError as e:
-        print(f"skelnb: error: {e}", file=sys.stderr)
+    if not _import_plugins(argv):  # first: they may register datasets the parser lists
         return 2
     parser = _parser()
     args, rest = parser.parse_known_args(argv)  # pretrain: the method's own parameters follow as --name value

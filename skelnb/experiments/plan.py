@@ -398,7 +398,7 @@ def expand_seeds(runs: list, default_seeds, where: str) -> list:
         out[e.name] = [seeded_entry(e, s, seeds, at) for s in seeds[e.name] or [None]]
     return [run for e in runs for run in out[e.name]]
 
-# %% ../../nbs/70_experiments.plan.ipynb #c9696109
+# %% ../../nbs/70_experiments.plan.ipynb #1be4c8bf
 def check_entry(plan: Plan, entry: Entry, where: str) -> None:
     "Every check of one entry that needs the whole plan or the notebook."
     names = {e.name for e in plan.runs}
@@ -418,7 +418,7 @@ def check_entry(plan: Plan, entry: Entry, where: str) -> None:
         check_method_parameters(entry_parameters(plan, entry), where)
     check_parameter_values(entry.notebook, entry_parameters(plan, entry), where)
 
-
+# %% ../../nbs/70_experiments.plan.ipynb #c9696109
 def load_plan(path_or_name) -> Plan:
     "The checked `Plan` of a file or of a name in papermill_runs/plans/."
     path = plan_path(path_or_name)
