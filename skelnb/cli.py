@@ -111,7 +111,7 @@ def _prepare(args) -> None:
 # %% ../nbs/90_cli.ipynb #48bba6a4
 def _import_plugins(argv) -> bool:
     "Import the --plugin modules and those of $SKELNB_PLUGINS (`skelnb run` hands its plugins to kernels that way)."
-    from skelnb.experiments.plan import import_plugins
+    from skelnb.core import import_plugins
 
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--plugin", action="append", default=[])

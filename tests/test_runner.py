@@ -429,6 +429,14 @@ def test_plugins_reach_the_kernels_of_run_and_report(tmp_path, skelnb, monkeypat
         assert f"p@s{seed}" in json.dumps(result["card"])
     assert "lab_reversed" in (base / "p@s0" / "run.json").read_text()
 
+    code, out, err = skelnb("--plugin", "lab_four_plugin", "run", plan, "--dry-run", "--only", "p", "knn@s1")
+    assert out.splitlines() == [  # --only: an entry as written (every seed) or one seed's run
+        "p@s0: complete (skipped) [pretrain, gpus 1]",
+        "p@s1: complete (skipped) [pretrain, gpus 1]",
+        "knn@s1: complete (skipped) [evaluate, gpus 1] after p@s1",
+    ], out + err
+    code, out, err = skelnb("--plugin", "lab_four_plugin", "run", plan, "--print-commands", "--only", "knn@s0")
+    assert code == 0 and out.count("SKELNB_PLUGINS=lab_four_plugin ") == 1, out + err
     code, out, err = skelnb("--plugin", "lab_four_plugin", "report", plan)
     assert code == 0, err
     table = pd.read_csv(base / "report" / "report.csv")

@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import os
 import re
 from pathlib import Path
 
@@ -15,14 +13,14 @@ import yaml
 
 import skelnb
 
+from ..core import import_plugins
 from ..methods import method_parameters
 from ..data.prepare import DATASETS, PIPELINES
 from ..train import PRESETS, TrainConfig, resolve
 
 # %% auto #0
-__all__ = ['ROOT', 'NOTEBOOKS', 'PLANS', 'PLAN_KEYS', 'ENTRY_KEYS', 'PAPER_KEYS', 'PLUGINS_VARIABLE', 'MODULE_NAME', 'RUN_REF',
-           'NON_NEGATIVE', 'SEEDED_NAME', 'Entry', 'Plan', 'check_notebook_name', 'notebook_path',
-           'notebook_parameters', 'plan_path', 'read_entry', 'check_plugins', 'environment_plugins', 'import_plugins',
+__all__ = ['ROOT', 'NOTEBOOKS', 'PLANS', 'PLAN_KEYS', 'ENTRY_KEYS', 'PAPER_KEYS', 'RUN_REF', 'NON_NEGATIVE', 'SEEDED_NAME',
+           'Entry', 'Plan', 'check_notebook_name', 'notebook_path', 'notebook_parameters', 'plan_path', 'read_entry',
            'references', 'substitute', 'dependencies', 'entry_parameters', 'check_method_parameters',
            'pretrain_arguments', 'check_parameter_values', 'topological_order', 'seeded_name', 'check_seeds',
            'entry_seeds', 'rename_references', 'paired', 'seeded_entry', 'expand_seeds', 'check_entry', 'load_plan']
@@ -165,35 +163,6 @@ def read_entry(raw, where: str) -> Entry:
     seeds = raw.get("seeds")
     check_seeds(seeds, where, empty=True)
     return Entry(raw["name"], str(raw["notebook"]), dict(params), gpus, list(after), paper, seeds)
-
-# %% ../../nbs/70_experiments.plan.ipynb #9146a1c9
-PLUGINS_VARIABLE = "SKELNB_PLUGINS"  # comma-separated module names, imported by every experiment notebook first
-MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-
-
-def check_plugins(names, where: str) -> list:
-    "`names` as a list when it is a list of importable module names (no paths, no files); else an error naming `where`."
-    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and MODULE_NAME.fullmatch(n) for n in names):
-        raise ValueError(f"{where}: plugins: a list of module names such as [mylab.datasets] (no paths), got {names!r}")
-    return list(names)
-
-
-def environment_plugins() -> list:
-    "The module names of $SKELNB_PLUGINS."
-    return [n.strip() for n in os.environ.get(PLUGINS_VARIABLE, "").split(",") if n.strip()]
-
-
-def import_plugins(names=(), *, where: str = "plugins") -> list:
-    "Import the modules of $SKELNB_PLUGINS and `names` (once each): their datasets and layouts are registered."
-    names = list(dict.fromkeys(check_plugins(environment_plugins(), PLUGINS_VARIABLE) + check_plugins(names, where)))
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name is None or not (name == e.name or name.startswith(e.name + ".")):
-                raise  # the plugin itself imports a module that is missing: its own error
-            raise ValueError(f"{where}: plugin {name!r}: no such module (is its folder on PYTHONPATH?)") from None
-    return names
 
 # %% ../../nbs/70_experiments.plan.ipynb #90744db4
 RUN_REF = re.compile(r"\{run:([^}]+)\}")

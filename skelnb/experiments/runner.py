@@ -22,10 +22,9 @@ import threading
 import time
 from pathlib import Path
 
-from ..core import folder_lock, write_json
+from ..core import PLUGINS_VARIABLE, environment_plugins, folder_lock, write_json
 from .plan import Entry, Plan, dependencies, entry_parameters, notebook_parameters, notebook_path
-from .plan import PLUGINS_VARIABLE, environment_plugins, load_plan, pretrain_arguments, substitute
-from .plan import topological_order
+from .plan import load_plan, pretrain_arguments, substitute, topological_order
 
 # %% auto #0
 __all__ = ['PARAMETERS_FILE', 'fingerprint', 'Job', 'make_jobs', 'changes', 'trained_epochs', 'other_training', 'set_aside',
