@@ -444,6 +444,7 @@ def test_plugins_reach_the_kernels_of_run_and_report(tmp_path, skelnb, monkeypat
     assert list(table["entry"]) == ["knn"] and table["n"][0] == 2 and table["seeds"][0] == "0,1"
     assert table["ours"][0] == pytest.approx(sum(values) / 2)
     assert table["ours_sd"][0] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
+    assert table["vs_best"][0] == "best" and table["sd_over"][0] == "seeds"  # alone in its column: the best
     assert "Seeds: 0, 1." in (base / "report" / "report.md").read_text()
 
     # in a fresh process: without the plugin the plan is refused; a plan that names its plugin needs no --plugin
