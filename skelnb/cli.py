@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -109,15 +108,27 @@ def _prepare(args) -> None:
     )  # fmt: skip
     print(format_report(rep), end="")
 
+# %% ../nbs/90_cli.ipynb #48bba6a4
+def _import_plugins(argv) -> bool:
+    "Import the --plugin modules and those of $SKELNB_PLUGINS (`skelnb run` hands its plugins to kernels that way)."
+    from skelnb.core import import_plugins
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    try:
+        import_plugins(pre.parse_known_args(argv)[0].plugin, where="--plugin")
+    except ValueError as e:
+        print(f"skelnb: error: {e}", file=sys.stderr)
+        return False
+    return True
+
 # %% ../nbs/90_cli.ipynb #e1ba7826
 def main(argv=None) -> int:
     "Entry point of the `skelnb` console script."
     from skelnb.core import FolderLocked, SkeletonDataError
 
-    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # --plugin first: it may register datasets
-    pre.add_argument("--plugin", action="append", default=[])
-    for module in pre.parse_known_args(argv)[0].plugin:
-        importlib.import_module(module)
+    if not _import_plugins(argv):  # first: they may register datasets the parser lists
+        return 2
     parser = _parser()
     args, rest = parser.parse_known_args(argv)  # pretrain: the method's own parameters follow as --name value
     if rest and args.command != "pretrain":
@@ -386,10 +397,10 @@ def _run(args) -> int:
     only = [n for item in args.only for n in item.split(",") if n] if args.only else None
     where = dict(only=only, runs_root=args.runs_root, data_root=args.data_root)
     if args.print_commands or args.dry_run:
-        print(print_commands(plan, **where) if args.print_commands else dry_run(plan, **where))
+        print(print_commands(plan, **where, plugins=args.plugin) if args.print_commands else dry_run(plan, **where))
         return 0
     try:
-        status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, **where)
+        status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, plugins=args.plugin, **where)
     except FolderLocked as e:
         print(f"skelnb run: error: {e}", file=sys.stderr)
         return 2

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -17,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['SkeletonDataError', 'current_umask', 'atomic_path', 'write_json', 'write_npy', 'sha256_file', 'sha256_files',
-           'versions', 'FolderLocked', 'folder_lock', 'project_root', 'shared_data']
+__all__ = ['PLUGINS_VARIABLE', 'MODULE_NAME', 'SkeletonDataError', 'current_umask', 'atomic_path', 'write_json', 'write_npy',
+           'sha256_file', 'sha256_files', 'versions', 'FolderLocked', 'folder_lock', 'project_root', 'shared_data',
+           'check_plugins', 'environment_plugins', 'import_plugins']
 
 # %% ../nbs/00_core.ipynb #9de82905
 class SkeletonDataError(ValueError):
@@ -192,3 +195,32 @@ def shared_data(*parts, required: bool = False) -> Path | None:
     if required:
         raise FileNotFoundError(f"shared data not found: {path} (set SKELNB_DATA to the data folder)")
     return None
+
+# %% ../nbs/00_core.ipynb #9146a1c9
+PLUGINS_VARIABLE = "SKELNB_PLUGINS"  # comma-separated module names, imported by every experiment notebook first
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def check_plugins(names, where: str) -> list:
+    "`names` as a list when it is a list of importable module names (no paths, no files); else an error naming `where`."
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and MODULE_NAME.fullmatch(n) for n in names):
+        raise ValueError(f"{where}: plugins: a list of module names such as [mylab.datasets] (no paths), got {names!r}")
+    return list(names)
+
+
+def environment_plugins() -> list:
+    "The module names of $SKELNB_PLUGINS."
+    return [n.strip() for n in os.environ.get(PLUGINS_VARIABLE, "").split(",") if n.strip()]
+
+
+def import_plugins(names=(), *, where: str = "plugins") -> list:
+    "Import the modules of $SKELNB_PLUGINS and `names` (once each): their datasets and layouts are registered."
+    names = list(dict.fromkeys(check_plugins(environment_plugins(), PLUGINS_VARIABLE) + check_plugins(names, where)))
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is None or not (name == e.name or name.startswith(e.name + ".")):
+                raise  # the plugin itself imports a module that is missing: its own error
+            raise ValueError(f"{where}: plugin {name!r}: no such module (is its folder on PYTHONPATH?)") from None
+    return names

@@ -38,8 +38,8 @@ PROTOCOLS = {"knn", "linear", "semi", "finetune", "transfer"}
 # skelnb.evaluate.linear.RECIPES as agreed (used when that module is not importable yet)
 RECIPES = {"hiclr", "halp", "hiclr-finetune", "cmd-finetune"}
 RUN_REF = re.compile(r"\{run:([^}]*)\}")
-TOP_KEYS = {"plan", "paper", "table", "title", "defaults", "runs", "not_run"}
-RUN_KEYS = {"name", "notebook", "gpus", "after", "parameters", "paper"}
+TOP_KEYS = {"plan", "paper", "table", "title", "defaults", "runs", "not_run", "plugins"}
+RUN_KEYS = {"name", "notebook", "gpus", "after", "parameters", "paper", "seeds"}
 
 NTU4 = ["NTU60 xsub", "NTU60 xview", "NTU120 xsub", "NTU120 xset"]
 HALP5 = ["NTU-60 x-sub", "NTU-60 x-view", "NTU-120 x-sub", "NTU-120 x-set", "PKU-II x-sub"]
@@ -259,7 +259,7 @@ def test_every_table_has_a_plan():
 @pytest.mark.parametrize("name", ALL_PLANS)
 def test_plan_structure_and_references(name):
     plan = load(name)
-    assert set(plan) <= TOP_KEYS and TOP_KEYS - {"not_run"} <= set(plan), f"{name}: keys {sorted(plan)}"
+    assert set(plan) <= TOP_KEYS and TOP_KEYS - {"not_run", "plugins"} <= set(plan), f"{name}: keys {sorted(plan)}"
     assert plan["plan"] == name
     assert plan["paper"] in {"hiclr", "halp", "none"}
     assert isinstance(plan["table"], str) and isinstance(plan["title"], str) and plan["title"]

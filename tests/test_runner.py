@@ -363,3 +363,96 @@ def test_a_signal_reaches_every_rank_of_a_torchrun_entry(data_root, tmp_path):
     state = load_checkpoint(newest_checkpoint(base / "two" / "checkpoints"))
     assert state["position"]["iteration"] == steps.max() >= 2
     assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+PLUGIN = """# a lab's own dataset: NW-UCLA files in another skeleton order (a layout of its own), split by subject
+import json
+from pathlib import Path
+
+import numpy as np
+
+from skelnb.data.prepare import file_dataset, register_dataset
+from skelnb.layouts import KINECT_V1, register_layout
+
+ORDER = tuple(reversed(KINECT_V1.joints))
+LAYOUT = register_layout(KINECT_V1.reordered(ORDER, name="lab_reversed"))
+TO_LAB = [KINECT_V1.index(n) for n in ORDER]  # NW-UCLA files hold the Kinect v1 order
+
+
+def read(path):
+    "(label, bodies (T, 1, 20, 3)) of one file: actions a01-a04 are classes 0-3."
+    seq = json.loads(Path(path).read_text())
+    return int(Path(path).name[1:3]) - 1, np.asarray(seq["skeletons"], np.float32)[:, TO_LAB][:, None]
+
+
+def by_subject(name):
+    return {"xsub": "train" if int(name.split("_")[1][1:]) <= 6 else "val"}
+
+
+register_dataset(file_dataset("lab-four", LAYOUT, 4, ("xsub",), "*.json", read, by_subject))
+"""
+
+
+def test_plugins_reach_the_kernels_of_run_and_report(tmp_path, skelnb, monkeypatch):
+    "A plugin's dataset and layout (real NW-UCLA files): prepared, pretrained and evaluated per seed, reported."
+    raw = shared_data("nw_ucla", "all_sqe")
+    if raw is None:
+        pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "lab_four_plugin.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(plugins))  # this process (skelnb's own --plugin import)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), str(plugins)]))  # the kernels
+    (tmp_path / "raw").mkdir()
+    for f in sorted(raw.glob("a0[1-4]_s0[1-8]_e00_v01.json")):
+        (tmp_path / "raw" / f.name).write_bytes(f.read_bytes())  # copies: the plugin reads its own folder
+    code, out, err = skelnb("--plugin", "lab_four_plugin", "prepare", "lab-four", "--raw", "raw", "--out", "prepared",
+                            "--workers", "1", "--quiet")  # fmt: skip
+    assert code == 0 and "xsub: train" in out, out + err
+    pretrain = entry("p", epochs=1, dataset="lab-four", split="xsub")
+    pretrain["seeds"] = [0, 1]
+    knn = dict(name="knn", notebook="evaluate", seeds=[0, 1],
+               parameters=dict(dataset="lab-four", split="xsub", protocol="knn", checkpoint="{run:p}", figures=False),
+               paper=dict(row="MoCo", column="lab 1-NN", metric="top1", value=None))  # fmt: skip
+    plan = write_plan(tmp_path, "lab", [pretrain, knn], "prepared")
+    code, out, err = skelnb("--plugin", "lab_four_plugin", "run", plan, "--quiet", "--jobs", "2")
+    base = tmp_path / "papermill_runs" / "lab"
+    logs = "".join(p.read_text()[-3000:] for p in base.glob("*.log"))
+    assert code == 0, out + err + logs
+    assert sorted(out.splitlines()) == ["knn@s0: complete", "knn@s1: complete", "p@s0: complete", "p@s1: complete"]
+    for seed in (0, 1):
+        run = json.loads((base / f"p@s{seed}" / "run.json").read_text())
+        assert run["parameters"]["seed"] == seed
+        result = json.loads((base / f"knn@s{seed}" / "result.json").read_text())
+        given = json.loads((base / f"knn@s{seed}" / "parameters.json").read_text())["parameters"]
+        assert given["seeds"] == [seed] and given["checkpoint"] == f"{{run:p@s{seed}}}"  # paired by seed
+        assert f"p@s{seed}" in json.dumps(result["card"])
+    assert "lab_reversed" in (base / "p@s0" / "run.json").read_text()
+
+    code, out, err = skelnb("--plugin", "lab_four_plugin", "run", plan, "--dry-run", "--only", "p", "knn@s1")
+    assert out.splitlines() == [  # --only: an entry as written (every seed) or one seed's run
+        "p@s0: complete (skipped) [pretrain, gpus 1]",
+        "p@s1: complete (skipped) [pretrain, gpus 1]",
+        "knn@s1: complete (skipped) [evaluate, gpus 1] after p@s1",
+    ], out + err
+    code, out, err = skelnb("--plugin", "lab_four_plugin", "run", plan, "--print-commands", "--only", "knn@s0")
+    assert code == 0 and out.count("SKELNB_PLUGINS=lab_four_plugin ") == 1, out + err
+    code, out, err = skelnb("--plugin", "lab_four_plugin", "report", plan)
+    assert code == 0, err
+    table = pd.read_csv(base / "report" / "report.csv")
+    values = [json.loads((base / f"knn@s{s}" / "result.json").read_text())["metrics"]["top1"] for s in (0, 1)]
+    assert list(table["entry"]) == ["knn"] and table["n"][0] == 2 and table["seeds"][0] == "0,1"
+    assert table["ours"][0] == pytest.approx(sum(values) / 2)
+    assert table["ours_sd"][0] == pytest.approx(abs(values[0] - values[1]) / 2**0.5)
+    assert table["vs_best"][0] == "best" and table["sd_over"][0] == "seeds"  # alone in its column: the best
+    assert "Seeds: 0, 1." in (base / "report" / "report.md").read_text()
+
+    # in a fresh process: without the plugin the plan is refused; a plan that names its plugin needs no --plugin
+    command = [sys.executable, "-c", "import sys; from skelnb.cli import main; sys.exit(main())", "report", str(plan)]
+    r = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 2 and "lab.yaml: p@s0: dataset: unknown 'lab-four'" in r.stderr, r.stdout + r.stderr
+    plan.write_text(plan.read_text().replace('"runs":', '"plugins": ["lab_four_plugin"], "runs":'))
+    r = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0 and "| knn | MoCo | lab 1-NN | top1 |" in r.stdout, r.stdout + r.stderr
+    code, out, err = skelnb("--plugin", "../lab_four_plugin.py", "run", plan, "--dry-run")
+    assert code == 2 and "--plugin: plugins: a list of module names" in err, err

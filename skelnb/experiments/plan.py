@@ -13,16 +13,18 @@ import yaml
 
 import skelnb
 
+from ..core import import_plugins
 from ..methods import method_parameters
 from ..data.prepare import DATASETS, PIPELINES
 from ..train import PRESETS, TrainConfig, resolve
 
 # %% auto #0
-__all__ = ['ROOT', 'NOTEBOOKS', 'PLANS', 'PLAN_KEYS', 'ENTRY_KEYS', 'PAPER_KEYS', 'RUN_REF', 'NON_NEGATIVE', 'Entry', 'Plan',
-           'check_notebook_name', 'notebook_path', 'notebook_parameters', 'plan_path', 'read_entry', 'references',
-           'substitute', 'dependencies', 'entry_parameters', 'check_method_parameters', 'pretrain_arguments',
-           'check_parameter_values', 'topological_order', 'pretrain_initialisation', 'check_fair_comparison',
-           'check_entry', 'load_plan']
+__all__ = ['ROOT', 'NOTEBOOKS', 'PLANS', 'PLAN_KEYS', 'ENTRY_KEYS', 'PAPER_KEYS', 'RUN_REF', 'NON_NEGATIVE', 'SEEDED_NAME',
+           'Entry', 'Plan', 'check_notebook_name', 'notebook_path', 'notebook_parameters', 'plan_path', 'read_entry',
+           'references', 'substitute', 'dependencies', 'entry_parameters', 'check_method_parameters',
+           'pretrain_arguments', 'check_parameter_values', 'topological_order', 'seeded_name', 'check_seeds',
+           'entry_seeds', 'rename_references', 'paired', 'seeded_entry', 'expand_seeds', 'pretrain_initialisation',
+           'check_fair_comparison', 'check_entry', 'load_plan']
 
 # %% ../../nbs/70_experiments.plan.ipynb #651d90f3
 ROOT = Path(skelnb.__file__).resolve().parents[1]  # the project: nbs/, papermill_runs/ beside skelnb/
@@ -40,6 +42,12 @@ class Entry:
     gpus: int = 1
     after: list = dataclasses.field(default_factory=list)
     paper: dict | None = None  # {row, column, metric, value}: the paper's number for this run
+    seeds: list | None = None  # as written: one run per seed ([]: one run, whatever `defaults` say)
+    base: str = ""  # the name as written (NAME of NAME@s<seed>); the report aggregates over it
+    seed: int | None = None  # of an expanded entry
+
+    def __post_init__(self):
+        self.base = self.base or self.name
 
 
 @dataclasses.dataclass
@@ -54,12 +62,17 @@ class Plan:
     runs: list
     path: Path | None = None
     not_run: list = dataclasses.field(default_factory=list)  # rows of the table skelnb does not run, with why
+    plugins: list = dataclasses.field(default_factory=list)  # modules imported before the plan is read or run
 
     def entry(self, name: str) -> Entry:
         for e in self.runs:
             if e.name == name:
                 return e
         raise KeyError(f"{self.path}: no entry {name!r}; entries: {', '.join(e.name for e in self.runs)}")
+
+    def expansions(self, name: str) -> list:
+        "The entries' names `name` stands for: NAME@s<seed> of each seed for an entry written with seeds, else itself."
+        return [e.name for e in self.runs if name in (e.name, e.base)]
 
 # %% ../../nbs/70_experiments.plan.ipynb #6c6bcc31
 def check_notebook_name(notebook) -> str:
@@ -102,8 +115,8 @@ def notebook_parameters(notebook: str) -> dict:
     return _PARAMETERS[notebook]
 
 # %% ../../nbs/70_experiments.plan.ipynb #e8a4d098
-PLAN_KEYS = {"plan", "paper", "table", "title", "defaults", "runs", "not_run", "mixed_initialisation"}
-ENTRY_KEYS = {"name", "notebook", "parameters", "gpus", "after", "paper"}
+PLAN_KEYS = {"plan", "paper", "table", "title", "defaults", "runs", "not_run", "plugins", "mixed_initialisation"}
+ENTRY_KEYS = {"name", "notebook", "parameters", "gpus", "after", "paper", "seeds"}
 PAPER_KEYS = {"row", "column", "metric", "value"}
 
 
@@ -126,6 +139,8 @@ def read_entry(raw, where: str) -> Entry:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw.get("notebook"):
         raise ValueError(f"{where}: an entry needs a `name` (string) and a `notebook`")
     where = f"{where} ({raw['name']})"
+    if "@" in raw["name"]:
+        raise ValueError(f"{where}: `@` is kept for the names of seeds' runs (NAME@s0); rename the entry")
     try:
         check_notebook_name(raw["notebook"])
     except ValueError as e:
@@ -146,7 +161,9 @@ def read_entry(raw, where: str) -> Entry:
             raise ValueError(f"{where}: paper needs exactly {sorted(PAPER_KEYS)}, got {paper!r}")
         if paper["value"] is not None and not isinstance(paper["value"], (int, float)):
             raise ValueError(f"{where}: paper.value must be a number or null, got {paper['value']!r}")
-    return Entry(raw["name"], str(raw["notebook"]), dict(params), gpus, list(after), paper)
+    seeds = raw.get("seeds")
+    check_seeds(seeds, where, empty=True)
+    return Entry(raw["name"], str(raw["notebook"]), dict(params), gpus, list(after), paper, seeds)
 
 # %% ../../nbs/70_experiments.plan.ipynb #90744db4
 RUN_REF = re.compile(r"\{run:([^}]+)\}")
@@ -180,9 +197,9 @@ def dependencies(entry: Entry) -> list:
 
 # %% ../../nbs/70_experiments.plan.ipynb #bd093531
 def entry_parameters(plan: Plan, entry: Entry) -> dict:
-    "The plan's defaults the notebook accepts, under the entry's parameters (before substitution)."
+    "The plan's defaults the notebook accepts (but `seeds`: the plan's), under the entry's parameters (unsubstituted)."
     own = notebook_parameters(entry.notebook)
-    return {k: v for k, v in plan.defaults.items() if k in own} | entry.parameters
+    return {k: v for k, v in plan.defaults.items() if k in own and k != "seeds"} | entry.parameters
 
 
 def check_method_parameters(params: dict, where: str) -> None:
@@ -252,6 +269,105 @@ def topological_order(runs: list, where: str = "plan") -> list:
         left = [e for e in left if e.name not in done]
     return order
 
+# %% ../../nbs/70_experiments.plan.ipynb #793a61fd
+SEEDED_NAME = re.compile(r"(.+)@s(\d+)")
+
+
+def seeded_name(name: str, seed: int) -> str:
+    "The name of `name`'s run with `seed`: NAME@s<seed>."
+    return f"{name}@s{seed}"
+
+
+def check_seeds(seeds, where: str, empty: bool = False) -> list | None:
+    "`seeds` when None or a list of distinct integers >= 0 (`empty`: [] too); else an error naming `where`."
+    if seeds is None:
+        return None
+    ok = isinstance(seeds, list) and (bool(seeds) or empty) and len(set(map(str, seeds))) == len(seeds)
+    if not ok or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"{where}: seeds: a list of distinct integers >= 0 such as [0, 1, 2], got {seeds!r}")
+    return list(seeds)
+
+
+def entry_seeds(entry: Entry, default_seeds, known: dict) -> list | None:
+    "`entry`'s seeds: its own; else the defaults' if its notebook takes a seed; else those of the entries it refers to."
+    if entry.seeds is not None:
+        return entry.seeds or None
+    if default_seeds and {"seed", "seeds"} & set(notebook_parameters(entry.notebook)):
+        return list(default_seeds)
+    found = {tuple(known[n]) for n in references(entry.parameters) if known.get(n)}
+    if len(found) > 1:
+        raise ValueError(f"refers to entries with different seeds {sorted(found)}; give it `seeds` of its own")
+    return list(found.pop()) if found else None
+
+
+def rename_references(value, rename):
+    "`value` with every `{run:NAME}` replaced by `{run:rename(NAME)}`, at any depth."
+    if isinstance(value, str):
+        return RUN_REF.sub(lambda m: "{run:" + rename(m.group(1)) + "}", value)
+    if isinstance(value, dict):
+        return {k: rename_references(v, rename) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rename_references(v, rename) for v in value]
+    return value
+
+# %% ../../nbs/70_experiments.plan.ipynb #b61a8be6
+def paired(name: str, seed: int | None, seeds: dict, where: str) -> list:
+    "The runs dependency `name` stands for in a run with `seed` (None: a run without seeds waits for every seed)."
+    if not seeds.get(name):  # run once, unknown (reported later), or a run of one seed (NAME@s1)
+        return [name]
+    if seed is None:
+        return [seeded_name(name, s) for s in seeds[name]]
+    if seed not in seeds[name]:
+        raise ValueError(f"{where}: needs {name}, which has no seed {seed} (its seeds: {seeds[name]})")
+    return [seeded_name(name, seed)]
+
+
+def seeded_entry(entry: Entry, seed: int | None, seeds: dict, where: str) -> Entry:
+    "`entry`'s run with `seed` (None: its only run): its name, seed parameters and dependencies paired by seed."
+
+    def one(name):
+        if seed is None and seeds.get(name):
+            raise ValueError(f"{where}: {{run:{name}}} names an entry run per seed; give this entry seeds or name one "
+                             f"run ({{run:{name}@s{seeds[name][0]}}})")  # fmt: skip
+        return paired(name, seed, seeds, where)[0]
+
+    params, after = (
+        rename_references(entry.parameters, one),
+        [n for a in entry.after for n in paired(a, seed, seeds, where)],
+    )
+    if seed is None:
+        return dataclasses.replace(entry, parameters=params, after=after)
+    if clash := sorted({"seed", "seeds"} & set(entry.parameters)):
+        raise ValueError(f"{where}: parameter {clash[0]!r} is set by the entry's seeds (one run per seed); remove it")
+    own = notebook_parameters(entry.notebook)
+    params |= ({"seed": seed} if "seed" in own else {}) | ({"seeds": [seed]} if "seeds" in own else {})
+    return dataclasses.replace(entry, name=seeded_name(entry.name, seed), parameters=params, after=after, seed=seed)
+
+
+def _needed_first(runs: list) -> list:
+    "`runs` with each entry after the entries it names (a cycle keeps the rest as written: load_plan reports it)."
+    names = {e.name for e in runs}
+    needs = {e.name: {(m[1] if (m := SEEDED_NAME.fullmatch(d)) else d) for d in dependencies(e)} & names for e in runs}
+    order = []
+    while len(order) < len(runs):
+        done = {e.name for e in order}
+        left = [e for e in runs if e.name not in done]
+        order += [e for e in left if needs[e.name] <= done] or left
+    return order
+
+
+def expand_seeds(runs: list, default_seeds, where: str) -> list:
+    "The plan's entries with each entry that has seeds as one entry per seed (NAME@s<seed>), in the plan's order."
+    seeds, out = {}, {}
+    for e in _needed_first(runs):
+        at = f"{where}: {e.name}"
+        try:
+            seeds[e.name] = entry_seeds(e, default_seeds, seeds)
+        except ValueError as err:
+            raise ValueError(f"{at}: {err}") from None
+        out[e.name] = [seeded_entry(e, s, seeds, at) for s in seeds[e.name] or [None]]
+    return [run for e in runs for run in out[e.name]]
+
 # %% ../../nbs/70_experiments.plan.ipynb #194e97d5
 from ..methods import initialisation
 
@@ -281,7 +397,7 @@ def check_fair_comparison(plan: Plan, *, mixed=False) -> None:
             "level when the comparison mixes them on purpose"
         )
 
-# %% ../../nbs/70_experiments.plan.ipynb #c9696109
+# %% ../../nbs/70_experiments.plan.ipynb #1be4c8bf
 def check_entry(plan: Plan, entry: Entry, where: str) -> None:
     "Every check of one entry that needs the whole plan or the notebook."
     names = {e.name for e in plan.runs}
@@ -301,7 +417,7 @@ def check_entry(plan: Plan, entry: Entry, where: str) -> None:
         check_method_parameters(entry_parameters(plan, entry), where)
     check_parameter_values(entry.notebook, entry_parameters(plan, entry), where)
 
-
+# %% ../../nbs/70_experiments.plan.ipynb #c9696109
 def load_plan(path_or_name) -> Plan:
     "The checked `Plan` of a file or of a name in papermill_runs/plans/."
     path = plan_path(path_or_name)
@@ -320,6 +436,8 @@ def load_plan(path_or_name) -> Plan:
     defaults = raw.get("defaults") or {}
     if not isinstance(defaults, dict) or not isinstance(raw["runs"], list) or not raw["runs"]:
         raise ValueError(f"{path}: defaults must be a mapping and runs a non-empty list")
+    plugins = import_plugins(raw.get("plugins") or [], where=str(path))  # their datasets are known from here on
+    default_seeds = check_seeds(defaults.get("seeds"), f"{path}: defaults")
     runs = [read_entry(r, f"{path}: runs[{i}]") for i, r in enumerate(raw["runs"])]
     header = dict(paper=raw.get("paper", "none"), table=str(raw.get("table", "none")), title=raw.get("title", ""))
     not_run = raw.get("not_run") or []
@@ -327,17 +445,18 @@ def load_plan(path_or_name) -> Plan:
         not isinstance(r, dict) or not {"row", "reason"} <= set(r) for r in not_run
     ):
         raise ValueError(f"{path}: not_run must be a list of {{row, column, value, reason}} mappings")
-    plan = Plan(path.stem, **header, defaults=defaults, runs=runs, path=path, not_run=not_run)
     seen = set()
     for e in runs:
         if e.name in seen:
             raise ValueError(f"{path}: duplicate entry name {e.name!r}")
         seen.add(e.name)
+    runs = expand_seeds(runs, default_seeds, str(path))
+    plan = Plan(path.stem, **header, defaults=defaults, runs=runs, path=path, not_run=not_run, plugins=plugins)
     for e in runs:
         check_entry(plan, e, f"{path}: {e.name}")
     check_fair_comparison(plan, mixed=raw.get("mixed_initialisation", False))
     known = set().union(*(notebook_parameters(e.notebook) for e in runs))
-    if unused := set(defaults) - known:
+    if unused := set(defaults) - known - {"seeds"}:
         raise ValueError(f"{path}: defaults {sorted(unused)} are parameters of none of the plan's notebooks")
     plan.runs = topological_order(runs, str(path))
     return plan

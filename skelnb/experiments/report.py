@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +14,8 @@ import pandas as pd
 from .plan import Plan, load_plan
 
 # %% auto #0
-__all__ = ['read_result', 'entry_state', 'find_key', 'card_essentials', 'report_table', 'markdown_table', 'plot_accuracy',
+__all__ = ['REFERENCE_ROW', 'MARK_RULE', 'read_result', 'entry_state', 'find_key', 'card_essentials', 'mean_sd', 'group_state',
+           'entry_row', 'report_table', 'beyond_noise', 'mark_rows', 'markdown_table', 'plot_accuracy',
            'training_curves', 'plot_curves', 'write_report']
 
 # %% ../../nbs/72_experiments.report.ipynb #b1df1140
@@ -56,30 +58,96 @@ def card_essentials(card: dict) -> dict:
     )  # fmt: skip
 
 # %% ../../nbs/72_experiments.report.ipynb #ff1e1d9a
+def mean_sd(values: list) -> tuple:
+    "(mean, sample sd) of `values`; sd None under two values, both None without any."
+    values = [v for v in values if v is not None]
+    mean = statistics.fmean(values) if values else None
+    return mean, statistics.stdev(values) if len(values) > 1 else None
+
+
+def group_state(states: list) -> str:
+    "The one state of a seeded entry's runs, or the count of each (`1 done, 1 failed`)."
+    counts = {s: states.count(s) for s in dict.fromkeys(states)}
+    return states[0] if len(counts) == 1 else ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
+def entry_row(group: list, base: Path, batch: dict) -> dict:
+    "The report row of one entry as written: its run, or its seeds' runs aggregated (mean, sd over the seeds)."
+    e, metric = group[0], group[0].paper["metric"]
+    results = [read_result(base / run.name) for run in group]
+    done = [(run, r) for run, r in zip(group, results) if r is not None]
+    metrics = [r.get("metrics", {}) for _, r in done]
+    card = (done[0][1].get("card") or {}) if done else {}
+    row = dict(entry=e.base, row=e.paper["row"], column=e.paper["column"], metric=metric)
+    if e.seed is None:  # one run: its own spread (over evaluation seeds), as its result gives it
+        m = metrics[0] if metrics else {}
+        ours, sd, best, best_sd = (m.get(k) for k in (metric, f"{metric}_sd", f"best_{metric}", f"best_{metric}_sd"))
+        seeds, sd_over = card_essentials(card)["seeds"], "evaluation seeds" if sd is not None else None
+    else:
+        (ours, sd), (best, best_sd) = (mean_sd([m.get(k) for m in metrics]) for k in (metric, f"best_{metric}"))
+        seeds, sd_over = ",".join(str(run.seed) for run, _ in done), "seeds"
+    paper = e.paper["value"]
+    row |= dict(ours=ours, ours_sd=sd, n=len(done), seeds=seeds, sd_over=sd_over, best=best, best_sd=best_sd,
+                paper=paper, diff=None if ours is None or paper is None else round(ours - paper, 2),
+                status=group_state([entry_state(run.name, r, batch) for run, r in zip(group, results)]),
+                protocol=done[0][1].get("protocol") if done else None)  # fmt: skip
+    shas = ",".join(dict.fromkeys(s for _, r in done if (s := card_essentials(r.get("card") or {})["checkpoint_sha"])))
+    return row | {k: v for k, v in card_essentials(card).items() if k != "seeds"} | dict(checkpoint_sha=shas or None)
+
+
 def report_table(plan, runs_root="papermill_runs") -> pd.DataFrame:
-    "One row per entry with a paper number: ours (last, sd, best), the paper's value, difference, status, card."
+    "One row per entry (as written) with a paper number: ours (mean, sd, seeds), best, paper, difference, status, card."
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     base = Path(runs_root) / plan.name
     batch = json.loads((base / "status.json").read_text()) if (base / "status.json").exists() else {}
-    rows = []
+    groups = {}
     for e in plan.runs:
-        if e.paper is None:
-            continue
-        result, metric = read_result(base / e.name), e.paper["metric"]
-        metrics = (result or {}).get("metrics", {})
-        ours = metrics.get(metric)
-        rows.append(
-            dict(entry=e.name, row=e.paper["row"], column=e.paper["column"], metric=metric, ours=ours,
-                 ours_sd=metrics.get(f"{metric}_sd"), best=metrics.get(f"best_{metric}"),
-                 best_sd=metrics.get(f"best_{metric}_sd"), paper=e.paper["value"],
-                 diff=None if ours is None or e.paper["value"] is None else round(ours - e.paper["value"], 2),
-                 status=entry_state(e.name, result, batch), protocol=(result or {}).get("protocol"))
-            | card_essentials((result or {}).get("card") or {})
-        )  # fmt: skip
+        if e.paper is not None:
+            groups.setdefault(e.base, []).append(e)
+    rows = [entry_row(group, base, batch) for group in groups.values()]
     for r in plan.not_run:  # the table's other rows, so the report covers the whole table
         rows.append(dict(entry="", row=r["row"], column=r.get("column"), metric=r.get("metric"), paper=r.get("value"),
                          status="not run: " + str(r["reason"])))  # fmt: skip
-    return pd.DataFrame(rows)
+    return mark_rows(pd.DataFrame(rows))
+
+# %% ../../nbs/72_experiments.report.ipynb #74266dd1
+REFERENCE_ROW = "init"  # the row each row of its column is compared with, besides the best (the random encoder)
+
+
+def beyond_noise(a: tuple, b: tuple) -> str:
+    "above, below or ≈ for (mean, sd) `a` against `b`: a difference counts when |mean_a − mean_b| > sd_a + sd_b."
+    if abs(a[0] - b[0]) > a[1] + b[1]:
+        return "above" if a[0] > b[0] else "below"
+    return "≈"
+
+
+def mark_rows(df: pd.DataFrame) -> pd.DataFrame:
+    "`df` with `vs_best` and `vs_init` marks (see above) beside `sd_over`."
+    df = df.copy()
+    marks = {"vs_best": [""] * len(df), "vs_init": [""] * len(df)}  # "": not marked
+    if len(df) and "sd_over" in df:
+        ok = (df["sd_over"] == "seeds") & (df["n"] >= 2) & df["metric"].astype(str).str.contains("top")
+        for _, rows in df[ok & df["ours_sd"].notna()].groupby("column", sort=False):
+            spread = {i: (r.ours, r.ours_sd) for i, r in rows.iterrows()}
+            best = max(spread, key=lambda i: spread[i][0])
+            init = next((i for i, r in rows.iterrows() if str(r["row"]) == REFERENCE_ROW), None)
+            for i in spread:
+                marks["vs_best"][df.index.get_loc(i)] = "best" if i == best else beyond_noise(spread[i], spread[best])
+                if init is not None:
+                    marks["vs_init"][df.index.get_loc(i)] = (
+                        "ref" if i == init else beyond_noise(spread[i], spread[init])
+                    )
+    where = list(df.columns).index("sd_over") + 1 if "sd_over" in df else len(df.columns)
+    for k in ("vs_init", "vs_best"):
+        df.insert(where, k, marks[k])
+    return df
+
+
+MARK_RULE = (
+    "vs_best, vs_init: a row is above or below the column's best row (or its `init` row) only when |mean difference| > "
+    "sd_a + sd_b, the sample standard deviations over each row's seeds (each seed pretrains and evaluates with it); "
+    "≈: within seed noise. Only accuracy rows with two seeds or more are marked."
+)
 
 # %% ../../nbs/72_experiments.report.ipynb #c7dfa63c
 def markdown_table(df: pd.DataFrame) -> str:
@@ -112,25 +180,25 @@ def plot_accuracy(df: pd.DataFrame):
 
 
 def training_curves(plan: Plan, runs_root="papermill_runs") -> pd.DataFrame:
-    "Epoch-mean loss of every pretrain entry with an epochs.csv: columns entry, epoch, loss."
+    "Epoch-mean loss of every pretrain run with an epochs.csv: columns entry (as written), seed, epoch, loss."
     frames = []
     for e in plan.runs:
         path = Path(runs_root) / plan.name / e.name / "epochs.csv"
         if e.notebook == "pretrain" and path.exists():
             d = pd.read_csv(path)
             d = d[d["name"] == "loss"].rename(columns=dict(value="loss"))[["epoch", "loss"]]
-            frames.append(d.assign(entry=e.name))
-    return pd.concat(frames) if frames else pd.DataFrame(columns=["entry", "epoch", "loss"])
+            frames.append(d.assign(entry=e.base, seed=e.seed))
+    return pd.concat(frames) if frames else pd.DataFrame(columns=["entry", "seed", "epoch", "loss"])
 
 
 def plot_curves(curves: pd.DataFrame):
-    "Loss per epoch, one line per pretraining entry; the Figure."
+    "Loss per epoch, one line per pretraining entry (its seeds' mean, ± sd as a band); the Figure."
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(6, 4))
     if len(curves):
-        sns.lineplot(curves, x="epoch", y="loss", hue="entry", marker="o", ax=ax)
+        sns.lineplot(curves, x="epoch", y="loss", hue="entry", marker="o", errorbar="sd", ax=ax)
     else:
         ax.text(0.5, 0.5, "no pretraining curves yet", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
@@ -148,7 +216,10 @@ def write_report(plan, runs_root="papermill_runs", out=None) -> pd.DataFrame:
     df.to_csv(out / "report.csv", index=False)
     head = f"# {plan.name}: {plan.title}\n\nPaper: {plan.paper}, table {plan.table}. "
     counts = ", ".join(f"{n} {s}" for s, n in df["status"].value_counts().items()) if len(df) else "no paper numbers"
-    (out / "report.md").write_text(head + f"Entries: {counts}.\n\n" + (markdown_table(df) if len(df) else ""))
+    seeds = sorted({e.seed for e in plan.runs if e.seed is not None})
+    seeds = f" Seeds: {', '.join(map(str, seeds))}." if seeds else " Seeds: none (each entry run once)."
+    text = head + f"Entries: {counts}.{seeds}\n\n" + (markdown_table(df) + f"\n{MARK_RULE}\n" if len(df) else "")
+    (out / "report.md").write_text(text)
     figures = [("curves.png", plot_curves(training_curves(plan, runs_root)))]
     if len(df):
         figures.append(("accuracy.png", plot_accuracy(df)))

@@ -22,16 +22,16 @@ import threading
 import time
 from pathlib import Path
 
-from ..core import folder_lock, write_json
+from ..core import PLUGINS_VARIABLE, environment_plugins, folder_lock, write_json
 from .plan import Entry, Plan, dependencies, entry_parameters, notebook_parameters, notebook_path
 from .plan import load_plan, pretrain_arguments, substitute, topological_order
 
 # %% auto #0
 __all__ = ['PARAMETERS_FILE', 'fingerprint', 'Job', 'make_jobs', 'changes', 'trained_epochs', 'other_training', 'set_aside',
-           'record_parameters', 'papermill_command', 'shell_command', 'now', 'write_status', 'start_job', 'finish_job',
-           'blocked_by', 'Batch', 'run_plan', 'check_writable_folder', 'Interrupted', 'catch_signals',
-           'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select', 'summary', 'dry_run',
-           'print_commands']
+           'record_parameters', 'papermill_command', 'kernel_environment', 'shell_command', 'now', 'write_status',
+           'start_job', 'finish_job', 'blocked_by', 'Batch', 'run_plan', 'check_writable_folder', 'Interrupted',
+           'catch_signals', 'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select', 'summary',
+           'dry_run', 'print_commands']
 
 # %% ../../nbs/71_experiments.runner.ipynb #1f3e2478
 PARAMETERS_FILE = "parameters.json"  # in an entry's folder: what its outputs were made with
@@ -199,9 +199,16 @@ def papermill_command(job: Job, cwd=None) -> list:
     return line
 
 
-def shell_command(job: Job, cwd=None) -> str:
-    "One shell line for a scheduler: make the folder, run papermill, log to <name>.log."
-    run = shlex.join(papermill_command(job, cwd))
+def kernel_environment(plan: Plan, plugins=()) -> dict:
+    "The environment variables the kernels need besides this process's: SKELNB_PLUGINS when there are plugins."
+    names = list(dict.fromkeys([*environment_plugins(), *plugins, *plan.plugins]))
+    return {PLUGINS_VARIABLE: ",".join(names)} if names else {}
+
+
+def shell_command(job: Job, cwd=None, *, env: dict | None = None) -> str:
+    "One shell line for a scheduler: make the folder, run papermill (with `env` set), log to <name>.log."
+    run = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items()) + " " * bool(env)
+    run += shlex.join(papermill_command(job, cwd))
     return f"mkdir -p {shlex.quote(str(job.folder))} && {run} > {shlex.quote(str(job.log))} 2>&1"
 
 # %% ../../nbs/71_experiments.runner.ipynb #ef1f9558
@@ -217,10 +224,10 @@ def write_status(path: Path, status: dict) -> None:
     tmp.replace(path)
 
 # %% ../../nbs/71_experiments.runner.ipynb #23a659f7
-def start_job(job: Job, slots: list, cwd, threads: int | None = None) -> subprocess.Popen:
+def start_job(job: Job, slots: list, cwd, threads: int | None = None, *, env: dict | None = None) -> subprocess.Popen:
     "Start `job`'s papermill in the background on `slots` (GPU ids, or None on CPU); `threads`: its CPU share."
     job.folder.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    env = dict(os.environ) | (env or {})
     if slots and slots[0] is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(s) for s in slots)
     if threads:  # parallel CPU jobs share the cores instead of each starting a thread per core
@@ -275,6 +282,7 @@ class Batch:
     running: dict = dataclasses.field(default_factory=dict)  # name -> (Popen, slots taken, start time, start ISO)
     status: dict = dataclasses.field(default_factory=dict)  # name -> record
     stop: list = dataclasses.field(default_factory=list)  # the signals received (their names)
+    env: dict = dataclasses.field(default_factory=dict)  # the kernels' variables besides ours (kernel_environment)
 
     def __post_init__(self):
         self.pending, self.free = [self.jobs[n] for n in self.selected], list(self.slots)
@@ -285,8 +293,8 @@ class Batch:
 
 
 def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_runs", data_root=None, cwd=None,
-             progress: bool = True, poll: float = 0.5, *, stop_timeout: float = 600) -> dict:  # fmt: skip
-    "Run the plan's entries (or `only` those); {name: status record}. Failures are recorded, never raised."
+             progress: bool = True, poll: float = 0.5, *, stop_timeout: float = 600, plugins=()) -> dict:  # fmt: skip
+    "Run the plan's entries (or `only` those; `plugins`: the command's); {name: status record}. Failures are recorded."
     from tqdm.auto import tqdm
 
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
@@ -295,7 +303,7 @@ def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_run
     base = check_writable_folder(runs_root, what="--runs-root") / plan.name
     cwd = str(Path(cwd or os.getcwd()).resolve())
     batch = Batch(plan, make_jobs(plan, runs_root, data_root), select(plan, only), _slots(gpus, jobs), cwd,
-                  base / "status.json")  # fmt: skip
+                  base / "status.json", env=kernel_environment(plan, plugins))  # fmt: skip
     with folder_lock(base, purpose=f"skelnb run {plan.name}"), catch_signals(batch.stop):
         bar = tqdm(total=len(batch.pending), desc=plan.name, unit="run", disable=not progress)
         try:
@@ -345,7 +353,7 @@ def _start_ready(batch: Batch) -> None:
             if moved := set_aside(job, batch.cwd):
                 print(moved, file=sys.stderr)
             record_parameters(job)
-            batch.running[name] = (start_job(job, taken, batch.cwd, threads), taken, time.time(), now())
+            batch.running[name] = (start_job(job, taken, batch.cwd, threads, env=batch.env), taken, time.time(), now())
         else:
             continue
         batch.pending.remove(job)
@@ -457,13 +465,15 @@ def stop_running(batch: Batch, signal_name: str, timeout: float) -> None:
 
 # %% ../../nbs/71_experiments.runner.ipynb #71a69e72
 def select(plan: Plan, only=None) -> list:
-    "The names to run, in the plan's dependency order."
+    "The names to run, in the plan's dependency order; `only`: entries as written (all their seeds) or runs (NAME@s1)."
     names = [e.name for e in plan.runs]
     if not only:
         return names
-    if unknown := [n for n in only if n not in names]:
-        raise ValueError(f"{plan.path}: --only: unknown entries {unknown}; entries: {', '.join(names)}")
-    return [n for n in names if n in only]
+    if unknown := [n for n in only if not plan.expansions(n)]:
+        written = ", ".join(dict.fromkeys(e.base for e in plan.runs))
+        raise ValueError(f"{plan.path}: --only: unknown entries {unknown}; entries: {written} (NAME@s<seed>: one seed)")
+    chosen = {n for name in only for n in plan.expansions(name)}
+    return [n for n in names if n in chosen]
 
 
 def summary(status: dict) -> tuple[str, int]:
@@ -492,7 +502,7 @@ def dry_run(plan: Plan, only=None, runs_root="papermill_runs", data_root=None, c
     return "\n".join(lines)
 
 
-def print_commands(plan: Plan, only=None, runs_root="papermill_runs", data_root=None, cwd=None) -> str:
-    "The shell line of every selected entry, in dependency order."
-    jobs = make_jobs(plan, runs_root, data_root)
-    return "\n".join(shell_command(jobs[n], cwd) for n in select(plan, only))
+def print_commands(plan: Plan, only=None, runs_root="papermill_runs", data_root=None, cwd=None, plugins=()) -> str:
+    "The shell line of every selected entry, in dependency order (`plugins`: the command's, as run_plan has them)."
+    jobs, env = make_jobs(plan, runs_root, data_root), kernel_environment(plan, plugins)
+    return "\n".join(shell_command(jobs[n], cwd, env=env) for n in select(plan, only))
