@@ -31,7 +31,7 @@ from skelnb.checkpoint import (
     set_rng_states,
     write_checkpoint,
 )
-from .core import folder_lock, sha256_file, versions, write_json
+from .core import folder_lock, import_plugins, sha256_file, versions, write_json
 from .data.store import SkeletonDataset
 from skelnb.distributed import (
     all_reduce_mean,
@@ -710,6 +710,7 @@ def main(argv=None) -> Run:
     parser = argparse.ArgumentParser(prog="skelnb.train", description="Pretrain a self-supervised method.")
     add_train_arguments(parser)
     args, rest = parser.parse_known_args(argv)
+    import_plugins()  # $SKELNB_PLUGINS: the layouts and datasets of a plan's plugins, in every torchrun rank too
     return train_from_args(args, rest)
 
 

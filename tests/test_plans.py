@@ -506,7 +506,7 @@ def test_plans_load_with_the_runner():
         assert plan.name == name and len(plan.runs) == len(load(name)["runs"])
 
 
-AGREED = {  # the experiment notebooks' parameters as agreed (/tmp/iss/interfaces.md): plans are written against them
+AGREED = {  # the experiment notebooks' parameters as agreed: plans are written against them
     "pretrain": "data_root dataset pipeline split out preset method encoder stream epochs max_steps batch_size lr seed "
     "gpus method_params trainer_params knn_every",
     "evaluate": "data_root dataset pipeline split stream out protocol checkpoint reference_checkpoint encoder "
