@@ -14,9 +14,10 @@ import pandas as pd
 from .plan import Plan, load_plan
 
 # %% auto #0
-__all__ = ['REFERENCE_ROW', 'MARK_RULE', 'read_result', 'entry_state', 'find_key', 'card_essentials', 'mean_sd', 'group_state',
-           'entry_row', 'report_table', 'beyond_noise', 'mark_rows', 'markdown_table', 'plot_accuracy',
-           'training_curves', 'plot_curves', 'write_report']
+__all__ = ['REFERENCE_ROW', 'MARK_RULE', 'COLLAPSE_MEASURES', 'COLLAPSE_NOTE', 'read_result', 'entry_state', 'find_key',
+           'card_essentials', 'mean_sd', 'group_state', 'entry_row', 'report_table', 'beyond_noise', 'mark_rows',
+           'markdown_table', 'plot_accuracy', 'training_curves', 'plot_curves', 'last_epoch_measures', 'collapse_table',
+           'write_report']
 
 # %% ../../nbs/72_experiments.report.ipynb #b1df1140
 def read_result(folder: Path) -> dict | None:
@@ -204,7 +205,44 @@ def plot_curves(curves: pd.DataFrame):
     fig.tight_layout()
     return fig
 
+# %% ../../nbs/72_experiments.report.ipynb #6504f0ee
+COLLAPSE_MEASURES = ("query_cosine", "query_std", "pos_sim", "neg_sim")
+
+
+def last_epoch_measures(folder: Path) -> dict:
+    "The last epoch's means of `COLLAPSE_MEASURES` (or the `_joint` stream's) in `folder/epochs.csv`; 1/sqrt(dim)."
+    epochs = pd.read_csv(folder / "epochs.csv")
+    last = epochs[epochs["epoch"] == epochs["epoch"].max()].set_index("name")["value"]
+    found = {m: last.get(m, last.get(f"{m}_joint")) for m in COLLAPSE_MEASURES}
+    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+    dim = run.get("identity", {}).get("method", {}).get("dim")
+    return {k: float(v) for k, v in found.items() if v is not None} | ({"ideal_std": dim**-0.5} if dim else {})
+
+
+def collapse_table(plan: Plan, runs_root="papermill_runs") -> pd.DataFrame:
+    "One row per pretraining entry as written: each collapse measure's mean (and sd over its seeds), the seeds."
+    found = {}
+    for e in plan.runs:
+        folder = Path(runs_root) / plan.name / e.name
+        if e.notebook == "pretrain" and (folder / "epochs.csv").exists():
+            found.setdefault(e.base or e.name, []).append((e.seed, last_epoch_measures(folder)))
+    rows = []
+    for entry, runs in found.items():
+        row = dict(entry=entry, seeds=",".join(str(s) for s, _ in runs if s is not None))
+        for m in (*COLLAPSE_MEASURES, "ideal_std"):
+            mean, sd = mean_sd([r[m] for _, r in runs if m in r])
+            row |= {m: mean} | ({f"{m}_sd": sd} if m != "ideal_std" else {})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
 # %% ../../nbs/72_experiments.report.ipynb #c1156a8f
+COLLAPSE_NOTE = (
+    "query_cosine: mean pairwise cosine of a batch's normalised queries (1: every embedding on one direction); "
+    "query_std: std of the normalised embeddings (0: collapsed; ideal_std = 1/sqrt(d): spread evenly); pos_sim, "
+    "neg_sim: mean positive and negative similarities (equal: nothing left to discriminate). Mean over seeds."
+)
+
+
 def write_report(plan, runs_root="papermill_runs", out=None) -> pd.DataFrame:
     "Write the plan's report files into `out` (default papermill_runs/<plan>/report); the table."
     import matplotlib.pyplot as plt
@@ -219,6 +257,12 @@ def write_report(plan, runs_root="papermill_runs", out=None) -> pd.DataFrame:
     seeds = sorted({e.seed for e in plan.runs if e.seed is not None})
     seeds = f" Seeds: {', '.join(map(str, seeds))}." if seeds else " Seeds: none (each entry run once)."
     text = head + f"Entries: {counts}.{seeds}\n\n" + (markdown_table(df) + f"\n{MARK_RULE}\n" if len(df) else "")
+    collapse = collapse_table(plan, runs_root)
+    if len(collapse):
+        collapse.to_csv(out / "collapse.csv", index=False)
+        text += (
+            f"\n## Collapse measures of the pretrainings (last epoch)\n\n{markdown_table(collapse)}\n{COLLAPSE_NOTE}\n"
+        )
     (out / "report.md").write_text(text)
     figures = [("curves.png", plot_curves(training_curves(plan, runs_root)))]
     if len(df):
