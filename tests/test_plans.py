@@ -252,7 +252,7 @@ def refs(value) -> list[str]:
 
 
 def test_every_table_has_a_plan():
-    assert set(TABLE_PLANS) | {"quickstart"} == set(ALL_PLANS)
+    assert set(TABLE_PLANS) | {"quickstart", "compute-study"} == set(ALL_PLANS)
     assert len(TABLE_PLANS) == 7 + 6
 
 
@@ -263,7 +263,7 @@ def test_plan_structure_and_references(name):
     assert plan["plan"] == name
     assert plan["paper"] in {"hiclr", "halp", "none"}
     assert isinstance(plan["table"], str) and isinstance(plan["title"], str) and plan["title"]
-    if name != "quickstart":
+    if name not in ("quickstart", "compute-study"):
         assert (plan["paper"], plan["table"]) == tuple(name.split("-table"))
     seen = []
     for run in plan["runs"]:
@@ -482,9 +482,12 @@ def test_quickstart_runs_the_main_job():
         assert sorted(p["protocol"] for p in evals) == ["knn", "linear"], name
         assert all(1 in p.get("k", [1]) for p in evals if p["protocol"] == "knn")
     init = [p for n, p in runs.items() if notebook[n] == "evaluate" and not p.get("checkpoint")]
-    assert {p["protocol"] for p in init} == {"knn"} and all(p["encoder"] in ENCODERS for p in init)
-    floor = [run for run in plan["runs"] if run["parameters"].get("raw_floor")]
-    assert len(floor) == 1 and floor[0]["paper"]["metric"] == "raw_floor_top1"
+    assert {p["protocol"] for p in init} == {"knn", "linear"} and all(p["encoder"] in ENCODERS for p in init)
+    floor = [run for run in plan["runs"] if run["parameters"].get("raw_floor")]  # under both protocols
+    assert len(floor) == 2 and {run["paper"]["metric"] for run in floor} == {"raw_floor_top1"}
+    assert plan["defaults"]["seeds"] == [0, 1, 2]  # every number of the main job over three seeds
+    # every linear probe, of the methods and of the baselines, on standardised features
+    assert {p.get("standardize") for p in runs.values() if p.get("protocol") == "linear"} == {"train"}
     # the sweep's epochs per method (tests/test_train.py QUICKSTART), one linear epoch count for every linear entry
     assert {p["method"]: p["epochs"] for p in pretrains.values()} == dict(moco=3, hiclr=2, halp=3, hiclr_halp=2)
     assert len({p["epochs"] for p in runs.values() if p.get("protocol") == "linear"}) == 1
@@ -492,7 +495,7 @@ def test_quickstart_runs_the_main_job():
     widths = {p["method_params"]["encoder_hidden_channels"] for p in pretrains.values()}
     assert widths == {p["encoder_params"]["hidden_channels"] for p in init}
     assert all(run["paper"]["value"] is None for run in plan["runs"] if "paper" in run)
-    assert sum("paper" in run for run in plan["runs"]) == 10  # init, floor + (kNN, linear) x 4 methods
+    assert sum("paper" in run for run in plan["runs"]) == 12  # (kNN, linear) x (init, floor and 4 methods)
 
 
 def test_plans_load_with_the_runner():
@@ -503,7 +506,8 @@ def test_plans_load_with_the_runner():
 
     for name in ALL_PLANS:
         plan = load_plan(PLANS / f"{name}.yaml")
-        assert plan.name == name and len(plan.runs) == len(load(name)["runs"])
+        written = [run["name"] for run in load(name)["runs"]]  # an entry with seeds is one run per seed (NAME@s<seed>)
+        assert plan.name == name and sorted({e.base or e.name for e in plan.runs}) == sorted(written)
 
 
 AGREED = {  # the experiment notebooks' parameters as agreed: plans are written against them
