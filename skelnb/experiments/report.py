@@ -16,8 +16,8 @@ from .plan import Plan, load_plan
 # %% auto #0
 __all__ = ['REFERENCE_ROW', 'MARK_RULE', 'COLLAPSE_MEASURES', 'COLLAPSE_NOTE', 'read_result', 'entry_state', 'find_key',
            'card_essentials', 'mean_sd', 'group_state', 'entry_row', 'report_table', 'beyond_noise', 'mark_rows',
-           'markdown_table', 'plot_accuracy', 'training_curves', 'plot_curves', 'last_epoch_measures', 'collapse_table',
-           'write_report']
+           'markdown_table', 'is_baseline', 'plot_accuracy', 'training_curves', 'plot_curves', 'last_epoch_measures',
+           'collapse_table', 'write_report']
 
 # %% ../../nbs/72_experiments.report.ipynb #b1df1140
 def read_result(folder: Path) -> dict | None:
@@ -163,23 +163,41 @@ def markdown_table(df: pd.DataFrame) -> str:
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"
 
-# %% ../../nbs/72_experiments.report.ipynb #02f81635
-def plot_accuracy(df: pd.DataFrame):
-    "Bar plot of ours vs the paper per entry (row | column); the Figure."
-    import matplotlib.pyplot as plt
-    import seaborn as sns
+# %% ../../nbs/72_experiments.report.ipynb #b346da5e
+def is_baseline(row) -> bool:
+    "A report row that is a baseline (the random encoder `init`, or the raw-coordinate floor), not a method."
+    return row["row"] == REFERENCE_ROW or row["metric"] == "raw_floor_top1"
 
-    label = df["row"].astype(str) + " | " + df["column"].astype(str)
-    long = pd.concat([pd.DataFrame(dict(run=label, value=df[k], source=k)) for k in ("ours", "paper")])
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(df) + 2), 4))
-    long = long[pd.to_numeric(long["value"], errors="coerce").notna()].astype({"value": float})
-    sns.barplot(long, x="run", y="value", hue="source", ax=ax)
-    ax.set(xlabel="", ylabel=" / ".join(sorted(set(df["metric"].dropna()))) or "metric")
-    ax.tick_params(axis="x", rotation=30)
+
+def plot_accuracy(df: pd.DataFrame, title: str = ""):
+    "Grouped bars of the methods' accuracy per column (± sd over seeds, the paper's value marked), baselines as lines."
+    import matplotlib.pyplot as plt
+
+    df = df[df["metric"].astype(str).str.contains("top") & pd.to_numeric(df["ours"], errors="coerce").notna()]
+    bars, lines = df[~df.apply(is_baseline, axis=1)], df[df.apply(is_baseline, axis=1)]
+    methods, columns = list(dict.fromkeys(bars["row"])), list(dict.fromkeys(df["column"]))
+    colours = dict(zip(columns, plt.get_cmap("tab10").colors))
+    width = 0.8 / max(len(columns), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(methods) * max(len(columns), 1) ** 0.5 + 3), 4.5))
+    for j, column in enumerate(columns):
+        part = bars[bars["column"] == column].set_index("row").reindex(methods)
+        x = [i + (j - (len(columns) - 1) / 2) * width for i in range(len(methods))]
+        sd = pd.to_numeric(part["ours_sd"], errors="coerce").fillna(0)
+        ax.bar(x, part["ours"], width, yerr=sd, capsize=3, color=colours[column], label=column)
+        paper = pd.to_numeric(part["paper"], errors="coerce")
+        if paper.notna().any():
+            ax.scatter(x, paper, marker="_", s=300, color="black", zorder=3, label=f"paper ({column})")
+    for _, row in lines.iterrows():
+        style = "--" if row["row"] == REFERENCE_ROW else ":"
+        name = "random encoder" if row["row"] == REFERENCE_ROW else "raw coordinates"
+        ax.axhline(row["ours"], ls=style, lw=1.5, color=colours[row["column"]], label=f"{name} ({row['column']})")
+    ax.set_xticks(range(len(methods)), methods)
+    ax.set(ylabel="top-1 accuracy (%)", title=title)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return fig
 
-
+# %% ../../nbs/72_experiments.report.ipynb #02f81635
 def training_curves(plan: Plan, runs_root="papermill_runs") -> pd.DataFrame:
     "Epoch-mean loss of every pretrain run with an epochs.csv: columns entry (as written), seed, epoch, loss."
     frames = []
@@ -254,8 +272,8 @@ def write_report(plan, runs_root="papermill_runs", out=None) -> pd.DataFrame:
     df.to_csv(out / "report.csv", index=False)
     head = f"# {plan.name}: {plan.title}\n\nPaper: {plan.paper}, table {plan.table}. "
     counts = ", ".join(f"{n} {s}" for s, n in df["status"].value_counts().items()) if len(df) else "no paper numbers"
-    seeds = sorted({e.seed for e in plan.runs if e.seed is not None})
-    seeds = f" Seeds: {', '.join(map(str, seeds))}." if seeds else " Seeds: none (each entry run once)."
+    seed_list = ", ".join(map(str, sorted({e.seed for e in plan.runs if e.seed is not None})))
+    seeds = f" Seeds: {seed_list}." if seed_list else " Seeds: none (each entry run once)."
     text = head + f"Entries: {counts}.{seeds}\n\n" + (markdown_table(df) + f"\n{MARK_RULE}\n" if len(df) else "")
     collapse = collapse_table(plan, runs_root)
     if len(collapse):
@@ -266,7 +284,12 @@ def write_report(plan, runs_root="papermill_runs", out=None) -> pd.DataFrame:
     (out / "report.md").write_text(text)
     figures = [("curves.png", plot_curves(training_curves(plan, runs_root)))]
     if len(df):
-        figures.append(("accuracy.png", plot_accuracy(df)))
+        figures.append(
+            (
+                "accuracy.png",
+                plot_accuracy(df, title=plan.title + (f" (seeds {seed_list}: mean ± sd)" if seed_list else "")),
+            )
+        )
     for name, fig in figures:
         fig.savefig(out / name, dpi=120)
         plt.close(fig)
