@@ -119,7 +119,13 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
     assert table["ours"][0] == pytest.approx(result["metrics"]["loss"])
     assert table["diff"][0] == pytest.approx(result["metrics"]["loss"] - 5.0, abs=0.01)
     assert table["epochs"][0] == 2 and table["batch"][0] == 4
-    assert {p.name for p in (base / "report").iterdir()} == {"report.csv", "report.md", "accuracy.png", "curves.png"}
+    assert {p.name for p in (base / "report").iterdir()} == {
+        "report.csv",
+        "report.md",
+        "accuracy.png",
+        "curves.png",
+        "collapse.csv",
+    }
     assert "| good | MoCo | NW-UCLA joint | loss |" in (base / "report" / "report.md").read_text()
 
 

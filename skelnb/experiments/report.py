@@ -16,7 +16,7 @@ from .plan import Plan, load_plan
 # %% auto #0
 __all__ = ['REFERENCE_ROW', 'MARK_RULE', 'COLLAPSE_MEASURES', 'COLLAPSE_NOTE', 'read_result', 'entry_state', 'find_key',
            'card_essentials', 'mean_sd', 'group_state', 'entry_row', 'report_table', 'beyond_noise', 'mark_rows',
-           'markdown_table', 'is_baseline', 'plot_accuracy', 'training_curves', 'plot_curves', 'last_epoch_measures',
+           'markdown_table', 'baselines', 'plot_accuracy', 'training_curves', 'plot_curves', 'last_epoch_measures',
            'collapse_table', 'write_report']
 
 # %% ../../nbs/72_experiments.report.ipynb #b1df1140
@@ -164,9 +164,9 @@ def markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 # %% ../../nbs/72_experiments.report.ipynb #b346da5e
-def is_baseline(row) -> bool:
-    "A report row that is a baseline (the random encoder `init`, or the raw-coordinate floor), not a method."
-    return row["row"] == REFERENCE_ROW or row["metric"] == "raw_floor_top1"
+def baselines(df: pd.DataFrame) -> pd.Series:
+    "Which report rows are baselines (the random encoder `init`, or the raw-coordinate floor), not methods."
+    return (df["row"] == REFERENCE_ROW) | (df["metric"] == "raw_floor_top1")
 
 
 def plot_accuracy(df: pd.DataFrame, title: str = ""):
@@ -174,7 +174,7 @@ def plot_accuracy(df: pd.DataFrame, title: str = ""):
     import matplotlib.pyplot as plt
 
     df = df[df["metric"].astype(str).str.contains("top") & pd.to_numeric(df["ours"], errors="coerce").notna()]
-    bars, lines = df[~df.apply(is_baseline, axis=1)], df[df.apply(is_baseline, axis=1)]
+    bars, lines = df[~baselines(df)], df[baselines(df)]
     methods, columns = list(dict.fromkeys(bars["row"])), list(dict.fromkeys(df["column"]))
     colours = dict(zip(columns, plt.get_cmap("tab10").colors))
     width = 0.8 / max(len(columns), 1)
@@ -191,6 +191,8 @@ def plot_accuracy(df: pd.DataFrame, title: str = ""):
         style = "--" if row["row"] == REFERENCE_ROW else ":"
         name = "random encoder" if row["row"] == REFERENCE_ROW else "raw coordinates"
         ax.axhline(row["ours"], ls=style, lw=1.5, color=colours[row["column"]], label=f"{name} ({row['column']})")
+    if not len(df):
+        ax.text(0.5, 0.5, "no accuracy rows (top-1, top-5) to show", ha="center", va="center", transform=ax.transAxes)
     ax.set_xticks(range(len(methods)), methods)
     ax.set(ylabel="top-1 accuracy (%)", title=title)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
