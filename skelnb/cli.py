@@ -336,11 +336,11 @@ def metrics_line(result) -> str:
 
 def _evaluate(args) -> int:
     "`skelnb evaluate`: run, save result.json (+ scores.npz, figures), print the metrics and the card's path."
-    from skelnb.train import check_output
+    from skelnb.core import check_writable_folder
 
     out = Path(args.out or Path("papermill_runs") / "adhoc" / f"evaluate-{args.protocol}-{args.stream}")
     # checked before the (long) evaluation; the folder itself is made only when there is a result to save
-    check_output(out if out.exists() else next(p for p in out.parents if p.exists()), flag="--out")
+    check_writable_folder(out, what="--out")
     result = run_evaluation(args)
     path = result.save(out)
     if not args.no_figures:
@@ -416,7 +416,7 @@ def _run(args) -> int:
 def _report(args) -> int:
     "`skelnb report`: write the files and print the markdown table."
     from skelnb.experiments.report import write_report
-    from skelnb.experiments.runner import check_writable_folder
+    from skelnb.core import check_writable_folder
 
     out = Path(args.out or Path(args.runs_root) / Path(args.plan).stem / "report")
     check_writable_folder(out, what="--out")

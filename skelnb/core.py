@@ -20,8 +20,8 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['PLUGINS_VARIABLE', 'MODULE_NAME', 'SkeletonDataError', 'current_umask', 'atomic_path', 'write_json', 'write_npy',
-           'sha256_file', 'sha256_files', 'versions', 'FolderLocked', 'folder_lock', 'project_root', 'shared_data',
-           'check_plugins', 'environment_plugins', 'import_plugins']
+           'sha256_file', 'sha256_files', 'versions', 'FolderLocked', 'folder_lock', 'check_writable_folder',
+           'project_root', 'shared_data', 'check_plugins', 'environment_plugins', 'import_plugins']
 
 # %% ../nbs/00_core.ipynb #9de82905
 class SkeletonDataError(ValueError):
@@ -173,6 +173,21 @@ def folder_lock(folder, *, purpose: str):
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)  # still locked by us: nobody else can be holding this inode
         os.close(fd)
+
+# %% ../nbs/00_core.ipynb #8eb5462c
+def check_writable_folder(path, *, what: str) -> Path:
+    "`path`, absolute, when it is or can become a folder this process writes in; else an error naming `what`."
+    path = Path(path).absolute()
+    near = next(p for p in (path, *path.parents) if p.exists())
+    if not near.is_dir():
+        raise ValueError(f"{what}: {near} is a file, not a folder; choose another {what}")
+    try:
+        if not os.access(near, os.W_OK | os.X_OK):
+            raise PermissionError("read-only")
+        tempfile.TemporaryFile(dir=near).close()
+    except OSError as e:
+        raise ValueError(f"{what}: cannot write in {path} ({e.strerror or e}); choose a writable folder") from None
+    return path
 
 # %% ../nbs/00_core.ipynb #10ffd170
 def project_root() -> Path:

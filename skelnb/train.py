@@ -14,7 +14,6 @@ import math
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from skelnb.checkpoint import (
     set_rng_states,
     write_checkpoint,
 )
-from .core import folder_lock, import_plugins, sha256_file, versions, write_json
+from .core import check_writable_folder, folder_lock, import_plugins, sha256_file, versions, write_json
 from .data.store import SkeletonDataset
 from skelnb.distributed import (
     all_reduce_mean,
@@ -46,9 +45,9 @@ from .methods import build_method, method_parameters
 __all__ = ['PRESETS', 'RUN_ONLY', 'COLLAPSE_COSINE', 'COLLAPSE_STEPS', 'COLLAPSE_MEASURES', 'TrainConfig', 'resolve',
            'check_config', 'learning_rate', 'epoch_batches', 'run_identity', 'identity_differences', 'build_run',
            'make_optimizer', 'git_commit', 'check_run_folder', 'write_run_json', 'open_log', 'MetricsLog', 'scalars',
-           'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step', 'check_output', 'start_run', 'collapse_warning',
-           'run_epoch', 'exit_code', 'agree_on_stop', 'finish_epoch', 'finish_steps', 'steps_spent', 'epoch_means',
-           'call_hook', 'train', 'add_train_arguments', 'main', 'train_from_args']
+           'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step', 'start_run', 'collapse_warning', 'run_epoch',
+           'exit_code', 'agree_on_stop', 'finish_epoch', 'finish_steps', 'steps_spent', 'epoch_means', 'call_hook',
+           'train', 'add_train_arguments', 'main', 'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
 @dataclasses.dataclass
@@ -449,19 +448,6 @@ def optimizer_step(run: Run, dataset: SkeletonDataset, micro: list, lr: float, d
     return sums, wait
 
 # %% ../nbs/50_train.ipynb #de39bfc4
-def check_output(folder, *, flag: str = "output") -> Path:
-    "`folder`, made if needed; fails naming it and `flag` when it is a file or cannot be written in."
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{flag}: {folder} is a file, not a folder; choose another {flag}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as e:
-        raise ValueError(f"{flag}: cannot write in {folder} ({e.strerror}); choose a writable folder") from None
-    return folder
-
-
 def _resume_path(run: Run, resume) -> Path | None:
     "The checkpoint to resume from, chosen by rank 0 (which owns the folder and sets broken ones aside)."
     found = [None]
@@ -495,7 +481,9 @@ def start_run(cfg: TrainConfig, mparams: dict, resume, held: contextlib.ExitStac
     folder = Path(cfg.output)
     run = Run(cfg, method, make_optimizer(cfg, method), generator, identity, folder, rank, world)
     if rank == 0:
-        held.enter_context(folder_lock(check_output(folder), purpose=f"skelnb pretrain ({cfg.method})"))
+        held.enter_context(
+            folder_lock(check_writable_folder(folder, what="output"), purpose=f"skelnb pretrain ({cfg.method})")
+        )
         check_run_folder(folder, identity, resume)
     path = _resume_path(run, resume)
     if path is not None:

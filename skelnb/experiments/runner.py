@@ -17,21 +17,20 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from ..core import PLUGINS_VARIABLE, environment_plugins, folder_lock, write_json
+from ..core import PLUGINS_VARIABLE, check_writable_folder, environment_plugins, folder_lock, write_json
 from .plan import Entry, Plan, dependencies, entry_parameters, notebook_parameters, notebook_path
 from .plan import load_plan, pretrain_arguments, substitute, topological_order
 
 # %% auto #0
 __all__ = ['PARAMETERS_FILE', 'fingerprint', 'Job', 'make_jobs', 'changes', 'trained_epochs', 'other_training', 'set_aside',
            'record_parameters', 'papermill_command', 'kernel_environment', 'shell_command', 'now', 'write_status',
-           'start_job', 'finish_job', 'blocked_by', 'Batch', 'run_plan', 'check_writable_folder', 'Interrupted',
-           'catch_signals', 'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select', 'summary',
-           'dry_run', 'print_commands']
+           'start_job', 'finish_job', 'blocked_by', 'Batch', 'run_plan', 'Interrupted', 'catch_signals',
+           'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select', 'summary', 'dry_run',
+           'print_commands']
 
 # %% ../../nbs/71_experiments.runner.ipynb #1f3e2478
 PARAMETERS_FILE = "parameters.json"  # in an entry's folder: what its outputs were made with
@@ -317,23 +316,6 @@ def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_run
             stop_running(batch, batch.stop[0], stop_timeout)
             raise Interrupted(batch.stop[0], batch.status)
     return batch.status
-
-# %% ../../nbs/71_experiments.runner.ipynb #ea427013
-def check_writable_folder(path, *, what: str) -> Path:
-    "`path`, absolute, when it is or can become a folder this process writes in; else an error naming it and the fix."
-    path = Path(path).absolute()
-    near = next(p for p in (path, *path.parents) if p.exists())
-    if not near.is_dir():
-        raise ValueError(f"{what} {path}: {near} is a file, not a folder; choose a folder")
-    try:
-        if not os.access(near, os.W_OK | os.X_OK):
-            raise PermissionError("read-only")
-        tempfile.TemporaryFile(dir=near).close()
-    except OSError as e:
-        raise ValueError(
-            f"{what} {path}: cannot write in {near} ({e.strerror or e}); choose a writable folder"
-        ) from None
-    return path
 
 # %% ../../nbs/71_experiments.runner.ipynb #36c3d6ad
 def _start_ready(batch: Batch) -> None:
