@@ -4,6 +4,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def loss_paper(value):
 def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root, tmp_path, skelnb):
     runs = [
         entry("good", paper=loss_paper(5.0)),
-        entry("bad", paper=loss_paper(4.0), data_root=str(tmp_path / "no-data")),  # fails once running: no data
+        entry("bad", paper=loss_paper(4.0), batch_size=32),  # fails once running: 16 samples, not one batch
         entry("needs-bad", after=["bad"]),
         dict(name="summary", notebook="report", after=["good"]),  # its parameters below
     ]
@@ -96,7 +97,7 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
     assert result["protocol"] == "pretrain" and result["card"]["parameters"]["epochs"] == 2
     assert Path(result["checkpoint"]).exists() and result["metrics"]["loss"] > 0
     assert (base / "good.ipynb").exists() and (base / "good" / "loss.png").exists()
-    assert "holds no prepared split" in (base / "bad.log").read_text()
+    assert "16 samples, fewer than one batch of 32" in (base / "bad.log").read_text()
     status = json.loads((base / "status.json").read_text())
     assert status["good"]["exit"] == 0 and status["good"]["duration_s"] > 0 and status["bad"]["exit"] == 1
     assert status["good"]["start"] <= status["good"]["end"]
@@ -127,6 +128,45 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
         "collapse.csv",
     }
     assert "| good | MoCo | NW-UCLA joint | loss |" in (base / "report" / "report.md").read_text()
+
+
+def test_without_prepared_data_the_run_stops_before_any_kernel_with_the_command_that_prepares_it(
+    tmp_path, skelnb, shared
+):
+    "An empty data root: exit 2 within 2 s, one message with a `skelnb prepare` command that then prepares the data."
+    import psutil
+
+    empty = tmp_path / "data root"  # a space: the command must quote it
+    empty.mkdir()
+    knn = dict(name="a-knn", notebook="evaluate", after=["a"], parameters=dict(protocol="knn", checkpoint="{run:a}"))
+    plan = write_plan(tmp_path, "nodata", [entry("a"), entry("b", after=["a"]), knn], empty)
+    start = time.perf_counter()
+    code, out, err = skelnb("run", plan, "--quiet")
+    seconds = time.perf_counter() - start
+    print(f"stopped after {seconds:.2f} s:\n{err}")
+    assert code == 2 and seconds < 2, (seconds, err)
+    command = f"skelnb prepare nw-ucla --raw PATH/TO/NW-UCLA --out '{empty}' --pipeline hiclr"
+    assert err.count("skelnb prepare") == 1 and f"\n    {command}\n" in err, err
+    assert "read by 3 entries (a, b, a-knn)" in err and "xview/train or xview/val" in err, err
+    assert "checkpoint" not in err  # a-knn's checkpoint comes from entry a: not checked beforehand
+    assert not (tmp_path / "papermill_runs").exists()  # no folder, no log, no kernel
+    assert not [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+
+    raw = tmp_path / "raw"  # the command as printed, on a few real raw files: the data is then there
+    (raw / "all_sqe").mkdir(parents=True)
+    for name in [f"a{a:02d}_s01_e00_v0{v}.json" for a in (1, 2) for v in (1, 2, 3)]:
+        (raw / "all_sqe" / name).write_bytes((shared / "nw_ucla" / "all_sqe" / name).read_bytes())
+    line = shlex.split(command.replace("PATH/TO/NW-UCLA", str(raw)))
+    main_ = "import sys; from skelnb.cli import main; sys.exit(main())"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", main_, *line[1:], "--workers", "1", "--quiet"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    from skelnb.experiments.plan import load_plan
+    from skelnb.experiments.runner import make_jobs, missing_inputs, select
+
+    the_plan = load_plan(plan)
+    assert missing_inputs(make_jobs(the_plan, tmp_path / "papermill_runs"), select(the_plan), tmp_path) is None
 
 
 def test_killed_pretraining_resumes_from_its_checkpoint(data_root, tmp_path, skelnb):

@@ -5,7 +5,9 @@
 # %% ../../nbs/70_experiments.plan.ipynb #1c36fc06
 from __future__ import annotations
 
+import ast
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -101,17 +103,18 @@ _PARAMETERS: dict = {}
 
 
 def notebook_parameters(notebook: str) -> dict:
-    "{name: default} of the notebook's `parameters` cell (papermill.inspect_notebook)."
-    if notebook not in _PARAMETERS:
-        import nbformat
-        from papermill.translators import PythonTranslator
-
+    "{name: default as source text} of the notebook's `parameters` cell, read as papermill reads it."
+    if notebook not in _PARAMETERS:  # json and ast, not nbformat and papermill: their imports take seconds
         path = notebook_path(notebook)
-        cells = [c for c in nbformat.read(path, 4).cells if "parameters" in c.metadata.get("tags", [])]
+        cells = [c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", [])]
         if len(cells) != 1:
             raise ValueError(f"{path}: expected one cell tagged `parameters`, found {len(cells)}")
-        # papermill's own reader of a parameters cell (inspect_notebook needs a kernel name in the metadata)
-        _PARAMETERS[notebook] = {p.name: p.default for p in PythonTranslator.inspect(cells[0])}
+        source = "".join(cells[0]["source"])
+        assigned = [(n.targets[0] if isinstance(n, ast.Assign) else n.target, n.value) for n in ast.parse(source).body
+                    if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None]  # fmt: skip
+        _PARAMETERS[notebook] = {
+            t.id: ast.get_source_segment(source, v) for t, v in assigned if isinstance(t, ast.Name)
+        }
     return _PARAMETERS[notebook]
 
 # %% ../../nbs/70_experiments.plan.ipynb #e8a4d098

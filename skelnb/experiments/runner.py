@@ -26,11 +26,12 @@ from .plan import Entry, Plan, dependencies, entry_parameters, notebook_paramete
 from .plan import load_plan, pretrain_arguments, substitute, topological_order
 
 # %% auto #0
-__all__ = ['PARAMETERS_FILE', 'fingerprint', 'Job', 'make_jobs', 'changes', 'trained_epochs', 'other_training', 'set_aside',
-           'record_parameters', 'papermill_command', 'kernel_environment', 'shell_command', 'now', 'write_status',
-           'start_job', 'finish_job', 'blocked_by', 'Batch', 'run_plan', 'Interrupted', 'catch_signals',
-           'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select', 'summary', 'dry_run',
-           'print_commands']
+__all__ = ['PARAMETERS_FILE', 'SPLIT_PARTS', 'FILE_PARAMETERS', 'fingerprint', 'Job', 'make_jobs', 'changes', 'trained_epochs',
+           'other_training', 'set_aside', 'record_parameters', 'papermill_command', 'kernel_environment',
+           'shell_command', 'now', 'write_status', 'start_job', 'finish_job', 'blocked_by', 'parameter_value',
+           'needed_splits', 'missing_files', 'prepare_advice', 'missing_inputs', 'Batch', 'run_plan', 'Interrupted',
+           'catch_signals', 'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select', 'summary',
+           'dry_run', 'print_commands']
 
 # %% ../../nbs/71_experiments.runner.ipynb #1f3e2478
 PARAMETERS_FILE = "parameters.json"  # in an entry's folder: what its outputs were made with
@@ -258,6 +259,72 @@ def blocked_by(job: Job, jobs: dict, status: dict, selected: set) -> str | None:
             return f"needs {dep}, not complete and not selected (--only)"
     return None
 
+# %% ../../nbs/71_experiments.runner.ipynb #29423c80
+SPLIT_PARTS = dict(pretrain=("train",), evaluate=("train", "val"))  # the prepared folders each notebook reads
+FILE_PARAMETERS = dict(evaluate=("checkpoint", "reference_checkpoint"), prepare_dataset=("raw",))
+
+
+def parameter_value(job: Job, name: str):
+    "Parameter `name` of `job` as its notebook sees it: the plan's value, else the notebook's default."
+    if name in job.parameters:
+        return job.parameters[name]
+    return ast.literal_eval(notebook_parameters(job.entry.notebook).get(name, "None"))
+
+
+def needed_splits(job: Job) -> list:
+    "(data root, dataset, pipeline, split, part) of every prepared folder `job` reads (its notebook's rule)."
+    value = lambda name: parameter_value(job, name)  # noqa: E731
+    if job.entry.notebook not in SPLIT_PARTS:
+        return []
+    dataset, pipeline, split = value("dataset"), value("pipeline"), value("split")
+    if job.entry.notebook == "evaluate" and value("protocol") == "transfer":  # fine-tuned and tested on the target
+        dataset = value("target_dataset") or dataset
+        pipeline, split = value("target_pipeline") or pipeline, value("target_split") or split
+    root = value("data_root") or os.environ.get("SKELNB_DATA_ROOT") or "prepared"
+    return [(root, dataset, pipeline, split, part) for part in SPLIT_PARTS[job.entry.notebook]]
+
+
+def missing_files(job: Job, cwd) -> list:
+    "'NAME: PARAMETER PATH: ...' for each file or folder `job` names that is absent ({run:NAME} outputs aside)."
+    names = [p for p in FILE_PARAMETERS.get(job.entry.notebook, ()) if "{run:" not in str(job.given.get(p, ""))]
+    return [f"{job.entry.name}: {p} {v}: no such file or folder" for p in names
+            if (v := parameter_value(job, p)) and not (Path(cwd) / v).exists()]  # fmt: skip
+
+# %% ../../nbs/71_experiments.runner.ipynb #7b12d3bb
+def prepare_advice(root: str, dataset: str, pipeline: str, splits: list) -> str:
+    "What makes `splits` of `dataset` under `root`: the `skelnb prepare` command, or why it cannot."
+    from skelnb.data.prepare import DATASETS, PIPELINES
+
+    if dataset not in DATASETS or pipeline not in PIPELINES:
+        return (f"`skelnb prepare` knows no dataset {dataset!r} or pipeline {pipeline!r} (datasets: "
+                f"{', '.join(DATASETS)}; pipelines: {', '.join(PIPELINES)}): fix the plan, or write the split "
+                f"folders with `skelnb import` or a plugin's dataset")  # fmt: skip
+    if unknown := sorted({s.split("/")[0] for s in splits} - set(DATASETS[dataset].benchmarks)):
+        return f"{dataset} has no benchmark {', '.join(unknown)} (its: {', '.join(DATASETS[dataset].benchmarks)})"
+    raw = shlex.quote(f"PATH/TO/{dataset.upper()}")
+    return f"prepare it with:\n    skelnb prepare {dataset} --raw {raw} --out {shlex.quote(root)} --pipeline {pipeline}"
+
+
+def missing_inputs(jobs: dict, names: list, cwd) -> str | None:
+    "One message for the inputs that the entries `names` (not yet complete) read and nothing makes, or None."
+    absent, files = {}, []
+    for job in (jobs[n] for n in names if not jobs[n].complete):
+        for root, dataset, pipeline, split, part in needed_splits(job):
+            if not (Path(cwd) / root / f"{dataset}-{pipeline}" / split / part / "meta.json").exists():
+                needs = absent.setdefault((root, dataset, pipeline), {})
+                needs.setdefault(f"{split}/{part}", set()).add(job.entry.name)
+        files += missing_files(job, cwd)
+    lines = []
+    for (root, dataset, pipeline), splits in absent.items():
+        who = sorted(set().union(*splits.values()), key=names.index)
+        shown = ", ".join(who[:3]) + (f" and {len(who) - 3} more" if len(who) > 3 else "")
+        advice = prepare_advice(root, dataset, pipeline, list(splits))
+        lines.append(f"{Path(root) / f'{dataset}-{pipeline}'} holds no prepared {' or '.join(splits)} (meta.json), "
+                     f"read by {len(who)} {'entry' if len(who) == 1 else 'entries'} ({shown}); {advice}")  # fmt: skip
+    lines += files
+    end = "nothing was started; run this command again once these are there"
+    return "\n".join([*lines, end]) if lines else None
+
 # %% ../../nbs/71_experiments.runner.ipynb #4c697651
 def _slots(gpus, jobs: int) -> list:
     return list(gpus) if gpus else [None] * max(1, jobs)
@@ -290,7 +357,7 @@ class Batch:
         self.status[name] = record
         write_status(self.status_file, {name: record})
 
-
+# %% ../../nbs/71_experiments.runner.ipynb #f74b4dad
 def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_runs", data_root=None, cwd=None,
              progress: bool = True, poll: float = 0.5, *, stop_timeout: float = 600, plugins=()) -> dict:  # fmt: skip
     "Run the plan's entries (or `only` those; `plugins`: the command's); {name: status record}. Failures are recorded."
@@ -299,10 +366,13 @@ def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_run
     plan = plan if isinstance(plan, Plan) else load_plan(plan)
     if not (isinstance(jobs, int) and jobs >= 1):
         raise ValueError(f"--jobs: expected an integer >= 1, got {jobs!r}")
+    cwd, entries = str(Path(cwd or os.getcwd()).resolve()), make_jobs(plan, runs_root, data_root)
+    selected = select(plan, only)
+    if problem := missing_inputs(entries, selected, cwd):  # before any folder or kernel
+        raise FileNotFoundError(problem)
     base = check_writable_folder(runs_root, what="--runs-root") / plan.name
-    cwd = str(Path(cwd or os.getcwd()).resolve())
-    batch = Batch(plan, make_jobs(plan, runs_root, data_root), select(plan, only), _slots(gpus, jobs), cwd,
-                  base / "status.json", env=kernel_environment(plan, plugins))  # fmt: skip
+    batch = Batch(plan, entries, selected, _slots(gpus, jobs), cwd, base / "status.json",
+                  env=kernel_environment(plan, plugins))  # fmt: skip
     with folder_lock(base, purpose=f"skelnb run {plan.name}"), catch_signals(batch.stop):
         bar = tqdm(total=len(batch.pending), desc=plan.name, unit="run", disable=not progress)
         try:
@@ -313,6 +383,8 @@ def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_run
         finally:
             bar.close()
         if batch.stop:
+            print(f"{batch.stop[0]}: stopping the running entries at a checkpoint (once more: stop them now)",
+                  file=sys.stderr)  # fmt: skip
             stop_running(batch, batch.stop[0], stop_timeout)
             raise Interrupted(batch.stop[0], batch.status)
     return batch.status
@@ -415,11 +487,11 @@ def relay_signal(proc: subprocess.Popen, signum: int) -> None:
             os.killpg(proc.pid, signal.SIGTERM)
 
 # %% ../../nbs/71_experiments.runner.ipynb #696ea73a
-def stop_entry(proc: subprocess.Popen, signum: int, deadline: float) -> int:
-    "Relay `signum` to one running entry, wait for it until `deadline` (then kill it), kill what it leaves; exit code."
+def stop_entry(proc: subprocess.Popen, signum: int, deadline: float, *, hurry=None) -> int:
+    "Relay `signum` to one running entry, wait until `deadline` or `hurry()` (then kill it), kill what it leaves."
     seen = {p.pid: p for p in processes_under(proc.pid)}
     relay_signal(proc, signum)
-    while proc.poll() is None and time.time() < deadline:
+    while proc.poll() is None and time.time() < deadline and not (hurry and hurry()):
         seen |= {p.pid: p for p in processes_under(proc.pid)}  # ranks started late are stopped too
         time.sleep(0.2)
     if proc.poll() is None:
@@ -433,10 +505,11 @@ def stop_entry(proc: subprocess.Popen, signum: int, deadline: float) -> int:
 
 
 def stop_running(batch: Batch, signal_name: str, timeout: float) -> None:
-    "Stop every running entry with `signal_name` (see above) and record each: interrupted, unless it completed."
+    "Stop every running entry with `signal_name` (see above; a second signal kills them at once) and record each."
     signum, deadline = signal.Signals[signal_name], time.time() + timeout
+    hurry = lambda: len(batch.stop) > 1  # noqa: E731  (Ctrl-C twice: no more waiting for checkpoints)
     for name, (proc, taken, started, start_time) in list(batch.running.items()):
-        record = finish_job(batch.jobs[name], stop_entry(proc, signum, deadline), started, start_time)
+        record = finish_job(batch.jobs[name], stop_entry(proc, signum, deadline, hurry=hurry), started, start_time)
         if record["status"] != "complete":
             record |= dict(
                 status="interrupted", signal=signal_name, error=f"stopped by {signal_name}; run again to resume"
