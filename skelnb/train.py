@@ -47,7 +47,7 @@ __all__ = ['PRESETS', 'RUN_ONLY', 'COLLAPSE_COSINE', 'COLLAPSE_STEPS', 'COLLAPSE
            'make_optimizer', 'git_commit', 'check_run_folder', 'write_run_json', 'open_log', 'MetricsLog', 'scalars',
            'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step', 'start_run', 'collapse_warning', 'run_epoch',
            'exit_code', 'agree_on_stop', 'finish_epoch', 'finish_steps', 'steps_spent', 'epoch_means', 'call_hook',
-           'train', 'add_train_arguments', 'main', 'train_from_args']
+           'clock', 'epoch_line', 'show_epoch', 'train', 'add_train_arguments', 'main', 'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
 @dataclasses.dataclass
@@ -361,6 +361,8 @@ class Run:
     stop: str | None = None  # the signal that asked the run to stop
     collapsed_steps: int = 0  # consecutive steps whose queries were collapsed (`watch_collapse`)
     collapse_warned: bool = False
+    steps_per_epoch: int = 0  # optimiser steps of the current epoch (set when it starts)
+    started: float = dataclasses.field(default_factory=time.perf_counter)  # when this process's run began
 
 # %% ../nbs/50_train.ipynb #283b7eb8
 def capture(run: Run) -> dict:
@@ -525,7 +527,7 @@ def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: Met
     cfg, micro_batch = run.cfg, run.cfg.batch_size // run.world // run.cfg.accumulate
     run.method.set_epoch(run.epoch)
     batches = epoch_batches(len(dataset), run.epoch, cfg.seed, micro_batch, run.rank, run.world)
-    steps = len(batches) // cfg.accumulate
+    steps = run.steps_per_epoch = len(batches) // cfg.accumulate
     if steps == 0:
         raise ValueError(f"{cfg.data}: {len(dataset)} samples, fewer than one batch of {cfg.batch_size}")
     while run.step < steps and run.stop is None and not steps_spent(run):
@@ -545,7 +547,7 @@ def run_epoch(run: Run, dataset: SkeletonDataset, device: torch.device, log: Met
         run.epoch_sums["steps"] = run.epoch_sums.get("steps", 0) + 1
         if log is not None:
             log.write("steps", dict(iteration=run.iteration, epoch=run.epoch), values)
-        if bar is not None:
+        if bar is not None:  # a terminal only (`_loop`); logs and notebooks get one line per epoch
             bar.update(1)
             bar.set_postfix(epoch=run.epoch, loss=f"{values['loss']:.4f}")
         if cfg.checkpoint_every_steps and run.iteration % cfg.checkpoint_every_steps == 0:
@@ -576,22 +578,24 @@ def agree_on_stop(run: Run, device: torch.device) -> None:
             run.stop = "a peer's signal"
 
 
-def finish_epoch(run: Run, log: MetricsLog | None, hook) -> None:
-    "Epoch-end work: the epoch's means, the epoch checkpoint and the hook; moves the position to the next epoch."
+def finish_epoch(run: Run, log: MetricsLog | None, hook, bar=None) -> None:
+    "Epoch-end work: the epoch's means and line, the epoch checkpoint and the hook; moves to the next epoch."
     cfg, epoch, means = run.cfg, run.epoch, epoch_means(run.epoch_sums)
     if log is not None:
         log.write("epochs", dict(epoch=epoch), means)
+    show_epoch(run, epoch, means, run.epoch_sums["steps"], bar)
     run.epoch, run.step, run.epoch_sums = epoch + 1, 0, {}
     if (cfg.checkpoint_every and epoch % cfg.checkpoint_every == 0) or epoch == cfg.epochs or steps_spent(run):
         checkpoint(run)
     _end_of(run, epoch, means, hook, epoch % max(cfg.hook_every, 1) == 0 or steps_spent(run))
 
 
-def finish_steps(run: Run, log: MetricsLog | None, hook) -> None:
-    "The end of a run whose `max_steps` fell mid-epoch: the partial epoch's means, a checkpoint there, the hook."
+def finish_steps(run: Run, log: MetricsLog | None, hook, bar=None) -> None:
+    "The end of a run whose `max_steps` fell mid-epoch: the partial epoch's means and line, a checkpoint, the hook."
     means = epoch_means(run.epoch_sums)
     if log is not None:
         log.write("epochs", dict(epoch=run.epoch), means)  # replaced by the whole epoch's if a longer run resumes
+    show_epoch(run, run.epoch, means, run.epoch_sums["steps"], bar)
     checkpoint(run)
     _end_of(run, run.epoch, means, hook, True)
 
@@ -620,6 +624,32 @@ def _end_of(run: Run, epoch: int, means: dict, hook, due: bool) -> None:
         collapse = {k: v for k, v in means.items() if k.startswith(COLLAPSE_MEASURES)}
         call_hook(hook, encoder=run.method.encoder_q, epoch=epoch, folder=run.folder, collapse=collapse)
 
+# %% ../nbs/50_train.ipynb #c4803c4f
+def clock(seconds: float) -> str:
+    "`seconds` as h:mm:ss."
+    minutes, s = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{s:02d}"
+
+
+def epoch_line(*, epoch: int, epochs: int, means: dict, steps: int, steps_per_epoch: int, elapsed: float,
+               max_steps: int = 0) -> str:  # fmt: skip
+    "One epoch's progress line: epoch, mean loss, samples/s, steps (a partial epoch's as such) and time elapsed."
+    part = f"{steps} steps" if steps >= steps_per_epoch else f"{steps} of {steps_per_epoch} steps"
+    part += f" (max_steps {max_steps} reached)" if max_steps and steps < steps_per_epoch else ""
+    return (f"epoch {epoch:>{len(str(epochs))}}/{epochs}: loss {means.get('loss', float('nan')):.4f}, "
+            f"{means.get('samples_per_s', float('nan')):,.0f} samples/s, {part}, elapsed {clock(elapsed)}")  # fmt: skip
+
+
+def show_epoch(run: Run, epoch: int, means: dict, steps: int, bar=None) -> None:
+    "Print `epoch_line` of an epoch that ended (rank 0, `progress`), above the bar when there is one."
+    if run.rank == 0 and run.cfg.progress:
+        line = epoch_line(epoch=epoch, epochs=run.cfg.epochs, means=means, steps=steps, max_steps=run.cfg.max_steps,
+                          steps_per_epoch=run.steps_per_epoch, elapsed=time.perf_counter() - run.started)  # fmt: skip
+        if bar is not None:
+            bar.write(line)
+        else:
+            print(line, flush=True)
+
 # %% ../nbs/50_train.ipynb #3886c434
 def train(preset: str | None = None, method_params: dict | None = None, resume="auto", hook=None, **kwargs) -> Run:
     "Pretrain a method (see `TrainConfig` and `PRESETS`; method parameters flat or in `method_params`); the `Run`."
@@ -641,17 +671,17 @@ def _loop(run: Run, dataset: SkeletonDataset, device: torch.device, hook) -> Non
         return
     log = MetricsLog(run.folder, run.iteration, run.epoch) if run.rank == 0 else None
     bar = None
-    if run.rank == 0 and cfg.progress:
-        from tqdm.auto import tqdm
+    if run.rank == 0 and cfg.progress and sys.stderr.isatty():  # a live terminal; elsewhere the epoch lines alone
+        from tqdm import tqdm
 
-        bar = tqdm(desc=f"{cfg.method} {run.folder.name}", initial=run.iteration, unit="step")
+        bar = tqdm(desc=f"{cfg.method} {run.folder.name}", initial=run.iteration, unit="step", leave=False)
     main = __import__("threading").current_thread() is __import__("threading").main_thread()
     old = {s: signal.signal(s, _on_signal(run)) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
         while run.epoch <= cfg.epochs and run.stop is None and not steps_spent(run):
             completed = run_epoch(run, dataset, device, log, bar)
             if run.stop is None:
-                (finish_epoch if completed else finish_steps)(run, log, hook)
+                (finish_epoch if completed else finish_steps)(run, log, hook, bar)
             agree_on_stop(run, device)
         if run.stop is not None:  # a signal: save where the run stands (mid-epoch or between epochs)
             checkpoint(run)

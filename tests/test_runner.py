@@ -26,7 +26,7 @@ TINY = dict(
     batch_size=4,
     lr=0.05,
     method_params=dict(queue_size=16, dim=8, encoder_hidden_channels=4, encoder_hidden_dim=16),
-    trainer_params=dict(progress=False, checkpoint_every_steps=2, device="cpu"),
+    trainer_params=dict(checkpoint_every_steps=2, device="cpu"),  # progress: a line per epoch in the log
 )
 
 
@@ -97,6 +97,10 @@ def test_failure_is_reported_others_complete_then_skipped_and_reported(data_root
     assert result["protocol"] == "pretrain" and result["card"]["parameters"]["epochs"] == 2
     assert Path(result["checkpoint"]).exists() and result["metrics"]["loss"] > 0
     assert (base / "good.ipynb").exists() and (base / "good" / "loss.png").exists()
+    log = (base / "good.log").read_text()  # a line per epoch (16 samples, batch 4: 4 steps), no frozen bar
+    assert re.search(r"\nepoch 1/2: loss \d\.\d{4}, [\d,]+ samples/s, 4 steps, elapsed \d:\d\d:\d\d\n", log), log
+    assert re.search(r"\nepoch 2/2: loss \d\.\d{4}, ", log) and "step/s" not in log and "0step" not in log, log
+    assert "epoch 2/2: loss" in json.dumps(json.loads((base / "good.ipynb").read_text())["cells"])
     assert "16 samples, fewer than one batch of 32" in (base / "bad.log").read_text()
     status = json.loads((base / "status.json").read_text())
     assert status["good"]["exit"] == 0 and status["good"]["duration_s"] > 0 and status["bad"]["exit"] == 1
