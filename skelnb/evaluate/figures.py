@@ -16,7 +16,29 @@ import seaborn as sns
 from .core import Features, Result
 
 # %% auto #0
-__all__ = ['confusion_counts', 'plot_confusion', 'plot_tsne', 'curves_frame', 'plot_curves']
+__all__ = ['NOT_LOSSES', 'action_names', 'result_action_names', 'confusion_counts', 'plot_confusion', 'plot_tsne', 'curves_frame',
+           'plot_curves']
+
+# %% ../../nbs/64_evaluate.figures.ipynb #8485055a
+def action_names(dataset: str, num_classes: int) -> list | None:
+    "The action of each class (0-based) of `dataset`, or None (none known, or not `num_classes` of them)."
+    from skelnb.data.ntu import NTU_ACTIONS
+    from skelnb.data.prepare import DATASETS
+    from skelnb.data.pku import PKU_ACTIONS
+    from skelnb.data.ucla import UCLA_ACTIONS
+
+    known = {"ntu60": NTU_ACTIONS[:60], "ntu120": NTU_ACTIONS, "pku1": PKU_ACTIONS, "pku2": PKU_ACTIONS,
+             "nw-ucla": UCLA_ACTIONS}  # fmt: skip
+    names = known.get(dataset) or getattr(DATASETS.get(dataset), "class_names", None)
+    return list(names) if names is not None and len(names) == num_classes else None
+
+
+def result_action_names(result: Result) -> list | None:
+    "`action_names` of the dataset a `Result` was tested on (its card's data), or None."
+    data = (result.card or {}).get("data") or {}
+    test = data.get("test") or data.get("train") or {}
+    n = None if result.scores is None else np.asarray(result.scores).shape[1]
+    return action_names(test.get("dataset", ""), n) if n else None
 
 # %% ../../nbs/64_evaluate.figures.ipynb #a7889e26
 def _finish(fig, path):
@@ -41,13 +63,14 @@ def plot_confusion(source, labels=None, class_names=None, path=None, title=None)
             raise ValueError(f"{source.protocol} result without test scores: no confusion matrix")
         scores, labels = source.scores, source.labels
         title = title or f"{source.protocol}: top-1 {source.metrics['top1']:.1f} %"
+        class_names = class_names if class_names is not None else result_action_names(source)
     else:
         scores = np.asarray(source)
         if labels is None or len(labels) != len(scores):
             raise ValueError(
                 f"scores {scores.shape} need one label per row, got {None if labels is None else len(labels)}"
             )
-    n = scores.shape[1]
+    n, what = scores.shape[1], "action" if class_names is not None else "class (index)"
     names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
     if len(names) != n:
         raise ValueError(f"class_names: {len(names)} names for {n} classes")
@@ -56,7 +79,9 @@ def plot_confusion(source, labels=None, class_names=None, path=None, title=None)
     fig, ax = plt.subplots(figsize=(1.0 + 0.45 * n, 0.8 + 0.4 * n))
     sns.heatmap(percent, annot=n <= 20, fmt=".0f", cmap="Blues", vmin=0, vmax=100, square=True, ax=ax,
                 xticklabels=names, yticklabels=names, cbar_kws=dict(label="% of the true class"))  # fmt: skip
-    ax.set(xlabel="predicted", ylabel="true", title=f"{title or 'confusion'} ({len(labels)} samples)")
+    ax.set(xlabel=f"predicted {what}", ylabel=f"true {what}", title=f"{title or 'confusion'} ({len(labels)} samples)")
+    ax.tick_params(axis="x", labelrotation=90)
+    ax.tick_params(axis="y", labelrotation=0)
     return _finish(fig, path)
 
 # %% ../../nbs/64_evaluate.figures.ipynb #9a1f34a3
@@ -106,18 +131,39 @@ def curves_frame(source) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["epoch", "metric", "value", "seed"])
 
 
-def plot_curves(source, path=None):
-    "Accuracy and loss curves of a `Result` or a run folder: the Figure (losses left, accuracies right)."
+NOT_LOSSES = ("lr", "samples_per_s", "data_wait", "query_", "pos_sim", "neg_sim", "generated", "kept_fraction", "refit")
+
+
+def _loss_axes(ax, part: pd.DataFrame, style) -> None:
+    "The loss terms on `ax`, the learning rate (when logged) on its own axis at the right; one legend for both."
+    losses, lr = part[~part.metric.str.startswith(NOT_LOSSES)], part[part.metric == "lr"]
+    sns.lineplot(losses, x="epoch", y="value", hue="metric", style=style, marker="o", ax=ax)
+    ax.set(ylabel="loss", title="loss")
+    handles, names = ax.get_legend_handles_labels()
+    if len(lr):
+        twin = ax.twinx()
+        twin.plot(*lr.groupby("epoch")["value"].mean().reset_index().values.T, ls="--", color="grey", label="lr")
+        twin.set(ylabel="learning rate", yscale="log" if lr.value.max() > 5 * lr.value.min() > 0 else "linear")
+        more = twin.get_legend_handles_labels()
+        handles, names = handles + more[0], names + more[1]
+    ax.legend(handles, names, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=4, frameon=False)
+
+
+def plot_curves(source, path=None, title=None):
+    "Curves of a `Result` or a run folder: loss terms left (the learning rate on its own axis), accuracies right."
     frame = curves_frame(source)
     if frame.empty:
         raise ValueError("no curves: the result has no history (kNN has no epochs) or the run logged no epoch")
     is_acc = frame.metric.str.contains("top")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, part, ylabel in ((axes[0], frame[~is_acc], "loss"), (axes[1], frame[is_acc], "accuracy (%)")):
-        if part.empty:
-            ax.set_axis_off()
-            continue
-        style = "seed" if part.seed.notna().any() and part.seed.nunique() > 1 else None
-        sns.lineplot(part, x="epoch", y="value", hue="metric", style=style, marker="o", ax=ax)
-        ax.set(ylabel=ylabel)
+    style = "seed" if frame.seed.notna().any() and frame.seed.nunique() > 1 else None
+    panels = [p for p, there in (("loss", (~is_acc).any()), ("accuracy", is_acc.any())) if there]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.5), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        if panel == "loss":
+            _loss_axes(ax, frame[~is_acc], style)
+        else:
+            sns.lineplot(frame[is_acc], x="epoch", y="value", hue="metric", style=style, marker="o", ax=ax)
+            ax.set(ylabel="top-1 / top-5 accuracy (%)", title="test accuracy")
+    fig.suptitle(title or (f"{source.protocol} evaluation" if isinstance(source, Result) else Path(source).name))
+    fig.tight_layout()
     return _finish(fig, path)

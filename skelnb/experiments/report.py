@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import pandas as pd
 from .plan import Plan, load_plan
 
 # %% auto #0
-__all__ = ['REFERENCE_ROW', 'MARK_RULE', 'COLLAPSE_MEASURES', 'COLLAPSE_NOTE', 'read_result', 'entry_state', 'find_key',
-           'card_essentials', 'mean_sd', 'group_state', 'entry_row', 'report_table', 'beyond_noise', 'mark_rows',
-           'markdown_table', 'baselines', 'plot_accuracy', 'training_curves', 'plot_curves', 'last_epoch_measures',
-           'collapse_table', 'write_report']
+__all__ = ['REFERENCE_ROW', 'MARK_RULE', 'CURVE_TERMS', 'TERM_NAMES', 'LINE_STYLES', 'COLLAPSE_MEASURES', 'COLLAPSE_NOTE',
+           'read_result', 'entry_state', 'find_key', 'card_essentials', 'mean_sd', 'group_state', 'entry_row',
+           'report_table', 'beyond_noise', 'mark_rows', 'markdown_table', 'baselines', 'plot_accuracy',
+           'pretraining_logs', 'training_curves', 'knn_curves', 'plot_curves', 'last_epoch_measures', 'collapse_table',
+           'write_report']
 
 # %% ../../nbs/72_experiments.report.ipynb #b1df1140
 def read_result(folder: Path) -> dict | None:
@@ -199,29 +201,128 @@ def plot_accuracy(df: pd.DataFrame, title: str = ""):
     fig.tight_layout()
     return fig
 
-# %% ../../nbs/72_experiments.report.ipynb #02f81635
-def training_curves(plan: Plan, runs_root="papermill_runs") -> pd.DataFrame:
-    "Epoch-mean loss of every pretrain run with an epochs.csv: columns entry (as written), seed, epoch, loss."
-    frames = []
+# %% ../../nbs/72_experiments.report.ipynb #066f7bcb
+def pretraining_logs(plan: Plan, runs_root="papermill_runs") -> list:
+    "Per pretraining entry with logs, each file read once: entry (as written), seed, method, queue, and the frames."
+    found = []
     for e in plan.runs:
-        path = Path(runs_root) / plan.name / e.name / "epochs.csv"
-        if e.notebook == "pretrain" and path.exists():
-            d = pd.read_csv(path)
-            d = d[d["name"] == "loss"].rename(columns=dict(value="loss"))[["epoch", "loss"]]
-            frames.append(d.assign(entry=e.base, seed=e.seed))
-    return pd.concat(frames) if frames else pd.DataFrame(columns=["entry", "seed", "epoch", "loss"])
+        folder = Path(runs_root) / plan.name / e.name
+        if e.notebook != "pretrain" or not any((folder / f).exists() for f in ("steps.csv", "epochs.csv")):
+            continue
+        frames = {n: pd.read_csv(folder / f"{n}.csv") if (folder / f"{n}.csv").exists() else None
+                  for n in ("steps", "epochs", "knn")}  # fmt: skip
+        run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+        identity = run.get("identity", {})
+        method = identity.get("trainer", {}).get("method") or e.parameters.get("method") or e.base
+        found.append(dict(entry=e.base, seed=e.seed, folder=folder, method=method, run=run,
+                          queue=identity.get("method", {}).get("queue_size")) | frames)  # fmt: skip
+    return found
 
 
-def plot_curves(curves: pd.DataFrame):
-    "Loss per epoch, one line per pretraining entry (its seeds' mean, ± sd as a band); the Figure."
+def _logs_of(plan: Plan, runs_root, logs) -> list:
+    return logs if logs is not None else pretraining_logs(plan, runs_root)
+
+
+CURVE_TERMS = ("loss", "info")  # the total loss, and the InfoNCE term of the contrastive methods
+
+
+def training_curves(plan: Plan, runs_root="papermill_runs", logs=None) -> pd.DataFrame:
+    "Per-step `CURVE_TERMS` of every pretraining: entry, seed, method, queue, iteration, epoch, name, value."
+    frames = [log["steps"][log["steps"]["name"].isin(CURVE_TERMS)].assign(**{k: log[k] for k in
+              ("entry", "seed", "method", "queue")}) for log in _logs_of(plan, runs_root, logs)
+              if log["steps"] is not None]  # fmt: skip
+    columns = ["entry", "seed", "method", "queue", "iteration", "epoch", "name", "value"]
+    return pd.concat(frames)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def knn_curves(plan: Plan, runs_root="papermill_runs", logs=None) -> pd.DataFrame:
+    "The kNN monitor's top-1 per epoch of every pretraining that ran it: entry, seed, method, epoch, k, top1."
+    frames = [log["knn"].assign(entry=log["entry"], seed=log["seed"], method=log["method"])
+              for log in _logs_of(plan, runs_root, logs) if log["knn"] is not None]  # fmt: skip
+    columns = ["entry", "seed", "method", "epoch", "k", "top1"]
+    return pd.concat(frames)[columns] if frames else pd.DataFrame(columns=columns)
+
+# %% ../../nbs/72_experiments.report.ipynb #396727bf
+def _smoothed(part: pd.DataFrame) -> tuple:
+    "(iterations, raw mean over seeds, centred running mean over a third of an epoch within each epoch, the window)."
+    mean, epoch = part.groupby("iteration")["value"].mean(), part.groupby("iteration")["epoch"].first()
+    window = int(max(1, min(100, round(epoch.value_counts().max() / 3))))
+    # within an epoch: a method's terms may change at its boundary (HaLP's positives start at an epoch)
+    smooth = mean.groupby(epoch).transform(lambda s: s.rolling(window, min_periods=1, center=True).mean())
+    return mean.index, mean.values, smooth.values, window
+
+
+def _epoch_lines(ax, part: pd.DataFrame) -> None:
+    "Dotted verticals before each epoch's first step (at most 20: every n-th when there are more), labelled once."
+    starts = sorted(part.groupby("epoch")["iteration"].min())[1:]
+    every = -(-len(starts) // 20) if starts else 1
+    for i, x in enumerate(starts[every - 1 :: every]):
+        label = ("epoch boundary" if every == 1 else f"every {every} epochs") if i == 0 else None
+        ax.axvline(x - 0.5, color="grey", ls=":", lw=0.8, label=label)
+
+
+TERM_NAMES = dict(info="InfoNCE", loss="total loss")
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def _step_panel(ax, curves: pd.DataFrame, term: str, colours: dict, title: str, *, by_method: bool = False) -> None:
+    "One term per step: a line per entry (mean over its seeds, smoothed; the raw mean faint), epoch lines."
+    part, windows = curves[curves["name"] == term], set()
+    for entry, rows in part.groupby("entry", sort=False):
+        method, seeds = rows["method"].iloc[0], rows["seed"].nunique()
+        siblings = list(dict.fromkeys(curves.loc[curves["method"] == method, "entry"]))  # colour: method; style: entry
+        x, raw, smooth, window = _smoothed(rows)
+        windows.add(window)
+        colour, style = colours[method], LINE_STYLES[siblings.index(entry) % len(LINE_STYLES)]
+        ax.plot(x, raw, color=colour, ls=style, alpha=0.25, lw=0.8)
+        label = entry + (f" ({seeds} seeds)" if seeds > 1 else "")
+        if by_method:  # one legend entry per method
+            label = (
+                (method + (f" ({len(siblings)} entries)" if len(siblings) > 1 else ""))
+                if entry == siblings[0]
+                else None
+            )
+        ax.plot(x, smooth, color=colour, ls=style, lw=1.8, label=label)
+    _epoch_lines(ax, part)
+    smoothing = f"running mean of {'/'.join(map(str, sorted(windows)))} steps" if windows != {1} else "per step"
+    ax.set(title=title, xlabel="optimiser step", ylabel=f"{TERM_NAMES.get(term, term)} ({smoothing})")
+
+# %% ../../nbs/72_experiments.report.ipynb #f227a6f1
+def plot_curves(curves: pd.DataFrame, knn: pd.DataFrame | None = None, *, title: str = ""):
+    "The training curves (see above): InfoNCE of every method, each method's total loss, the kNN monitor."
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    if len(curves):
-        sns.lineplot(curves, x="epoch", y="loss", hue="entry", marker="o", errorbar="sd", ax=ax)
-    else:
-        ax.text(0.5, 0.5, "no pretraining curves yet", ha="center", va="center", transform=ax.transAxes)
+    methods = list(curves["method"]) + list(knn["method"] if knn is not None else [])
+    colours = dict(zip(dict.fromkeys(methods), plt.get_cmap("tab10").colors * 10))  # a method's colour, every panel
+    panels = [("info", None)] * bool((curves["name"] == "info").any())
+    panels += [("loss", m) for m in dict.fromkeys(curves["method"])] + [("knn", None)] * (
+        knn is not None and len(knn) > 0
+    )
+    cols = min(3, max(len(panels), 1))
+    rows = -(-max(len(panels), 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.8 * rows), squeeze=False)
+    for ax, (kind, method) in zip(axes.flat, panels):
+        if kind == "info":
+            _step_panel(ax, curves, "info", colours, "InfoNCE term, every method", by_method=True)
+            queues = set(curves.loc[curves["name"] == "info", "queue"].dropna())
+            if len(queues) == 1:  # one queue size: the value of uniform logits is the same for all
+                ax.axhline(math.log(queues.pop() + 1), color="black", ls="--", lw=1, label="ln(K+1): uniform logits")
+        elif kind == "loss":
+            _step_panel(ax, curves[curves["method"] == method], "loss", colours, f"{method}: total loss")
+        else:
+            for (entry, k), part in knn.groupby(["entry", "k"], sort=False):
+                mean = part.groupby("epoch")["top1"].mean()
+                ax.plot(
+                    mean.index, mean.values, marker="o", color=colours[part["method"].iloc[0]], label=f"{entry} (k {k})"
+                )
+            ax.set(title="kNN monitor (val split)", xlabel="epoch", ylabel="kNN top-1 accuracy (%)")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=7)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_axis_off()
+    if not panels:
+        axes[0, 0].text(0.5, 0.5, "no pretraining curves yet", ha="center", va="center", transform=axes[0, 0].transAxes)
+    fig.suptitle(title or "Pretraining curves")
     fig.tight_layout()
     return fig
 
@@ -229,23 +330,24 @@ def plot_curves(curves: pd.DataFrame):
 COLLAPSE_MEASURES = ("query_cosine", "query_std", "pos_sim", "neg_sim")
 
 
-def last_epoch_measures(folder: Path) -> dict:
-    "The last epoch's means of `COLLAPSE_MEASURES` (or the `_joint` stream's) in `folder/epochs.csv`; 1/sqrt(dim)."
-    epochs = pd.read_csv(folder / "epochs.csv")
+def last_epoch_measures(folder: Path, epochs: pd.DataFrame | None = None, run: dict | None = None) -> dict:
+    "The last epoch's means of `COLLAPSE_MEASURES` (or the `_joint` stream's) in `epochs` (`folder/epochs.csv`)."
+    epochs = pd.read_csv(folder / "epochs.csv") if epochs is None else epochs
     last = epochs[epochs["epoch"] == epochs["epoch"].max()].set_index("name")["value"]
     found = {m: last.get(m, last.get(f"{m}_joint")) for m in COLLAPSE_MEASURES}
-    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+    if run is None:
+        run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
     dim = run.get("identity", {}).get("method", {}).get("dim")
     return {k: float(v) for k, v in found.items() if v is not None} | ({"ideal_std": dim**-0.5} if dim else {})
 
 
-def collapse_table(plan: Plan, runs_root="papermill_runs") -> pd.DataFrame:
+def collapse_table(plan: Plan, runs_root="papermill_runs", logs=None) -> pd.DataFrame:
     "One row per pretraining entry as written: each collapse measure's mean (and sd over its seeds), the seeds."
     found = {}
-    for e in plan.runs:
-        folder = Path(runs_root) / plan.name / e.name
-        if e.notebook == "pretrain" and (folder / "epochs.csv").exists():
-            found.setdefault(e.base or e.name, []).append((e.seed, last_epoch_measures(folder)))
+    for log in _logs_of(plan, runs_root, logs):
+        if log["epochs"] is not None:
+            measures = last_epoch_measures(log["folder"], log["epochs"], log["run"])
+            found.setdefault(log["entry"], []).append((log["seed"], measures))
     rows = []
     for entry, runs in found.items():
         row = dict(entry=entry, seeds=",".join(str(s) for s, _ in runs if s is not None))
@@ -277,14 +379,16 @@ def write_report(plan, runs_root="papermill_runs", out=None) -> pd.DataFrame:
     seed_list = ", ".join(map(str, sorted({e.seed for e in plan.runs if e.seed is not None})))
     seeds = f" Seeds: {seed_list}." if seed_list else " Seeds: none (each entry run once)."
     text = head + f"Entries: {counts}.{seeds}\n\n" + (markdown_table(df) + f"\n{MARK_RULE}\n" if len(df) else "")
-    collapse = collapse_table(plan, runs_root)
+    logs = pretraining_logs(plan, runs_root)  # each pretraining's logs, read once for the table and the figure
+    collapse = collapse_table(plan, runs_root, logs)
     if len(collapse):
         collapse.to_csv(out / "collapse.csv", index=False)
         text += (
             f"\n## Collapse measures of the pretrainings (last epoch)\n\n{markdown_table(collapse)}\n{COLLAPSE_NOTE}\n"
         )
     (out / "report.md").write_text(text)
-    figures = [("curves.png", plot_curves(training_curves(plan, runs_root)))]
+    curves, knn = training_curves(plan, runs_root, logs), knn_curves(plan, runs_root, logs)
+    figures = [("curves.png", plot_curves(curves, knn, title=f"Pretraining curves: {plan.title}"))]
     if len(df):
         figures.append(
             (
