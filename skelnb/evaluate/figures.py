@@ -130,7 +130,7 @@ def curves_frame(source) -> pd.DataFrame:
                 ]
     return pd.DataFrame(rows, columns=["epoch", "metric", "value", "seed"])
 
-
+# %% ../../nbs/64_evaluate.figures.ipynb #6dcdec25
 NOT_LOSSES = ("lr", "samples_per_s", "data_wait", "query_", "pos_sim", "neg_sim", "generated", "kept_fraction", "refit")
 
 
