@@ -164,6 +164,7 @@ def plot_curves(source, path=None, title=None):
         else:
             sns.lineplot(frame[is_acc], x="epoch", y="value", hue="metric", style=style, marker="o", ax=ax)
             ax.set(ylabel="top-1 / top-5 accuracy (%)", title="test accuracy")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # epochs
     fig.suptitle(title or (f"{source.protocol} evaluation" if isinstance(source, Result) else Path(source).name))
     fig.tight_layout()
     return _finish(fig, path)
