@@ -84,7 +84,8 @@ def section_tests(ctx) -> list:
     if ctx.smoke:  # whole notebooks take minutes on a CPU: the smoke only lists them
         return rows + [row("tests", "notebooks with #| cuda cells", len(notebooks), "notebooks", note="not run")]
     names = "|".join(Path(n).name.replace(".", r"\.") for n in notebooks)
-    line = ["nbdev_test", "--path", "nbs", "--flags", "cuda", "--file_re", f"({names})", "--n_workers", "4"]
+    nbdev_test = Path(sys.executable).with_name("nbdev_test")  # this environment's, activated or not
+    line = [str(nbdev_test), "--path", "nbs", "--flags", "cuda", "--file_re", f"({names})", "--n_workers", "4"]
     done = subprocess.run(line, cwd=ROOT, capture_output=True, text=True)
     tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]
     return rows + [row("tests", f"#| cuda cells ({len(notebooks)} notebooks)", tail[0][:60], "", "no failure",
