@@ -51,7 +51,7 @@ def apply_drop_add(
     value = (
         (total / math.prod(graph.shape[1:])).detach()
         if add_value == "mean"
-        else torch.as_tensor(add_value, dtype=graph.dtype)
+        else torch.as_tensor(add_value, dtype=graph.dtype, device=graph.device)
     )
     marks = torch.where(
         add & (dropped == 0),

@@ -45,9 +45,10 @@ from .methods import build_method, method_parameters
 __all__ = ['PRESETS', 'RUN_ONLY', 'COLLAPSE_COSINE', 'COLLAPSE_STEPS', 'COLLAPSE_MEASURES', 'TrainConfig', 'resolve',
            'check_config', 'learning_rate', 'epoch_batches', 'run_identity', 'identity_differences', 'build_run',
            'make_optimizer', 'git_commit', 'check_run_folder', 'write_run_json', 'open_log', 'MetricsLog', 'scalars',
-           'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step', 'start_run', 'collapse_warning', 'run_epoch',
-           'exit_code', 'agree_on_stop', 'finish_epoch', 'finish_steps', 'steps_spent', 'epoch_means', 'call_hook',
-           'clock', 'epoch_line', 'show_epoch', 'train', 'add_train_arguments', 'main', 'train_from_args']
+           'Run', 'capture', 'restore', 'checkpoint', 'optimizer_step', 'compile_encoders', 'start_run',
+           'collapse_warning', 'run_epoch', 'exit_code', 'agree_on_stop', 'finish_epoch', 'finish_steps', 'steps_spent',
+           'epoch_means', 'call_hook', 'clock', 'epoch_line', 'show_epoch', 'train', 'add_train_arguments', 'main',
+           'train_from_args']
 
 # %% ../nbs/50_train.ipynb #5c7fe9df
 @dataclasses.dataclass
@@ -77,7 +78,7 @@ class TrainConfig:
     checkpoint_every: int = 10  # epochs
     checkpoint_every_steps: int = 0  # > 0: also every so many optimiser steps (mid-epoch)
     keep_checkpoints: int = 2
-    bf16: bool = False  # autocast on CUDA
+    bf16: bool = False  # bf16 autocast on the run's device (CUDA or CPU); flag --bf16 or --amp
     compile: bool = False
     sync_batchnorm: bool = False
     device: str = "auto"
@@ -166,8 +167,8 @@ def learning_rate(cfg: TrainConfig, epoch: int, step: int, steps_per_epoch: int)
 # %% ../nbs/50_train.ipynb #bc4299b7
 def epoch_batches(n: int, epoch: int, seed: int, batch: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
     "The positions of rank `rank`'s batches (`batch` per rank) in `epoch`, complete batches only."
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    order = torch.randperm(n, generator=g).numpy()
+    g = torch.Generator("cpu").manual_seed(seed * 1_000_003 + epoch)  # the order is drawn on the CPU
+    order = torch.randperm(n, generator=g, device="cpu").numpy()
     per_step = batch * world
     steps = n // per_step
     order = order[: steps * per_step].reshape(steps, batch * world)
@@ -425,7 +426,7 @@ def optimizer_step(run: Run, dataset: SkeletonDataset, micro: list, lr: float, d
         group["lr"] = lr
     run.optimizer.zero_grad(set_to_none=True)
     wait, sums = 0.0, {}
-    autocast = run.cfg.bf16 and device.type == "cuda"
+    autocast = run.cfg.bf16  # on the CPU too (torch.autocast("cpu") runs bf16 kernels): CI runs this path
     for positions in micro:
         t = time.perf_counter()
         batch = dataset.get_batch(positions).to(device)
@@ -448,6 +449,16 @@ def optimizer_step(run: Run, dataset: SkeletonDataset, micro: list, lr: float, d
     run.optimizer.step()
     broadcast_batchnorm_buffers(run.method, run.world)
     return sums, wait
+
+# %% ../nbs/50_train.ipynb #b535f975
+def compile_encoders(method: torch.nn.Module) -> list[str]:
+    "Compile the `forward` of each query encoder of `method.momentum_pairs()` (the trained ones); their names."
+    names = {id(module): name for name, module in method.named_modules()}
+    compiled = []
+    for query, _ in method.momentum_pairs():
+        query.forward = torch.compile(query.forward)
+        compiled.append(names[id(query)])
+    return compiled
 
 # %% ../nbs/50_train.ipynb #de39bfc4
 def _resume_path(run: Run, resume) -> Path | None:
@@ -476,8 +487,8 @@ def start_run(cfg: TrainConfig, mparams: dict, resume, held: contextlib.ExitStac
     if world > 1:
         for tensor in [*method.parameters(), *method.buffers()]:
             torch.distributed.broadcast(tensor.data, 0)
-    if cfg.compile:  # compiles the query encoder's forward; the state_dict keys stay as they are
-        method.encoder_q.forward = torch.compile(method.encoder_q.forward)
+    if cfg.compile:
+        compile_encoders(method)
     generator = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + 7919 * (rank + 1))
     identity = run_identity(cfg, method.hparams)
     folder = Path(cfg.output)
@@ -711,8 +722,9 @@ def add_train_arguments(parser) -> None:
         presets = ", ".join(f"{p}={v[f.name]}" for p, v in PRESETS.items() if f.name in v)
         text = f"default {f.default!r}" + (f"; presets: {presets}" if presets else "")
         flag = "--" + f.name.replace("_", "-")
+        flags = (flag, "--amp") if f.name == "bf16" else (flag,)  # --amp: the usual name of mixed precision
         if isinstance(f.default, bool):
-            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=None, help=text)
+            parser.add_argument(*flags, type=lambda s: s.lower() in ("1", "true", "yes"), default=None, help=text)
         elif isinstance(f.default, tuple):
             parser.add_argument(flag, type=int, nargs="*", default=None, help=text)
         else:

@@ -56,13 +56,15 @@ def raw_features(folder, *, frames: int = RAW_FLOOR_FRAMES, layout=None, center:
         raw_sequence(torch.from_numpy(np.array(split.data[i, ..., 0])), lengths[i], center, frames)
         for i in range(len(split))
     ]
-    return Features(torch.stack(rows), torch.as_tensor(split.labels, dtype=torch.int64), list(split.names))
+    return Features(
+        torch.stack(rows), torch.as_tensor(split.labels, dtype=torch.int64, device="cpu"), list(split.names)
+    )
 
 # %% ../../nbs/65_evaluate.baselines.ipynb #56899d96
 def _linear_floor(train: Features, test: Features, num_classes, *, recipe, seeds, standardize, eval_every, device):
     runs = []
     for seed in seeds:
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator("cpu").manual_seed(seed)
         history, _, _, _ = probe_run(recipe, g, lambda p: train.features[p].to(device), train.labels, test,
                                      num_classes=num_classes, standardize=standardize, stats=train.features,
                                      eval_every=eval_every, device=device)  # fmt: skip

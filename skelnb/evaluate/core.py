@@ -194,7 +194,7 @@ def extract_features(encoder: nn.Module, dataset: SkeletonDataset, *, batch_size
         ]
     finally:
         encoder.train(was_training)
-    labels = torch.as_tensor(dataset.labels, dtype=torch.int64)
+    labels = torch.as_tensor(dataset.labels, dtype=torch.int64, device="cpu")
     return Features(torch.cat(out), labels, list(dataset.names))
 
 # %% ../../nbs/60_evaluate.core.ipynb #bda4f764

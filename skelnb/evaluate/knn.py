@@ -50,7 +50,7 @@ def nearest(train: torch.Tensor, test: torch.Tensor, k: int, chunk: int = 8192, 
 def class_votes(sims: torch.Tensor, labels: torch.Tensor, num_classes: int, temperature: float | None = None):
     "(N_test, num_classes) vote sums of the neighbours' `labels` (N_test, k): weights exp(sims / T), or 1."
     weights = torch.ones_like(sims) if temperature is None else torch.exp(sims / temperature)
-    return torch.zeros(len(sims), num_classes, dtype=weights.dtype).scatter_add_(1, labels, weights)
+    return torch.zeros(len(sims), num_classes, dtype=weights.dtype, device=sims.device).scatter_add_(1, labels, weights)
 
 # %% ../../nbs/61_evaluate.knn.ipynb #3baef955
 def knn(train: Features, test: Features, *, k=1, temperature=None, chunk=8192, device="cpu", num_classes=None) -> dict:

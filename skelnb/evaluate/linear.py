@@ -155,7 +155,7 @@ def semi_subset(
 # %% ../../nbs/62_evaluate.linear.ipynb #d1ac78ca
 def make_classifier(in_features: int, num_classes: int, recipe: Recipe, generator: torch.Generator) -> nn.Linear:
     "The new classifier of `recipe` on `in_features`-d features, initialised from `generator` (CPU)."
-    fc = nn.Linear(in_features, num_classes)
+    fc = nn.Linear(in_features, num_classes, device=generator.device)
     with torch.no_grad():
         if recipe.fc_init == "normal":
             fc.weight.normal_(0.0, recipe.fc_std, generator=generator)
@@ -197,7 +197,9 @@ def probe_head(fc: nn.Linear, standardize: str = "none", train_features=None) ->
     if check_standardize(standardize) == "none":
         return fc
     if standardize == "batchnorm":
-        return nn.Sequential(nn.BatchNorm1d(fc.in_features, affine=False, eps=STANDARDIZE_EPS), fc)
+        return nn.Sequential(
+            nn.BatchNorm1d(fc.in_features, affine=False, eps=STANDARDIZE_EPS, device=fc.weight.device), fc
+        )
     if train_features is None or len(train_features) == 0:
         raise ValueError("standardize='train' needs the training features to compute their mean and sd")
     return nn.Sequential(TrainStandardizer(train_features), fc)
@@ -295,7 +297,7 @@ def fit(recipe: Recipe, head, params, labels, batch_features, evaluate, *, gener
         if train_mode is not None:
             train_mode(True)
         total = 0.0
-        for positions in torch.randperm(n, generator=generator).split(recipe.batch_size):
+        for positions in torch.randperm(n, generator=generator, device=generator.device).split(recipe.batch_size):
             loss = F.cross_entropy(head(batch_features(positions)), labels[positions].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -385,7 +387,7 @@ def linear_run(
     standardize="none",
 ) -> tuple:
     "One seed of linear evaluation on the frozen `encoder`: (run, test scores, held-out scores or None, classifier)."
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator("cpu").manual_seed(seed)  # draws on the CPU: the same run on any device
     encoder.eval()  # frozen: BatchNorm statistics and dropout as at evaluation
     positions = np.asarray(positions)
     labels = torch.from_numpy(data.train.labels[positions].astype(np.int64))
@@ -411,7 +413,7 @@ def linear_run(
 def _finetune_run(
     encoder, data: EvalData, recipe: Recipe, seed: int, positions, *, holdout=None, eval_every=5, device="cpu"
 ) -> tuple:
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator("cpu").manual_seed(seed)
     encoder = copy.deepcopy(encoder).to(device)
     head = make_classifier(feature_dim(encoder, data.test, device), data.num_classes, recipe, g).to(device)
     params = [p for n, p in encoder.named_parameters() if not n.startswith("fc.")] + list(head.parameters())

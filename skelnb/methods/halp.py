@@ -235,7 +235,10 @@ class PrototypeSchedule(nn.Module):
 
     def fit(self, queue: torch.Tensor, ptr: torch.Tensor, generator: torch.Generator | None = None):
         "Fit the prototypes to the most recent keys by `spherical_kmeans`; reset the step count."
-        self.prototypes.copy_(spherical_kmeans(self.recent_keys(queue, ptr), self.num_prototypes, generator))
+        # float32 also under bf16 autocast, whose cosines near 1 make the acos and log maps of the fit non-finite
+        with torch.autocast(queue.device.type, enabled=False):
+            prototypes = spherical_kmeans(self.recent_keys(queue, ptr).float(), self.num_prototypes, generator)
+        self.prototypes.copy_(prototypes)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.broadcast(self.prototypes, 0)  # each rank's generator draws its own seeds: rank 0's fit
         self.steps_since_fit, self.fits = 0, self.fits + 1
@@ -348,10 +351,11 @@ def halp_terms(model: MoCo, queries: list, anchors: torch.Tensor, generator=None
     zero, device = anchors.new_zeros(()), anchors.device
     if not (halp_active(model) and schedule.fitted):
         return {"halp": zero, "kept_fraction": zero, "generated": torch.tensor(False, device=device)}
-    points, _, keep = hallucinate(
-        anchors.detach(), schedule.prototypes, model.num_positives, model.lam, model.hardness, generator
-    )
-    terms = [halp_loss(q, points, keep, model.temperature, model.mu) for q in queries]
+    with torch.autocast(device.type, enabled=False):  # the geometry in float32, also under bf16 autocast
+        points, _, keep = hallucinate(
+            anchors.detach().float(), schedule.prototypes, model.num_positives, model.lam, model.hardness, generator
+        )
+        terms = [halp_loss(q.float(), points, keep, model.temperature, model.mu) for q in queries]
     halp = torch.stack(terms).mean()
     return {
         "halp": halp,
