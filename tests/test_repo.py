@@ -70,7 +70,7 @@ def test_every_notebook_has_the_kernelspec_nbdev_clean_keeps():
 
 
 def test_a_notebook_saved_by_jupyterlab_is_the_committed_one_after_nbdev_clean(tmp_path):
-    "Each notebook opened and saved as JupyterLab does (nbformat, with its kernel's metadata), then nbdev_clean: unchanged."
+    "Each notebook opened and saved as JupyterLab saves it (nbformat, its kernel's metadata), then cleaned: unchanged."
     import nbformat
 
     proj = _copy_project(tmp_path)
@@ -159,3 +159,23 @@ def test_markdown_has_no_control_characters():
         for m in CONTROL_RE.finditer(line)
     ]
     assert not found, "control characters in markdown:\n" + "\n".join(found)
+
+
+# The project cites what a reader can open: the upstream repositories (owner/name@commit, file, lines) and the papers,
+# never notes kept beside the repository.
+CITED = ["nbs", "skelnb", "README.md", "papermill_runs"]
+OUTSIDE = re.compile(r"\.\./shared/reference|reference_code\.md|users\.md")
+
+
+def test_no_citation_of_files_outside_the_repository():
+    tracked = subprocess.run(["git", "ls-files", "-z", *CITED], cwd=ROOT, capture_output=True, check=True).stdout
+    found = [
+        f"{name}:{n}: {m.group()} in {line.strip()[:90]!r}"
+        for name in filter(None, tracked.decode().split("\0"))
+        if (ROOT / name).is_file() and not name.endswith(".png")
+        for n, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1)
+        for m in OUTSIDE.finditer(line)
+    ]
+    assert not found, "cite the upstream code (repository@commit, file, lines), not notes outside it:\n" + "\n".join(
+        found
+    )
