@@ -5,11 +5,13 @@ output, and running it changes no file of the repository.
 Unlike `nbdev_test` (tests/test_notebooks.py), nothing is skipped by flag. The notebooks are executed with nbclient
 from a temporary copy of `nbs/` (next to a link to the shared data, as in the project folder), so the executed
 copies never replace the sources; the tracked files of the repository (and its untracked, not ignored files) are
-hashed before and after each notebook. The experiment notebooks of `nbs/experiments/` get small parameters
-(papermill's injected-parameters cell) on a few real NW-UCLA and NTU sequences. Notebooks that take minutes are
-marked `slow` (run with --run-slow); their measured times are in SLOW.
+hashed before and after each notebook. The kernels draw with another default font, as a machine with other fonts
+would, so a cell that rewrites a picture of the repository from what it draws is caught. The experiment notebooks
+of `nbs/experiments/` get small parameters (papermill's injected-parameters cell) on a few real NW-UCLA and NTU
+sequences. Notebooks that take minutes are marked `slow` (run with --run-slow); their measured times are in SLOW.
 """
 
+import functools
 import hashlib
 import json
 import shutil
@@ -54,6 +56,17 @@ def project_copy(tmp_path_factory):
     return folder
 
 
+@functools.cache
+def another_machine_env() -> dict:
+    "The environment of the kernels: matplotlib's default font changed (a matplotlibrc of its own), all else as here."
+    import os
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="skelnb-mplrc-"))
+    (folder / "matplotlibrc").write_text("font.family: serif\nfont.serif: DejaVu Serif\n")
+    return dict(os.environ, MATPLOTLIBRC=str(folder))
+
+
 def execute(path: Path, cwd: Path, parameters: dict | None = None):
     "Execute the notebook at `path` in a plain python3 kernel from `cwd`; the executed notebook and its error outputs."
     import nbformat
@@ -67,7 +80,7 @@ def execute(path: Path, cwd: Path, parameters: dict | None = None):
         nb = parameterize_notebook(load_notebook_node(str(path)), parameters, kernel_name="python3")
     client = NotebookClient(nb, kernel_name="python3", timeout=CELL_TIMEOUT_S, allow_errors=True,
                             resources={"metadata": {"path": str(cwd)}})  # fmt: skip
-    client.execute()
+    client.execute(env=another_machine_env())
     errors = [
         f"cell {i} ({''.join(c.source).splitlines()[0][:60]!r}): {o.ename}: {o.evalue}"
         for i, c in enumerate(nb.cells)
