@@ -2,7 +2,7 @@
 
 TEST ORACLES. The `oracle_*` functions (shared with test_augment_hiclr.py, in hiclr_oracles.py) and the `reference_*`
 functions below are per-sample NumPy restatements, written for these tests in our own words, of what the reference
-does (reference_code.md §2.1-2.3):
+does (JHang2020/HiCLR@49ffdf8 feeder/tools.py, feeder/ntu_feeder.py L54-L120, processor/utils.py L42-L57):
 - `HiCLR:feeder/tools.py`: temperal_crop, shear, random_spatial_flip (hard-coded NTU list, no mirroring),
   random_rotate (x, then y, then z on row vectors), gaus_noise, GaussianBlurConv (unnormalised 15-tap kernel, zero
   padding), axis_mask;

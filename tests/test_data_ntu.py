@@ -88,7 +88,8 @@ def body(frames_, t, k, new_id=None, swap_xy=False, shift_x=0.0):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# the reference readers, restated loop by loop (our own code; reference_code.md §1.2, §1.3 and SGN's scripts)
+# the reference readers, restated loop by loop (our own code; HiCLR's tools/utils/ntu_read_skeleton.py, HaLP's
+# data_gen/ntu_gendata.py and SGN's scripts)
 
 
 def ref_hiclr(path, max_body=2):

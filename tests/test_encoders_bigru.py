@@ -1,4 +1,4 @@
-"""skelnb.encoders.bigru against CMD/HaLP's `moco/GRU.py` (reference_code.md §3.3).
+"""skelnb.encoders.bigru against CMD/HaLP's `moco/GRU.py` (anshulbshah/HaLP@ae460b4).
 
 TEST ORACLE. `OracleBIGRU` below was written for these tests, in our own words, from the reference's semantics:
 a BatchNorm1d over the flat (N, T, F) sequence's features, then `encoder.gru`, one

@@ -1,4 +1,5 @@
-"""skelnb.losses against hand-derived values and per-sample loop restatements of the reference (reference_code.md §4).
+"""skelnb.losses against hand-derived values and per-sample loop restatements of the reference
+(JHang2020/HiCLR@49ffdf8 net/hiclr.py, maoyunyao/CMD@6e9a8ac moco/builder_cmd.py).
 
 TEST ORACLES. The `loop_*` functions below were written for these tests, in our own words, from reference §4.1-4.2
 (MoCo logits, HiCLR's hierarchical terms and AimCLR's nearest-neighbour mining as HiCLR runs them) and §4.5 (CMD's

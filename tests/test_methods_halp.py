@@ -1,5 +1,5 @@
 """skelnb.methods.halp (HaLP's geometry) against hand-derived values, brute-force restatements and the closed form's
-defining property (reference_code.md §4.4, HaLP paper eqs. 2-8).
+defining property (anshulbshah/HaLP@ae460b4 moco/generator.py L8-L61, HaLP paper eqs. 2-8).
 
 TEST ORACLES, written for these tests in our own words: `brute_frechet_mean` (plain Riemannian gradient descent in
 float64, step 1, run to convergence from the cluster's first key, as geomstats starts), `brute_kmeans` (spherical

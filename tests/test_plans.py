@@ -428,8 +428,9 @@ def test_plan_covers_its_table(name):
 
 @pytest.mark.parametrize("name", TABLE_PLANS)
 def test_paper_metric_is_the_papers(name):
-    """The papers report the best test top-1 over a training protocol's evaluations (reference_code.md 6.1, 6.5);
-    kNN and fusion (of the last epoch's scores) report top-1."""
+    """The papers report the best test top-1 over a training protocol's evaluations (HiCLR's
+    processor/linear_evaluation.py, HaLP's action_classification.py); kNN and fusion (of the last epoch's scores)
+    report top-1."""
     plan = load(name)
     for run in plan["runs"]:
         if "paper" in run:

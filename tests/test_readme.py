@@ -160,3 +160,64 @@ def test_plan_descriptions_name_what_their_plans_hold():
                 assert f"{token} " in source or f"{token}\n" in source, f"{name}: no anchor {token}"
             elif re.fullmatch(r"\w+: .+", token) and len(pair := yaml.safe_load("{" + token + "}")) == 1:
                 assert next(iter(pair.items())) in list(pairs(plan)), f"{name}: the plan has no {token}"
+
+
+def test_documented_skelnb_commands_run_offline(tmp_path, monkeypatch, capsys):
+    """Every `skelnb run` line of papermill_runs/README.md runs as a dry run (as written when it is one, else with
+    --dry-run added) and every `skelnb report` line runs, from an empty folder: plans, entries (NAME@sN included)
+    and options as documented work, with nothing to run yet."""
+    from skelnb.cli import main
+
+    commands = [t for t in shell_commands("papermill_runs/README.md", "skelnb") if t and t[0] in ("run", "report")]
+    assert any("--only" in t for t in commands), "papermill_runs/README.md no longer shows --only"
+    monkeypatch.chdir(tmp_path)
+    for tokens in commands:
+        dry = (
+            tokens
+            if tokens[0] == "report" or {"--dry-run", "--print-commands"} & set(tokens)
+            else tokens + ["--dry-run"]
+        )
+        code = main(dry)
+        out = capsys.readouterr()
+        assert code == 0, f"`skelnb {' '.join(dry)}` failed ({code}):\n{out.err[-3000:]}"
+        if "--only" in tokens:
+            only = tokens[tokens.index("--only") + 1 :]
+            listed = [line.split(":")[0] for line in out.out.splitlines() if ": would run" in line]
+            assert set(listed) == set(only), f"`skelnb {' '.join(dry)}` would run {listed}, the README says {only}"
+
+
+@pytest.fixture(scope="module")
+def documented_project(tmp_path_factory):
+    "An empty project folder with `../shared` beside it, as the papermill lines of papermill_runs/README.md expect."
+    if shared_data("nw_ucla") is None:
+        pytest.skip("papermill_runs/README.md's papermill lines read ../shared/data/nw_ucla (set SKELNB_DATA)")
+    folder = tmp_path_factory.mktemp("documented") / "project"
+    folder.mkdir()
+    (folder.parent / "shared").symlink_to(shared_data().parent, target_is_directory=True)
+    return folder
+
+
+def test_documented_papermill_commands_run(documented_project):
+    "Each `papermill` (and `mkdir -p`) line of papermill_runs/README.md runs as written, in order, in a new project."
+    import os
+    import shlex
+
+    blocks = fenced("papermill_runs/README.md", "bash")
+    lines = [
+        line
+        for b in blocks
+        for line in b.replace("\\\n", " ").splitlines()
+        if line.startswith(("papermill ", "mkdir "))
+    ]
+    assert sum(line.startswith("papermill ") for line in lines) >= 2, lines
+    env = dict(os.environ, PWD=str(documented_project), OMP_NUM_THREADS="1")
+    for line in lines:
+        if line.startswith("mkdir -p "):
+            for folder in shlex.split(line, comments=True)[2:]:
+                (documented_project / folder).mkdir(parents=True, exist_ok=True)
+            continue
+        tokens = shlex.split(line.replace('"$PWD"', str(documented_project)))
+        tokens[1] = str(ROOT / tokens[1])  # the notebook, given relative to the project root
+        cmd = [str(Path(sys.executable).parent / "papermill"), *tokens[1:], "-k", "python3"]
+        r = subprocess.run(cmd, cwd=documented_project, capture_output=True, text=True, timeout=900, env=env)
+        assert r.returncode == 0, f"papermill_runs/README.md: `{line[:100]}` failed:\n{r.stderr[-4000:]}"

@@ -44,6 +44,51 @@ def test_notebooks_are_clean(tmp_path):
     assert not dirty, f"notebooks not clean: {dirty}: run nbdev_clean"
 
 
+# What JupyterLab writes into a notebook it saves: the spec of the kernel it ran (the python3 kernel of ipykernel, whose
+# display name nbdev_clean replaces by its name) and that kernel's language_info (which nbdev_clean drops).
+LAB_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+CLEAN_KERNELSPEC = {"display_name": "python3", "language": "python", "name": "python3"}
+LAB_LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.11.9",
+}
+
+
+def test_every_notebook_has_the_kernelspec_nbdev_clean_keeps():
+    "Without one, JupyterLab asks for a kernel and writes one in: reading the notebook would change it."
+    wrong = {
+        str(nb.relative_to(ROOT)): json.loads(nb.read_text(encoding="utf-8"))["metadata"].get("kernelspec")
+        for nb in _notebooks()
+    }
+    wrong = {k: v for k, v in wrong.items() if v != CLEAN_KERNELSPEC}
+    assert not wrong, f"notebooks whose kernelspec is not {CLEAN_KERNELSPEC}: {wrong}"
+
+
+def test_a_notebook_saved_by_jupyterlab_is_the_committed_one_after_nbdev_clean(tmp_path):
+    "Each notebook opened and saved as JupyterLab saves it (nbformat, its kernel's metadata), then cleaned: unchanged."
+    import nbformat
+
+    proj = _copy_project(tmp_path)
+    for path in (proj / "nbs").rglob("*.ipynb"):
+        nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        nb.metadata["kernelspec"] = dict(LAB_KERNELSPEC)
+        nb.metadata["language_info"] = dict(LAB_LANGUAGE_INFO)
+        nbformat.write(nb, path)
+    r = subprocess.run([str(BIN / "nbdev_clean")], cwd=proj, capture_output=True, text=True)
+    assert r.returncode == 0 and "Failed" not in r.stderr, r.stderr
+    changed = [
+        str(nb.relative_to(ROOT))
+        for nb in _notebooks()
+        if (proj / nb.relative_to(ROOT)).read_bytes() != nb.read_bytes()
+    ]
+    assert not changed, f"saved by JupyterLab and cleaned, these differ from the committed notebook: {changed}"
+
+
 def test_readme_is_index_notebook():
     r = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "sync_readme.py"), "--check"], capture_output=True, text=True
@@ -114,3 +159,23 @@ def test_markdown_has_no_control_characters():
         for m in CONTROL_RE.finditer(line)
     ]
     assert not found, "control characters in markdown:\n" + "\n".join(found)
+
+
+# The project cites what a reader can open: the upstream repositories (owner/name@commit, file, lines) and the papers,
+# never notes kept beside the repository.
+CITED = ["nbs", "skelnb", "README.md", "papermill_runs"]
+OUTSIDE = re.compile(r"\.\./shared/reference|reference_code\.md|users\.md")
+
+
+def test_no_citation_of_files_outside_the_repository():
+    tracked = subprocess.run(["git", "ls-files", "-z", *CITED], cwd=ROOT, capture_output=True, check=True).stdout
+    found = [
+        f"{name}:{n}: {m.group()} in {line.strip()[:90]!r}"
+        for name in filter(None, tracked.decode().split("\0"))
+        if (ROOT / name).is_file() and not name.endswith(".png")
+        for n, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1)
+        for m in OUTSIDE.finditer(line)
+    ]
+    assert not found, "cite the upstream code (repository@commit, file, lines), not notes outside it:\n" + "\n".join(
+        found
+    )

@@ -1,4 +1,5 @@
-"""skelnb.streams against the reference definitions (reference_code.md §1.5), on real data.
+"""skelnb.streams against the reference definitions (JHang2020/HiCLR@49ffdf8
+`processor/pretrain_hiclr.py` L74-L76), on real data.
 
 The reference computes the bone stream with an explicit loop over the 1-based NTU pairs into a zero array, and the
 motion stream as the difference of consecutive frames with a zero last frame; `reference_bone` and `reference_motion`

@@ -23,7 +23,7 @@ from ..layouts import NTU25, NW_UCLA, Layout, get_layout
 # %% auto #0
 __all__ = ['UCLA_COMPANIONS', 'SampleSource', 'default_sources', 'Entry', 'GrowingView', 'catalogue', 'flatten_params',
            'draw_parameters', 'pick_columns', 'plot_draws', 'skeleton_limits', 'plot_skeleton_3d', 'figure_png',
-           'AugmentationInspector']
+           'AugmentationInspector', 'documentation_inspector']
 
 # %% ../../nbs/24_augment.inspector.ipynb #d19b20f5
 UCLA_COMPANIONS = ("a01_s01_e01_v01", "a06_s03_e02_v02", "a09_s01_e03_v01", "a12_s10_e04_v03", "a04_s02_e00_v02")
@@ -571,3 +571,12 @@ def _show(self: AugmentationInspector, fig):
         return
     data = {"image/png": base64.b64encode(figure_png(fig)).decode("ascii"), "text/plain": repr(fig)}
     self.out.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
+
+# %% ../../nbs/24_augment.inspector.ipynb #5d0c1a7e
+def documentation_inspector(sources: dict | None = None, *, frame: int = 25) -> AugmentationInspector:
+    "The inspector as `nbs/images/augment_inspector.png` shows it (tools/make_images.py draws it at dpi 64)."
+    pictured = AugmentationInspector(
+        sources, augmentation="growing: v1", sample="S001C003P008R002A058", seed=0, max_plots=7
+    )
+    pictured.frame.value = frame
+    return pictured

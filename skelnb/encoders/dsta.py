@@ -35,7 +35,7 @@ DSTA_CONFIG: tuple[tuple[int, int, int, int], ...] = (
     (128, 128, 32, 1),
     (128, 256, 32, 1),
 )
-"HiCLR's half-width DSTA-Net blocks `(in_channels, out_channels, inter_channels, stride)` (reference §3.2)."
+"HiCLR's half-width DSTA-Net blocks `(in_channels, out_channels, inter_channels, stride)` (HiCLR's `net/dsta.py`)."
 
 
 def frames_after(num_frames: int, config=DSTA_CONFIG) -> list[int]:

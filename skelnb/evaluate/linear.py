@@ -86,16 +86,16 @@ RECIPES = {
     r.name: r
     for r in (
         Recipe("hiclr", "linear", lr=3.0, epochs=100, milestones=(80,), milestone_rule="1-based >", batch_size=128,
-               fc_init="normal", fc_std=0.02, reference="HiCLR:processor/linear_evaluation.py (reference_code §6.1)"),
+               fc_init="normal", fc_std=0.02, reference="HiCLR:processor/linear_evaluation.py"),
         Recipe("halp", "linear", lr=0.005, epochs=80, milestones=(50, 70), milestone_rule="0-based >=", batch_size=64,
                augmentation="halp-crop", fc_init="normal", fc_std=0.01,
-               reference="HaLP:action_classification.py (reference_code §6.5)"),
+               reference="HaLP:action_classification.py"),
         Recipe("hiclr-finetune", "finetune", lr=0.1, epochs=70, milestones=(30, 55), milestone_rule="1-based >=",
                warmup_epochs=5, batch_size=64, nesterov=True, weight_decay=1e-4, fc_init="default",
-               reference="HiCLR:processor/finetune_evaluation.py (reference_code §6.2)"),
+               reference="HiCLR:processor/finetune_evaluation.py"),
         Recipe("cmd-finetune", "finetune", lr=0.01, epochs=80, milestones=(50, 70), milestone_rule="0-based >=",
                batch_size=64, augmentation="halp-crop", fc_init="normal", fc_std=0.01,
-               reference="CMD:action_classification_cmd_semi.py (reference_code §6.3, §6.6)"),
+               reference="CMD:action_classification_cmd_semi.py"),
     )
 }  # fmt: skip
 

@@ -102,7 +102,7 @@ def stream_views(self: CMD, view: SkeletonBatch) -> dict[str, SkeletonBatch]:
 # %% ../../nbs/45_methods.cmd.ipynb #8f3c8aff
 @patch
 def losses(self: CMD, views: Views, queries: dict, key: dict, generator=None) -> dict:
-    "Σ_s InfoNCE_s + w·L_cmd (reference §4.5) from the per-stream `queries` and keys `key` (dicts by stream)."
+    "Σ_s InfoNCE_s + w·L_cmd (CMD's builder_cmd.py L154-L268) of the per-stream `queries` and `key` (dicts by stream)."
     queues = {s: self.stream_queue(s) for s in CMD_STREAMS}
     info = {s: info_nce(queries[s], key[s], queues[s], self.temperature) for s in CMD_STREAMS}
     distill = cmd_loss(queries, key, queues, self.topk, self.teacher_temperature, self.student_temperature)

@@ -70,7 +70,9 @@ def initialise_pair(query: nn.Module, key: nn.Module, encoder_init: str, key_ini
     "Under `encoder_init='reference'`: `reference_init` on `query`, then on `key` ('redraw') or `key` := `query`."
     if encoder_init != "reference":
         return
-    reference_init(query)  # HiCLR's weights_init (reference §4.3), the query encoder first as Module.apply visits
+    reference_init(
+        query
+    )  # HiCLR's weights_init (processor/pretrain.py L20-L40), the query encoder first as Module.apply visits
     if key_init == "redraw":
         reference_init(key)
     else:
@@ -233,7 +235,7 @@ def similarities(self: MoCo, q: torch.Tensor, key: torch.Tensor, queue: torch.Te
 
 @patch
 def losses(self: MoCo, views: Views, queries: list, key: torch.Tensor, generator=None) -> dict:
-    "MoCo v2's loss: InfoNCE of the query against its key and the queue (reference §4.1)."
+    "MoCo v2's loss: InfoNCE of the query against its key and the queue (MoCo v2 as HiCLR and HaLP code it)."
     loss = info_nce(queries[0], key, self.queue, self.temperature)
     return {"loss": loss, "info": loss.detach()}
 
