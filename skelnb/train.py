@@ -86,7 +86,8 @@ class TrainConfig:
     progress: bool = True
 
 # %% ../nbs/50_train.ipynb #0bae46a7
-# reference_code.md §5: HiCLR's DSTA recipe is its GCN one with wd 5e-4; HaLP's is CMD's with HaLP from epoch 201
+# JHang2020/HiCLR@49ffdf8 config/release/transformer_ntu60: HiCLR's DSTA recipe is its GCN one with wd 5e-4;
+# HaLP's is CMD's with HaLP from epoch 201
 _HICLR_GCN = dict(method="hiclr", encoder="stgcn", lr=0.1, sgd_momentum=0.9, weight_decay=1e-4, batch_size=128,
                   epochs=300, milestones=(250,), checkpoint_every=10)  # fmt: skip
 _CMD = dict(method="cmd", encoder="bigru", lr=0.01, sgd_momentum=0.9, weight_decay=1e-4, batch_size=64, epochs=451,
