@@ -1,4 +1,5 @@
-"""Every library notebook runs with nbdev_test (its tests are the cells). Cells flagged `#| slow` or `#| cuda`
+"""The library notebooks that take minutes run with nbdev_test (their tests are the cells); every other notebook runs
+whole in a plain kernel (tests/test_notebooks_plain.py), so each runs once in CI. Cells flagged `#| slow` or `#| cuda`
 run in a second, flagged pass that is skipped (and reported) unless that flag is enabled."""
 
 import json
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import enabled_flags
+from conftest import SLOW_NOTEBOOKS, enabled_flags
 from skelnb.core import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +40,7 @@ def skip_without_data(nb: Path):
         pytest.skip(f"{nb.name} reads ../shared/data, which is absent (set SKELNB_DATA)")
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("nb", [nb for nb in NOTEBOOKS if nb.stem in SLOW_NOTEBOOKS], ids=lambda p: p.stem)
 def test_notebook(nb):
     skip_without_data(nb)
     r = run_nbdev_test(nb)

@@ -21,28 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SLOW_NOTEBOOKS as SLOW
 from skelnb.core import shared_data
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = sorted((ROOT / "nbs").glob("*.ipynb"))
 EXPERIMENTS = ["prepare_dataset", "pretrain", "evaluate", "fusion", "report"]  # in the order they need each other
-# Seconds each took in a plain kernel (one run of the whole set, 20 min in all, on a 2-core AMD EPYC virtual machine
-# shared with other jobs, at nice 10, December 2026): the notebooks over 20 s, but for 24 and 43, whose Run All
-# regressions (a rewritten picture, a CUDA-only cell) this test exists for. The rest: 42 notebooks, about 7 min there.
-SLOW = {
-    "32_encoders.bigru": 191,
-    "61_evaluate.knn": 85,
-    "31_encoders.dsta": 83,
-    "42_methods.hiclr": 80,
-    "64_evaluate.figures": 80,
-    "30_encoders.stgcn": 61,
-    "62_evaluate.linear": 43,
-    "45_methods.cmd": 41,
-    "50_train": 39,
-    "60_evaluate.core": 37,
-    "39_encoders": 34,
-    "44_methods.hiclr_halp": 20,
-}
 CELL_TIMEOUT_S = 1200
 
 
