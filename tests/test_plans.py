@@ -489,8 +489,14 @@ def test_quickstart_runs_the_main_job():
     assert plan["defaults"]["seeds"] == [0, 1, 2]  # every number of the main job over three seeds
     # every linear probe, of the methods and of the baselines, on standardised features
     assert {p.get("standardize") for p in runs.values() if p.get("protocol") == "linear"} == {"train"}
-    # the sweep's epochs per method (tests/test_train.py QUICKSTART), one linear epoch count for every linear entry
-    assert {p["method"]: p["epochs"] for p in pretrains.values()} == dict(moco=3, hiclr=2, halp=3, hiclr_halp=2)
+    # one recipe, its length in optimiser steps: the same steps, learning rate, start and queue for every method
+    recipe = {(p["max_steps"], p["lr"], p["batch_size"]) for p in pretrains.values()}
+    assert recipe == {(90, 0.01, 64)}, recipe
+    shared = ("encoder_init", "key_init", "momentum", "queue_size", "dim", "encoder_hidden_channels")
+    assert len({tuple(p["method_params"][k] for k in shared) for p in pretrains.values()}) == 1
+    # MoCo's views for MoCo and HaLP (HaLP = MoCo + hallucinated positives); HaLP's term after the first 30 steps
+    halp = [p["method_params"] for p in pretrains.values() if p["method"] == "halp"][0]
+    assert halp.get("view_augmentation") == "hiclr" and halp["warmup_samples"] == 30 * 64
     assert len({p["epochs"] for p in runs.values() if p.get("protocol") == "linear"}) == 1
     # the width in one place (the pretrain entries' anchor), repeated by the random-initialisation entries
     widths = {p["method_params"]["encoder_hidden_channels"] for p in pretrains.values()}
