@@ -44,6 +44,21 @@ def test_readme_example_runs(index, request):
     assert r.returncode == 0, f"README.md python example {index + 1} (starting {first!r}) failed:\n{r.stderr[-4000:]}"
 
 
+# A link is a path relative to the page (the images and notebooks of README.md, the plans it points to).
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("doc", ["README.md", "papermill_runs/README.md", "papermill_runs/plans/README.md"])
+def test_relative_links_point_to_files(doc):
+    "Every relative link of the page names a file or folder of the project (an anchor after `#` is not checked)."
+    page = ROOT / doc
+    targets = [t.split("#")[0] for t in LINK.findall(page.read_text(encoding="utf-8"))]
+    broken = [
+        t for t in targets if t and "://" not in t and not t.startswith("mailto:") and not (page.parent / t).exists()
+    ]
+    assert not broken, f"{doc} links to what is not there: {broken}"
+
+
 # Every README-like file is checked against the code: the plan keys it documents, the commands it shows and the
 # entries its examples name.
 DOCS = ["README.md", "papermill_runs/README.md", "papermill_runs/plans/README.md"]
