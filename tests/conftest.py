@@ -147,7 +147,7 @@ def ucla_prepared(tmp_path_factory):
     return out / "nw-ucla-hiclr" / "xview"
 
 
-# The quickstart's MoCo (tests/test_train.py QUICKSTART): a narrow ST-GCN, queue 512, batch 64 (15 steps an epoch on
+# A short MoCo run (tests/test_train.py QUICKSTART): a narrow ST-GCN, queue 512, batch 64 (15 steps an epoch on
 # NW-UCLA's 1,020 training sequences), 3 epochs: ~40-60 s on one shared core.
 BRIEF_MOCO = dict(
     encoder="stgcn", encoder_hidden_channels=8, encoder_hidden_dim=32, encoder_dropout=0.0, batch_size=64,

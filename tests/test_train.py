@@ -427,7 +427,7 @@ def knn_top1(source, train_folder, test_folder) -> float:
     return evaluate_knn(source, train_folder, test_folder).metrics["top1"]
 
 
-# The quickstart settings: a narrow encoder, queue 512, batch 64 (15 steps an epoch on the 1,020 training sequences);
+# Short runs of every method: a narrow encoder, queue 512, batch 64 (15 steps an epoch on the 1,020 training sequences);
 # ST-GCN methods 2-3 epochs (MoCo ~40-60 s, HiCLR ~100 s on one shared core), BiGRU methods 15-20 epochs (~30-60 s).
 QUICK_GCN = dict(encoder="stgcn", encoder_hidden_channels=8, encoder_hidden_dim=32, encoder_dropout=0.0)
 QUICK_GRU = dict(encoder="bigru", encoder_hidden_size=32, encoder_num_layers=1, encoder_num_persons=1)
@@ -446,13 +446,13 @@ QUICKSTART = {
 # HiCLR's projection aligns every sample within ~10 steps (negative similarity 0.99, the loss at 2 ln 513, uniform)
 # and stays there for 5 epochs at lr 0.01-0.1, key momentum 0.99-0.999, dim 32-128: its 1-NN beats initialisation
 # (29.7 -> 49.1 %) but its loss rises in this budget.
-HICLR_LOSS = "HiCLR's loss rises within the quickstart budget (embeddings aligned, loss 11.6 -> 12.47 = 2 ln 513)"
+HICLR_LOSS = "HiCLR's loss rises within this budget (embeddings aligned, loss 11.6 -> 12.47 = 2 ln 513)"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", list(QUICKSTART))
 def test_short_nw_ucla_run_loss_falls_and_1nn_beats_initialisation(ucla_prepared, tmp_path, method, request):
-    "The whole NW-UCLA (1,020 train, 464 test), quickstart settings: the loss falls, 1-NN beats the initial encoder."
+    "The whole NW-UCLA (1,020 train, 464 test), short runs: the loss falls, 1-NN beats the initial encoder."
     from skelnb.train import build_run, resolve
 
     train_folder, test_folder = ucla_prepared / "train", ucla_prepared / "val"
