@@ -20,10 +20,12 @@ Debian packages `chromium` and `chromium-driver`, the Python package selenium (a
 the packages) and the environment `bash run.sh setup` made; without them the test skips and says which is missing.
 """
 
+import copy
 import hashlib
 import json
-import re
 import os
+import re
+import runpy
 import secrets
 import shutil
 import signal
@@ -33,6 +35,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -115,6 +118,9 @@ def _setup_done() -> bool:
     return stamp.exists() and stamp.read_text().strip() == want
 
 
+GIT_IDENTITY = ("-c", "user.name=test", "-c", "user.email=test@localhost", "-c", "commit.gpgsign=false")
+
+
 def git(folder: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=True).stdout
 
@@ -124,35 +130,22 @@ def project(tmp_path_factory) -> Path:
     "A copy of the checkout's files as they are in the working tree, committed to a git repository of its own."
     if why := _missing():
         pytest.skip(why)
-    copy = tmp_path_factory.mktemp("project")
+    folder = tmp_path_factory.mktemp("project")
     for name in filter(None, git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")):
         if (ROOT / name).is_file():  # not a file deleted in the working tree
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
-    git(copy, "init", "--quiet")
-    git(copy, "add", "--all")
-    git(
-        copy,
-        "-c",
-        "user.name=test",
-        "-c",
-        "user.email=test@localhost",
-        "-c",
-        "commit.gpgsign=false",
-        "commit",
-        "-qm",
-        "copy",
-    )
-    return copy
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    git(folder, "init", "--quiet")
+    git(folder, "add", "--all")
+    git(folder, *GIT_IDENTITY, "commit", "--quiet", "--message", "the checkout's files")
+    return folder
 
 
 @pytest.fixture(scope="module")
 def lab(project, tmp_path_factory):
     "`bash run.sh lab` of the copy on 127.0.0.1, its own Jupyter folders and settings: (base URL, token, log file)."
     if not _setup_done():
-        pytest.skip(
-            f"{sys.prefix} is not the environment `bash run.sh setup` made for this checkout (or it is out of date)"
-        )
+        pytest.skip(f"{sys.prefix} is not the environment `bash run.sh setup` made for this checkout: run it")
     tmp = tmp_path_factory.mktemp("lab")
     settings = tmp / "settings"
     # every cell in the DOM (no virtual scrolling), no news or update checks, autosave every few seconds
@@ -388,8 +381,8 @@ def test_open_save_close_leaves_git_status_clean(browser, lab, project):
     name, log = "nbs/80_study.compute.ipynb", lab[2]  # one with outputs (figures): they are saved too
     before = git(project, "status", "--porcelain")
     assert name not in before, f"{name} is already modified in the copy: {before}"
+    saved = saves(log, name)  # before opening: the kernel's metadata may be autosaved while the kernel starts
     open_notebook(browser, lab, name)
-    saved = saves(log, name)
     wait_for(
         f"JupyterLab to autosave {name} (every {AUTOSAVE_S} s here)",
         lambda: saves(log, name) > saved,
@@ -411,6 +404,29 @@ def test_open_save_close_leaves_git_status_clean(browser, lab, project):
     )
     after = git(project, "status", "--porcelain")
     assert after == before, f"opening and saving {name} changed the repository:\n{after}\n{git(project, 'diff')[:3000]}"
+
+
+def test_save_hook_cleans_only_notebooks_of_nbs():
+    "run.sh lab's pre-save hook, called as the server calls it: nbs/ notebooks saved as nbdev_clean leaves them."
+    from traitlets.config import Config
+
+    config = runpy.run_path(str(ROOT / "tools" / "jupyter" / "jupyter_server_config.py"), {"c": Config()})
+    hook, server = config["clean_source_notebook"], SimpleNamespace(root_dir=str(ROOT))
+    assert config["c"].ContentsManager.pre_save_hook is hook
+    clean = json.loads((ROOT / "nbs" / "00_core.ipynb").read_text())  # committed clean (tests/test_repo.py)
+    opened = copy.deepcopy(clean)  # as the kernel's start and a run leave it in JupyterLab
+    opened["metadata"]["kernelspec"]["display_name"] = "Python 3 (ipykernel)"
+    opened["metadata"]["language_info"] = {"name": "python", "version": "3.11"}
+    next(c for c in opened["cells"] if c["cell_type"] == "code")["execution_count"] = 3
+
+    def saved(path: str) -> dict:
+        model = {"type": "notebook", "content": copy.deepcopy(opened)}
+        hook(model=model, path=path, contents_manager=server)
+        return model["content"]
+
+    assert saved("nbs/00_core.ipynb") == clean
+    for elsewhere in ("papermill_runs/quickstart/pretrain.ipynb", "nbs/.ipynb_checkpoints/00_core-checkpoint.ipynb"):
+        assert saved(elsewhere) == opened, f"{elsewhere} should be saved as it is"
 
 
 def test_run_all_reports_a_failing_cell(browser, lab, project):
