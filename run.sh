@@ -4,7 +4,8 @@
 #                                                and its report (papermill_runs/quickstart/report/); again: reuses
 #                                                every complete entry
 #   bash run.sh test [PYTEST ARGS]               set up and run every test (notebooks + tests/)
-#   bash run.sh lab [JUPYTER LAB OPTIONS]        set up, then JupyterLab on nbs/ in the project's environment
+#   bash run.sh lab [JUPYTER LAB OPTIONS]        set up, then JupyterLab on the project folder, open on nbs/, in the
+#                                                project's environment
 #   bash run.sh setup                            only set up (.venv with CPU torch, the package and its dev tools)
 # Both are idempotent: setup is skipped while settings.ini, setup.py and this file are unchanged.
 # Environment: PYTHON (default python3.11), SKELNB_VENV (default .venv), TORCH_SPEC (default torch==2.13.0),
@@ -64,9 +65,14 @@ case "$cmd" in
   lab)
     setup
     # the server, and so its default kernel, run on the venv's python: notebooks import this checkout's skelnb
-    echo "JupyterLab on nbs/ with $VENV's python; open the URL it prints below (with its token). Ctrl-C stops it."
+    echo "JupyterLab on this folder, open on nbs/, with $VENV's python; open the URL it prints (with its token)." \
+      "Ctrl-C stops it."
     root=(); if [ "$(id -u)" -eq 0 ]; then root=(--allow-root); fi  # jupyter refuses root unless told (containers)
-    exec python -m jupyter lab --ServerApp.root_dir=nbs "${root[@]}" "$@"
+    # tools/jupyter/jupyter_server_config.py: a notebook of nbs/ is saved cleaned as nbdev_clean leaves it, so that
+    # opening one (its kernel rewrites its metadata) and saving it leaves it unchanged
+    export JUPYTER_CONFIG_PATH="$PWD/tools/jupyter${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}"
+    # the project folder as root: the notebooks (nbs/) and the executed experiment notebooks (papermill_runs/)
+    exec python -m jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/nbs "${root[@]}" "$@"
     ;;
   *) echo "usage: bash run.sh {main|test|lab|setup} [options]" >&2; exit 2 ;;
 esac
