@@ -59,6 +59,17 @@ def test_relative_links_point_to_files(doc):
     assert not broken, f"{doc} links to what is not there: {broken}"
 
 
+def test_index_notebook_links_resolve_from_nbs():
+    "nbs/index.ipynb's links are relative to nbs/, as JupyterLab resolves them (README.md gets them from the root)."
+    import json
+
+    cells = json.loads((ROOT / "nbs" / "index.ipynb").read_text())["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    targets = [t.split("#")[0] for t in LINK.findall(text)]
+    broken = [t for t in targets if t and "://" not in t and not (ROOT / "nbs" / t).exists()]
+    assert targets and not broken, f"nbs/index.ipynb links to what is not there (from nbs/): {broken}"
+
+
 # Every README-like file is checked against the code: the plan keys it documents, the commands it shows and the
 # entries its examples name.
 DOCS = ["README.md", "papermill_runs/README.md", "papermill_runs/plans/README.md"]

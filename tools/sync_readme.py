@@ -1,9 +1,12 @@
 """README.md is generated from nbs/index.ipynb (nbdev's own readme export needs Quarto, which is not used here).
-Markdown cells are copied as they are; code cells that are not hidden become ```python blocks.
+Markdown cells are copied with their relative links (to images, notebooks, plans) rewritten from the notebook's
+folder, as JupyterLab resolves them, to the repository root, as README.md's readers resolve them; code cells that are
+not hidden become ```python blocks.
     python tools/sync_readme.py          write README.md
     python tools/sync_readme.py --check  exit 1 when README.md differs from the notebook"""
 
 import json
+import posixpath
 import re
 import sys
 from pathlib import Path
@@ -11,6 +14,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "<!-- Generated from nbs/index.ipynb by tools/sync_readme.py: edit the notebook, then run that script. -->\n\n"
 HIDDEN = re.compile(r"^#\|\s*(hide|export|exporti|default_exp)\b", re.M)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def from_root(target: str) -> str:
+    "A link `target` of nbs/index.ipynb (relative to nbs/) as seen from the repository root; others as they are."
+    if "://" in target or target.startswith(("#", "/", "mailto:")):
+        return target
+    return posixpath.normpath(posixpath.join("nbs", target))
 
 
 def render(nb_path: Path = ROOT / "nbs" / "index.ipynb") -> str:
@@ -20,7 +31,7 @@ def render(nb_path: Path = ROOT / "nbs" / "index.ipynb") -> str:
         if not src:
             continue
         if cell["cell_type"] == "markdown":
-            parts.append(src)
+            parts.append(LINK.sub(lambda m: f"]({from_root(m.group(1))})", src))
         elif cell["cell_type"] == "code" and not HIDDEN.search(src):
             parts.append(f"```python\n{src}\n```")
     return HEADER + "\n\n".join(parts) + "\n"
