@@ -104,3 +104,39 @@ def test_an_entry_with_two_gpus_runs_one_task_per_rank(data_root, tmp_path, skel
     assert json.loads((base / "two" / "run.json").read_text())["processes"] == 2
     assert json.loads((base / "two" / "result.json").read_text())["card"]["processes"] == 2
     assert (base / "two.rank1.log").exists()
+
+
+def test_a_signal_stops_submitit_local_entries_at_a_checkpoint(data_root, tmp_path):
+    "SIGINT to `skelnb run --executor submitit-local` (to it alone): the kernel saves where it stands, nothing is left."
+    import signal
+    import subprocess
+    import time
+
+    import pandas as pd
+    import psutil
+
+    from skelnb.checkpoint import load_checkpoint, newest_checkpoint
+    from test_runner import ROOT, _wait_for_steps
+
+    long = entry("cut", epochs=500, trainer_params=dict(progress=False, checkpoint_every=1000, device="cpu"))
+    plan = write_plan(tmp_path, "sig", [long], data_root)
+    code = "import sys; from skelnb.cli import main; sys.exit(main())"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    line = [sys.executable, "-c", code, "run", str(plan), "--executor", "submitit-local", "--quiet"]
+    runner = subprocess.Popen(line, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = tmp_path / "papermill_runs" / "sig"
+    _wait_for_steps(base / "cut" / "steps.csv", 40, runner)
+    children = psutil.Process(runner.pid).children(recursive=True)
+    assert any("ipykernel" in " ".join(p.cmdline()) for p in children)
+    start = time.time()
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=300)
+    assert runner.returncode == 128 + signal.SIGINT and "cut: interrupted (stopped by SIGINT" in out, out + err
+    status = json.loads((base / "status.json").read_text())["cut"]
+    assert status["status"] == "interrupted" and status["job_id"].isdigit()
+    steps = pd.read_csv(base / "cut" / "steps.csv")["iteration"]
+    state = load_checkpoint(newest_checkpoint(base / "cut" / "checkpoints"))
+    assert state["position"]["iteration"] == steps.max() >= 2  # saved at the point of interruption
+    assert "SIGINT: stopped at step" in (base / "cut.log").read_text()
+    alive = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive and time.time() - start < 60, [p.cmdline() for p in alive]

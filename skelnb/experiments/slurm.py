@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ from skelnb.experiments.runner import (
     record_parameters,
     select,
     set_aside,
+    stop_entry,
 )
 
 # %% auto #0
@@ -297,16 +299,17 @@ def _watch(batch: Batch, executor, options: ClusterOptions, bar, poll: float) ->
             raise RuntimeError(f"{batch.plan.path}: {[j.entry.name for j in batch.pending]} wait for nothing")
 
 
-def _stop(batch: Batch, options: ClusterOptions, signal_name: str) -> None:
-    "After Ctrl-C or SIGTERM: Slurm's jobs go on (run again to watch them); submitit-local's are stopped."
+def _stop(batch: Batch, options: ClusterOptions, signal_name: str, timeout: float) -> None:
+    "After Ctrl-C or SIGTERM: Slurm's jobs go on (run again to watch them); submitit-local's stop at a checkpoint."
     if options.cluster == "slurm":
         ids = " ".join(str(s.job_id) for s, _, _ in batch.running.values())
         print(f"{signal_name}: the submitted jobs go on in Slurm ({ids}); the same command again watches them, "
               f"scancel stops them", file=sys.stderr)  # fmt: skip
         return
+    deadline, hurry = time.time() + timeout, lambda: len(batch.stop) > 1  # Ctrl-C twice: no more waiting
     for name, (submitted, started, start_time) in list(batch.running.items()):
-        submitted.cancel(check=False)
-        submitted.wait()
+        # as the local executor: the signal to the kernels under the job's controller, which save and end
+        stop_entry(submitted._process, signal.Signals[signal_name], deadline, hurry=hurry)
         record = job_record(batch.jobs[name], submitted, started, start_time, cluster=options.cluster)
         if record["status"] != "complete":
             record |= dict(status="interrupted", signal=signal_name, error=f"stopped by {signal_name}; run again")
@@ -334,7 +337,7 @@ def _attach(batch: Batch, executor, options: ClusterOptions, old: dict) -> None:
 
 # %% ../../nbs/73_experiments.slurm.ipynb #ab31dc59
 def submit_plan(plan, *, options: ClusterOptions, only=None, runs_root="papermill_runs", data_root=None, cwd=None,
-                progress: bool = True, poll: float = 2.0, plugins=()) -> dict:  # fmt: skip
+                progress: bool = True, poll: float = 2.0, plugins=(), stop_timeout: float = 600) -> dict:  # fmt: skip
     "`run_plan` with each entry a submitit job (`options`: Slurm's or the local executor's); {name: status record}."
     import json
 
@@ -356,10 +359,13 @@ def submit_plan(plan, *, options: ClusterOptions, only=None, runs_root="papermil
         bar = tqdm(total=len(batch.pending) + len(batch.running), desc=plan.name, unit="run", disable=not progress)
         try:
             _watch(batch, executor, options, bar, poll)
+        except BaseException:  # a crash of the runner: submitit-local's entries stop first (Slurm's go on)
+            _stop(batch, options, "SIGTERM", stop_timeout)
+            raise
         finally:
             bar.close()
         if batch.stop:
-            _stop(batch, options, batch.stop[0])
+            _stop(batch, options, batch.stop[0], stop_timeout)
             raise Interrupted(batch.stop[0], batch.status)
     return batch.status
 
