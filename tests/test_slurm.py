@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from skelnb.experiments.plan import Entry
 from skelnb.experiments.runner import Job
@@ -59,8 +60,9 @@ def test_submitit_local_runs_dependants_after_parents_reports_failures_and_skips
     lines = {line.split(":")[0]: line for line in out.splitlines()}
     assert lines["good"] == "good: complete (skipped) [pretrain, gpus 1]"
     assert lines["knn"] == "knn: complete (skipped) [evaluate, gpus 1] after good"
+    gpus = int(torch.cuda.is_available())  # submitit-local: this machine's GPUs, none without CUDA
     assert lines["needs-bad"] == "needs-bad: would run [pretrain, gpus 1] after bad; local job: --nodes=1 " \
-        "--ntasks-per-node=1 --time=10080"  # fmt: skip
+        f"--ntasks-per-node=1 --gpus-per-node={gpus} --time=10080"  # fmt: skip
 
 
 def test_slurm_job_parameters_reach_sbatch_as_expected_without_submitting(tmp_path, monkeypatch):

@@ -80,6 +80,7 @@ class ClusterOptions:
     nodes: int | None = None  # the nodes of a multi-GPU entry (default: as few as gpus_per_node allows)
     account: str | None = None
     jobs: int = 1  # submitit-local: entries at once
+    local_gpus: int = 0  # submitit-local: this machine's GPUs (0: its entries run on the CPU)
 
 
 def cluster_options(executor: str, *, partition=None, time=None, gpus_per_node=None, nodes=None, account=None,
@@ -96,8 +97,13 @@ def cluster_options(executor: str, *, partition=None, time=None, gpus_per_node=N
         raise ValueError(f"--nodes: submitit-local runs on this one machine, got {nodes}")
     cluster = "slurm" if executor == "slurm" else "local"
     timeout = parse_time(time) if time is not None else None
+    local_gpus = 0
+    if cluster == "local":
+        import torch
+
+        local_gpus = torch.cuda.device_count()
     return ClusterOptions(cluster=cluster, partition=partition, timeout_min=timeout, gpus_per_node=gpus_per_node,
-                          nodes=nodes, account=account, jobs=jobs)  # fmt: skip
+                          nodes=nodes, account=account, jobs=jobs, local_gpus=local_gpus)  # fmt: skip
 
 # %% ../../nbs/73_experiments.slurm.ipynb #6b0c9fe2
 def task_layout(job: Job, options: ClusterOptions) -> tuple[int, int]:
@@ -118,12 +124,16 @@ def executor_parameters(job: Job, options: ClusterOptions, after=()) -> dict:
     "The `submitit.AutoExecutor.update_parameters` arguments of `job`; `after`: its parents' job ids still to end."
     nodes, tasks = task_layout(job, options)
     params = dict(name=job.entry.name, nodes=nodes, tasks_per_node=tasks)
-    if options.cluster == "local":  # processes on this machine: no GPUs handed out, a week unless --time says
-        return params | dict(timeout_min=options.timeout_min or LOCAL_TIMEOUT_MIN)
+    gpus = 0 if job.entry.notebook == "report" else tasks if tasks > 1 else job.entry.gpus
+    if options.cluster == "local":  # this machine: GPUs 0.. to each job (none on a CPU one), a week unless --time
+        if options.local_gpus and gpus > options.local_gpus:
+            raise ValueError(f"{job.entry.name}: needs {gpus} GPUs, this machine has {options.local_gpus}")
+        return params | dict(
+            timeout_min=options.timeout_min or LOCAL_TIMEOUT_MIN, gpus_per_node=gpus * bool(options.local_gpus)
+        )
     extra = {"signal": f"TERM@{STOP_NOTICE_S}"}
     if after:
         extra |= {"dependency": "afterok:" + ":".join(str(i) for i in after), "kill_on_invalid_dep": "yes"}
-    gpus = 0 if job.entry.notebook == "report" else tasks if tasks > 1 else job.entry.gpus
     params |= dict(timeout_min=options.timeout_min, gpus_per_node=gpus, slurm_partition=options.partition,
                    slurm_account=options.account, slurm_additional_parameters=extra)  # fmt: skip
     return {k: v for k, v in params.items() if v is not None}
@@ -347,7 +357,7 @@ def submit_plan(plan, *, options: ClusterOptions, only=None, runs_root="papermil
     cwd, entries = str(Path(cwd or os.getcwd()).resolve()), make_jobs(plan, runs_root, data_root)
     selected = select(plan, only)
     for name in selected:
-        task_layout(entries[name], options)  # a layout the flags cannot give: refused before anything is submitted
+        executor_parameters(entries[name], options)  # a job the flags cannot give: refused before any is submitted
     if problem := missing_inputs(entries, selected, cwd):
         raise FileNotFoundError(problem)
     base = check_writable_folder(runs_root, what="--runs-root") / plan.name
