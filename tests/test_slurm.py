@@ -142,3 +142,45 @@ def test_a_signal_stops_submitit_local_entries_at_a_checkpoint(data_root, tmp_pa
     assert "SIGINT: stopped at step" in (base / "cut.log").read_text()
     alive = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not alive and time.time() - start < 60, [p.cmdline() for p in alive]
+
+
+def _fake_slurm(folder: Path, monkeypatch, sacct: str) -> Path:
+    "srun, sbatch (which only notes that it was called) and `sacct` (a shell body) on PATH; the note's path."
+    (folder / "bin").mkdir()
+    called = folder / "sbatch-called"
+    for name, body in (("srun", "exit 1"), ("sbatch", f'echo "$@" >> {called}; exit 1'), ("sacct", sacct)):
+        (folder / "bin" / name).write_text(f"#!/bin/sh\n{body}\n")
+        (folder / "bin" / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    return called
+
+
+def test_a_rerun_watches_the_live_slurm_job_instead_of_submitting_it_again(data_root, tmp_path, skelnb, monkeypatch):
+    "status.json names a live Slurm job of unchanged parameters: watched to its end (a fake sacct), not resubmitted."
+    from skelnb.experiments.plan import load_plan
+    from skelnb.experiments.runner import make_jobs, record_parameters
+
+    plan = write_plan(tmp_path, "live", [entry("good")], data_root)
+    job = make_jobs(load_plan(plan), tmp_path / "papermill_runs")["good"]
+    job.folder.mkdir(parents=True)
+    record_parameters(job)  # as the first `skelnb run` did before it submitted job 4242
+    base = job.folder.parent
+    (base / "status.json").write_text(json.dumps({"good": dict(status="running", job_id="4242", executor="slurm")}))
+    pickle = base / "_submitit" / "4242_0_result.pkl"  # the job ends while it is watched: its result, its result.json
+    write = f"import pickle; pickle.dump(('success', 0), open('{pickle}', 'wb'))"
+    end = f"mkdir -p {pickle.parent}; {sys.executable} -c \"{write}\"; echo '{{}}' > {job.folder / 'result.json'}"
+    sacct = f"[ -f {pickle} ] || {{ {end}; }}\necho 'JobID|State|NodeList'\necho '4242|RUNNING|node1'"
+    called = _fake_slurm(tmp_path, monkeypatch, sacct)
+    code, out, err = skelnb("run", plan, "--executor", "slurm", "--time", "10", "--quiet")
+    assert code == 0 and out.splitlines() == ["good: complete"], out + err
+    assert not called.exists()  # nothing submitted
+    status = json.loads((base / "status.json").read_text())["good"]
+    assert status["status"] == "complete" and status["job_id"] == "4242" and status["exit"] == 0
+
+    write_plan(tmp_path, "live", [entry("good", epochs=3)], data_root)  # changed while its old job still runs
+    (job.folder / "result.json").unlink()
+    (base / "status.json").write_text(json.dumps({"good": dict(status="running", job_id="4242", executor="slurm")}))
+    pickle.unlink()
+    code, out, err = skelnb("run", plan, "--executor", "slurm", "--time", "10", "--quiet")
+    assert code == 2 and "good: Slurm job 4242 of its earlier parameters is still queued or running; scancel" in err
+    assert not called.exists()
