@@ -35,17 +35,16 @@ def test_submitit_local_runs_dependants_after_parents_reports_failures_and_skips
     base = tmp_path / "papermill_runs" / "tiny"
     logs = "".join(p.read_text()[-2000:] for p in base.glob("*.log"))
     assert code == 1, out + err + logs
-    failed = f"bad: failed (exit 1; see {base / 'bad.log'})"
-    assert sorted(out.splitlines()[:4]) == [failed, "good: complete", "knn: complete",
-                                            "needs-bad: blocked (needs bad, which failed)"]  # fmt: skip
-    assert out.splitlines()[4:] == ["2 of 4 entries did not complete: bad, needs-bad"]
+    failed, blocked = f"bad: failed (exit 1; see {base / 'bad.log'})", "needs-bad: blocked (needs bad, which failed)"
+    assert sorted(out.splitlines()[:4]) == [failed, "good: complete", "knn: complete", blocked], out + err + logs
+    assert out.splitlines()[4:] == ["2 of 4 entries did not complete: bad, needs-bad"], out
     status = json.loads((base / "status.json").read_text())
     assert [status[n]["status"] for n in ("good", "knn", "bad", "needs-bad")] == ["complete", "complete", "failed",
                                                                                   "blocked"]  # fmt: skip
     ids = [status[n]["job_id"] for n in ("good", "knn", "bad")]
     assert all(i.isdigit() for i in ids) and len(set(ids)) == 3 and "job_id" not in status["needs-bad"]
     assert all(status[n]["executor"] == "local" for n in ("good", "knn", "bad"))
-    assert status["knn"]["submitted"] >= status["good"]["end"]  # no dependencies in submitit-local: after its parent
+    assert status["knn"]["submitted"] >= status["good"]["end"], status  # submitit-local: after its parent ended
     assert status["good"]["exit"] == 0 and status["bad"]["exit"] == 1 and status["good"]["duration_s"] > 0
     assert "16 samples, fewer than one batch of 32" in (base / "bad.log").read_text()
     result = json.loads((base / "knn" / "result.json").read_text())
