@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['EVALUATE_PROTOCOLS', 'main', 'evaluation_folders', 'evaluation_source', 'fusion_weights', 'run_evaluation',
-           'metrics_line']
+__all__ = ['EVALUATE_PROTOCOLS', 'CLUSTER_FLAGS', 'main', 'evaluation_folders', 'evaluation_source', 'fusion_weights',
+           'run_evaluation', 'metrics_line']
 
 # %% ../nbs/90_cli.ipynb #94dcc91f
 def _add_prepare(sub) -> None:
@@ -372,6 +372,19 @@ def _add_experiments(sub) -> None:
     ru.add_argument("--runs-root", default="papermill_runs", help="where the plan's folder goes")
     ru.add_argument("--data-root", help="the data_root parameter of every entry (default: the plan's)")
     ru.add_argument("--quiet", action="store_true", help="no progress bar")
+    cl = ru.add_argument_group("cluster", "with --executor slurm (or submitit-local: the same path, on this machine)")
+    cl.add_argument(
+        "--executor",
+        choices=["local", "slurm", "submitit-local"],
+        default="local",
+        help="local (default): processes here; slurm: each entry a Slurm job through submitit, "
+        "dependants after their parents (afterok); submitit-local: submitit's local executor (tests)",
+    )
+    cl.add_argument("--partition", help="Slurm partition")
+    cl.add_argument("--time", help="a job's time limit: minutes, H:MM:SS or D-HH:MM:SS (required with slurm)")
+    cl.add_argument("--gpus-per-node", type=int, help="the most GPUs of a node an entry gets (default: its gpus)")
+    cl.add_argument("--nodes", type=int, help="nodes of a multi-GPU entry (default: as few as --gpus-per-node allows)")
+    cl.add_argument("--account", help="Slurm account")
     re_ = sub.add_parser(
         "report", help="a plan's results beside the paper's numbers",
         description="Write report.csv, report.md, accuracy.png and curves.png of a plan's results.",
@@ -379,6 +392,24 @@ def _add_experiments(sub) -> None:
     re_.add_argument("plan", help="a plan name or a plan file")
     re_.add_argument("--runs-root", default="papermill_runs")
     re_.add_argument("--out", help="output folder (default RUNS_ROOT/PLAN/report)")
+
+# %% ../nbs/90_cli.ipynb #3e9b2c41
+CLUSTER_FLAGS = ("partition", "time", "gpus_per_node", "nodes", "account")
+
+
+def _cluster(args):
+    "The `ClusterOptions` of --executor slurm or submitit-local (None: local); a flag of the other kind is an error."
+    given = [f"--{f.replace('_', '-')}" for f in CLUSTER_FLAGS if getattr(args, f) is not None]
+    if args.executor == "local":
+        if given:
+            raise ValueError(f"{given[0]}: only with --executor slurm (or submitit-local)")
+        return None
+    if args.gpus:
+        raise ValueError(f"--gpus: only with --executor local (with {args.executor}, an entry's gpus are asked for)")
+    from skelnb.experiments.slurm import cluster_options
+
+    kwargs = {f: getattr(args, f) for f in CLUSTER_FLAGS}
+    return cluster_options(args.executor, jobs=args.jobs, **kwargs)
 
 # %% ../nbs/90_cli.ipynb #7fcf81d0
 def _run(args) -> int:
@@ -395,12 +426,22 @@ def _run(args) -> int:
         raise ValueError(f"--gpus: expected GPU ids such as 0,1, got {args.gpus!r}") from None
     plan = load_plan(args.plan)
     only = [n for item in args.only for n in item.split(",") if n] if args.only else None
-    where = dict(only=only, runs_root=args.runs_root, data_root=args.data_root)
-    if args.print_commands or args.dry_run:
-        print(print_commands(plan, **where, plugins=args.plugin) if args.print_commands else dry_run(plan, **where))
+    where, cluster = dict(only=only, runs_root=args.runs_root, data_root=args.data_root), _cluster(args)
+    if args.print_commands:
+        print(print_commands(plan, **where, plugins=args.plugin))
+        return 0
+    if args.dry_run:
+        from skelnb.experiments.slurm import cluster_dry_run
+
+        print(cluster_dry_run(plan, options=cluster, **where) if cluster else dry_run(plan, **where))
         return 0
     try:
-        status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, plugins=args.plugin, **where)
+        if cluster:
+            from skelnb.experiments.slurm import submit_plan
+
+            status = submit_plan(plan, options=cluster, progress=not args.quiet, plugins=args.plugin, **where)
+        else:
+            status = run_plan(plan, gpus=gpus, jobs=args.jobs, progress=not args.quiet, plugins=args.plugin, **where)
     except FolderLocked as e:
         print(f"skelnb run: error: {e}", file=sys.stderr)
         return 2
