@@ -51,12 +51,12 @@ import torch
 import torch.nn.functional as F
 
 from skelnb.core import versions
+from skelnb.losses import halp_loss
 from skelnb.methods.halp import (
     FRECHET_STEPS,
     cluster_sizes,
     frechet_means,
     geodesic_distance,
-    halp_loss,
     hallucinate,
     kmeanspp_seeds,
     lloyd_step,

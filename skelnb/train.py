@@ -453,13 +453,10 @@ def optimizer_step(run: Run, dataset: SkeletonDataset, micro: list, lr: float, d
 
 # %% ../nbs/50_train.ipynb #b535f975
 def compile_encoders(method: torch.nn.Module) -> list[str]:
-    "Compile the `forward` of each query encoder of `method.momentum_pairs()` (the trained ones); their names."
-    names = {id(module): name for name, module in method.named_modules()}
-    compiled = []
-    for query, _ in method.momentum_pairs():
-        query.forward = torch.compile(query.forward)
-        compiled.append(names[id(query)])
-    return compiled
+    "Compile the `forward` of each encoder the method trains (`method.encoders()`); their names in the method."
+    for encoder in method.encoders().values():
+        encoder.forward = torch.compile(encoder.forward)
+    return list(method.encoder_names().values())
 
 # %% ../nbs/50_train.ipynb #de39bfc4
 def _resume_path(run: Run, resume) -> Path | None:
@@ -631,10 +628,12 @@ def call_hook(hook, **kwargs):
 
 
 def _end_of(run: Run, epoch: int, means: dict, hook, due: bool) -> None:
-    "The hook (rank 0, when `due`) with the encoder, the epoch, the folder and the epoch's collapse measures."
+    "The hook (rank 0, when `due`) with the trained encoders (the first, all), the epoch, the folder, the collapse."
     if hook is not None and run.cfg.hook_every and due and run.rank == 0:
         collapse = {k: v for k, v in means.items() if k.startswith(COLLAPSE_MEASURES)}
-        call_hook(hook, encoder=run.method.encoder_q, epoch=epoch, folder=run.folder, collapse=collapse)
+        trained = run.method.encoders()
+        encoder = next(iter(trained.values()))
+        call_hook(hook, encoder=encoder, encoders=trained, epoch=epoch, folder=run.folder, collapse=collapse)
 
 # %% ../nbs/50_train.ipynb #c4803c4f
 def clock(seconds: float) -> str:

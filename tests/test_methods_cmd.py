@@ -7,7 +7,8 @@ import torch
 
 from skelnb.losses import cmd_loss, info_nce
 from skelnb.methods import CMD, CMD_STREAMS, HaLP, HaLPCMD, build_method
-from skelnb.methods.halp import halp_loss, hallucinate
+from skelnb.losses import halp_loss
+from skelnb.methods.halp import hallucinate
 from skelnb.streams import to_stream
 from conftest import train
 

@@ -7,7 +7,8 @@ import torch
 
 from skelnb.losses import info_nce
 from skelnb.methods import HaLP, MoCo, build_method
-from skelnb.methods.halp import PrototypeSchedule, halp_loss, hallucinate, spherical_kmeans
+from skelnb.losses import halp_loss
+from skelnb.methods.halp import PrototypeSchedule, hallucinate, spherical_kmeans
 from conftest import run, run_two_processes, train
 
 # Queue of 8, 3 keys a step: the warm-up of 2·8 + 1 = 17 keys ends with step 6 (18 keys), which triggers the first fit.

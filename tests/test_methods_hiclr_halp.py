@@ -7,7 +7,8 @@ import torch
 
 from skelnb.losses import hiclr_loss, nnm_info_nce
 from skelnb.methods import HiCLR, HiCLRHaLP, build_method
-from skelnb.methods.halp import halp_loss, hallucinate, spherical_kmeans
+from skelnb.losses import halp_loss
+from skelnb.methods.halp import hallucinate, spherical_kmeans
 from conftest import run, train
 
 ENCODER = dict(hidden_channels=4, hidden_dim=16, dropout=0.0)

@@ -22,13 +22,14 @@ from ..data.store import SkeletonDataset, load_split
 from ..encoders import BiGRU, build_encoder, load_reference_state_dict
 from ..layouts import get_layout
 from ..checkpoint import load_checkpoint, newest_checkpoint
+from ..methods import method_encoder_names
 from ..train import git_commit
 
 # %% auto #0
-__all__ = ['MULTI_STREAM_METHODS', 'SCORE_FIELDS', 'file_sha256', 'checkpoint_file', 'encoder_prefix', 'check_identity',
-           'load_checkpoint_encoder', 'load_reference_encoder', 'load_encoder', 'open_split', 'feature_crop',
-           'encoder_features', 'Features', 'extract_features', 'topk_accuracy', 'data_card', 'library_versions',
-           'protocol_card', 'seed_stats', 'run_metrics', 'Result']
+__all__ = ['SCORE_FIELDS', 'file_sha256', 'checkpoint_file', 'encoder_prefix', 'check_identity', 'load_checkpoint_encoder',
+           'load_reference_encoder', 'load_encoder', 'open_split', 'feature_crop', 'encoder_features', 'Features',
+           'extract_features', 'topk_accuracy', 'data_card', 'library_versions', 'protocol_card', 'seed_stats',
+           'run_metrics', 'Result']
 
 # %% ../../nbs/60_evaluate.core.ipynb #5daeb7f7
 def file_sha256(path) -> str:
@@ -39,9 +40,6 @@ def file_sha256(path) -> str:
     return sha256_file(path)
 
 # %% ../../nbs/60_evaluate.core.ipynb #7685b0eb
-MULTI_STREAM_METHODS = ("cmd", "halp_cmd")  # methods with a query encoder per stream
-
-
 def checkpoint_file(source) -> Path:
     "The checkpoint `source` names: a ckpt file, or a run folder's (or its `checkpoints/`) newest complete one."
     path = Path(source)
@@ -56,15 +54,18 @@ def checkpoint_file(source) -> Path:
     return path
 
 
-def encoder_prefix(method: str, trained_stream: str, stream: str, path) -> str:
-    "The state-dict prefix of the query encoder of `stream`; a single-stream encoder asked for another stream fails."
-    if method in MULTI_STREAM_METHODS:
-        if stream not in ("joint", "motion", "bone"):
-            raise ValueError(f"{path}: {method} has encoders for joint, motion and bone, not {stream!r}")
-        return "encoder_q" if stream == "joint" else f"encoder_q_{stream}"
-    if stream != trained_stream:
-        raise ValueError(f"{path}: the {method} encoder was trained on the {trained_stream} stream, asked for {stream}")
-    return "encoder_q"
+def encoder_prefix(method: str, hparams: dict, stream: str, path) -> str:
+    "The state-dict prefix of the query encoder of `stream` that `method` with `hparams` trained; another stream fails."
+    try:
+        names = method_encoder_names(method, hparams=hparams)
+    except ValueError as e:
+        raise ValueError(f"{path}: the checkpoint's method does not build: {e}") from None
+    if stream in names:
+        return names[stream]
+    if len(names) == 1:
+        (trained,) = names
+        raise ValueError(f"{path}: the {method} encoder was trained on the {trained} stream, asked for {stream}")
+    raise ValueError(f"{path}: {method} has encoders for {', '.join(names)}, not {stream!r}")
 
 # %% ../../nbs/60_evaluate.core.ipynb #65f7de5f
 def check_identity(path, hparams: dict, encoder: str | None, layout, encoder_args: dict) -> None:
@@ -84,7 +85,7 @@ def check_identity(path, hparams: dict, encoder: str | None, layout, encoder_arg
 def load_checkpoint_encoder(path: Path, state: dict, stream: str) -> nn.Module:
     "The query encoder of `stream` rebuilt from the checkpoint `state`'s identity, its tensors loaded strictly."
     method, hp = state["identity"]["trainer"]["method"], state["identity"]["method"]
-    prefix = encoder_prefix(method, hp.get("stream", "joint"), stream, path)
+    prefix = encoder_prefix(method, hp, stream, path)
     model = build_encoder(hp["encoder"], num_class=hp["dim"], layout=hp["layout"], mlp=True, **hp["encoder_args"])
     tensors = {k[len(prefix) + 1 :]: v for k, v in state["method"].items() if k.startswith(prefix + ".")}
     if not tensors:

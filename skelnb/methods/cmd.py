@@ -99,6 +99,12 @@ def stream_views(self: CMD, view: SkeletonBatch) -> dict[str, SkeletonBatch]:
     "The joint, motion and bone streams of the augmented joint `view`, by `to_stream`."
     return {s: to_stream(view, s, self.layout) for s in CMD_STREAMS}
 
+# %% ../../nbs/45_methods.cmd.ipynb #8b2c726c
+@patch
+def encoders(self: CMD) -> dict[str, nn.Module]:
+    "The query encoders the method trains, by stream: joint, motion and bone's."
+    return {s: self.stream_encoders(s)[0] for s in CMD_STREAMS}
+
 # %% ../../nbs/45_methods.cmd.ipynb #8f3c8aff
 @patch
 def losses(self: CMD, views: Views, queries: dict, key: dict, generator=None) -> dict:

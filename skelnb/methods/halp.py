@@ -12,13 +12,14 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 from torch import nn
 
+from ..losses import halp_loss
 from .moco import MoCo, Views, _choice
 
 # %% auto #0
 __all__ = ['FRECHET_STEPS', 'HARDNESS', 'WARMUP_FROM', 'geodesic_distance', 'kmeanspp_seeds', 'cluster_sizes', 'frechet_means',
            'mean_log_map', 'sphere_exp', 'lloyd_step', 'spherical_kmeans', 'equidistant_t', 't_star_from_dots', 'slerp',
-           'slerp_weights', 'rank_filter', 'hallucinate', 'halp_loss', 'PrototypeSchedule', 'HaLP', 'add_halp',
-           'halp_active', 'halp_terms', 'fit_after_step']
+           'slerp_weights', 'rank_filter', 'hallucinate', 'PrototypeSchedule', 'HaLP', 'add_halp', 'halp_active',
+           'halp_terms', 'fit_after_step']
 
 # %% ../../nbs/43_methods.halp.ipynb #f09885cf
 def geodesic_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -193,17 +194,6 @@ def hallucinate(
     basis = torch.cat([anchors[:, None], prototypes.expand(n, c, -1)], dim=1)  # (N, 1 + C, D)
     points = torch.bmm(weights, basis)
     return points, targets, rank_filter(points, prototypes, p0)
-
-# %% ../../nbs/43_methods.halp.ipynb #99746566
-def halp_loss(q: torch.Tensor, points: torch.Tensor, keep: torch.Tensor, temperature: float = 0.07, mu: float = 1.0):
-    "HaLP's loss (eq. 8 as coded): −(μ/T)·Σ_kept q·g / (#kept + 1e-8); `q` (N, D), `points` (N, P, D), `keep` (N, P)."
-    if q.ndim != 2 or points.shape[::2] != q.shape or keep.shape != points.shape[:2]:
-        raise ValueError(
-            f"q (N, D), points (N, P, D), keep (N, P): got {tuple(q.shape)}, {tuple(points.shape)}, {tuple(keep.shape)}"
-        )
-    similarity = torch.einsum("nd,npd->np", q, points.detach())
-    kept = keep.to(similarity.dtype)
-    return -(mu / temperature) * (similarity * kept).sum() / (kept.sum() + 1e-8)
 
 # %% ../../nbs/43_methods.halp.ipynb #6838cb6a
 WARMUP_FROM = ("start", "run")

@@ -174,6 +174,19 @@ def momentum_pairs(self: MoCo) -> list[tuple[nn.Module, nn.Module]]:
     "The (query, key) module pairs the momentum update averages: MoCo's one encoder pair (CMD adds a pair a stream)."
     return [(self.encoder_q, self.encoder_k)]
 
+# %% ../../nbs/41_methods.moco.ipynb #a167a982
+@patch
+def encoders(self: MoCo) -> dict[str, nn.Module]:
+    "The query encoders the method trains, by stream: MoCo's one, `{stream: encoder_q}`."
+    return {self.stream: self.encoder_q}
+
+
+@patch
+def encoder_names(self: MoCo) -> dict[str, str]:
+    "The name in the method (the `state_dict` prefix) of each of `encoders()`, by stream."
+    names = {id(module): name for name, module in self.named_modules()}
+    return {stream: names[id(encoder)] for stream, encoder in self.encoders().items()}
+
 # %% ../../nbs/41_methods.moco.ipynb #143f8822
 def gather_keys(keys: torch.Tensor) -> torch.Tensor:
     "The keys of every process concatenated in rank order (the keys themselves without `torch.distributed`)."
