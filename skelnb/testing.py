@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['NTU_BONES_1BASED', 'UCLA_BONES_1BASED', 'REFERENCE_NTU_FLIP', 'KINECT_V1_FLIP', 'graph_edges_1based',
-           'reference_bone', 'reference_motion', 'reference_resize']
+           'reference_bone', 'reference_motion', 'reference_resize', 'fails_with']
 
 # %% ../nbs/05_testing.ipynb #7793395d
 # fmt: off
@@ -63,3 +63,16 @@ def reference_resize(sample: torch.Tensor, start, length, out_frames: int = 64) 
     segment = sample[:, start : start + length].permute(0, 2, 3, 1).reshape(1, C * V * M, length, 1)
     out = F.interpolate(segment, size=(out_frames, 1), mode="bilinear", align_corners=False)
     return out.view(C, V, M, out_frames).permute(0, 3, 1, 2)
+
+# %% ../nbs/05_testing.ipynb #22c5c740
+def fails_with(f, exception: type[BaseException], contains: str = ""):
+    "Check that `f()` raises `exception` (or a subclass) whose message contains `contains`."
+    try:
+        f()
+    except exception as e:
+        if contains not in str(e):
+            raise AssertionError(f"{exception.__name__} raised, but {contains!r} is not in its message {str(e)!r}")
+        return
+    except Exception as e:
+        raise AssertionError(f"expected {exception.__name__}({contains!r}), got {type(e).__name__}: {e}") from e
+    raise AssertionError(f"expected {exception.__name__}({contains!r}), nothing was raised")
