@@ -8,10 +8,6 @@ import math
 
 import numpy as np
 
-REFERENCE_NTU_FLIP = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15, 20, 23, 24, 21, 22]
-# Kinect v1 (NW-UCLA order): left arm 4-7 <-> right arm 8-11, left leg 12-15 <-> right leg 16-19, written by hand
-KINECT_V1_FLIP = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 16, 17, 18, 19, 12, 13, 14, 15]
-
 
 def oracle_shear(x, a, b):
     "TEST ORACLE: tools.shear with s1_list = a, s2_list = b: each output coordinate row i is Σ_j S[i, j] x[j]."

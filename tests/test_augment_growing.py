@@ -22,7 +22,6 @@ import torch
 from scipy import stats
 
 from hiclr_oracles import (
-    REFERENCE_NTU_FLIP,
     oracle_axis_mask,
     oracle_blur,
     oracle_flip,
@@ -38,6 +37,7 @@ from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, n
 from skelnb.core import shared_data
 from skelnb.data.samples import ucla_samples
 from skelnb.layouts import NTU25, NW_UCLA
+from skelnb.testing import REFERENCE_NTU_FLIP
 from skelnb.streams import to_bone, to_motion
 
 

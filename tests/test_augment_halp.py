@@ -9,8 +9,9 @@ be fed the parameters skelnb drew:
 - `oracle_joint_corruption`: `joint_courruption`;
 - `oracle_pose_shear`: `pose_augmentation`.
 
-They work on one `(C, T, V, M)` float32 array. Like the reference, they resize with torch's `F.interpolate` and do
-the products with `np.dot` in float64.
+They work on one `(C, T, V, M)` float32 array. Like the reference, they resize with torch's `F.interpolate`
+(`reference_resize` of skelnb.testing, which the notebook's checks use too) and do the products with `np.dot` in
+float64.
 
 `reference_view` makes one whole pretraining view (`feeder_pretraining_intra.py`). It draws for itself with Python's
 `random` and NumPy's legacy `RandomState`, in the reference's order. The distribution tests compare skelnb's draws
@@ -55,19 +56,16 @@ from skelnb.batch import SkeletonBatch, valid_frames
 from skelnb.core import shared_data
 from skelnb.data.samples import ntu_samples, ucla_samples
 from skelnb.layouts import NW_UCLA
+from skelnb.testing import reference_resize
 
 U32 = 2.0**-24  # float32 unit roundoff
 
 
 # ------------------------------------------------------------------------------------------------ test oracles
 def oracle_resize(data, start, length, out_frames=64):
-    "TEST ORACLE: frames [start, start+length) of one (C, T, V, M) sample as a float32 (1, C*V*M, length, 1) tensor,"
-    "resized along its height by F.interpolate(bilinear, align_corners=False), back to (C, out_frames, V, M)."
-    C, T, V, M = data.shape
-    block = torch.tensor(np.asarray(data)[:, start : start + length], dtype=torch.float)
-    block = block.permute(0, 2, 3, 1).contiguous().view(C * V * M, length)[None, :, :, None]
-    block = F.interpolate(block, size=(out_frames, 1), mode="bilinear", align_corners=False)
-    return block[0, :, :, 0].contiguous().view(C, V, M, out_frames).permute(0, 3, 1, 2).numpy()
+    "TEST ORACLE: `reference_resize` (skelnb.testing) of a NumPy (C, T, V, M) sample made a float32 tensor, as NumPy."
+    sample = torch.tensor(np.asarray(data), dtype=torch.float)
+    return reference_resize(sample, start, length, out_frames).contiguous().numpy()
 
 
 def oracle_crop_length(n, scale, min_frames=64):

@@ -21,8 +21,6 @@ import torch.nn.functional as F
 from scipy import stats
 
 from hiclr_oracles import (
-    KINECT_V1_FLIP,
-    REFERENCE_NTU_FLIP,
     oracle_axis_mask,
     oracle_blur,
     oracle_flip,
@@ -56,6 +54,7 @@ from skelnb.batch import SkeletonBatch
 from skelnb.core import shared_data
 from skelnb.data.samples import ucla_samples
 from skelnb.layouts import NTU25, NW_UCLA
+from skelnb.testing import KINECT_V1_FLIP, REFERENCE_NTU_FLIP
 
 
 # ------------------------------------------------------------------------------------------------ real data

@@ -29,64 +29,13 @@ from skelnb.encoders.stgcn import (
     reference_key_names,
 )
 from skelnb.layouts import NTU25, NW_UCLA
+from skelnb.testing import NTU_BONES_1BASED, UCLA_BONES_1BASED, graph_edges_1based
 
 # ------------------------------------------------------------------------------------------------ oracle
+# ST-GCN's graphs (`HiCLR:net/utils/graph.py`, `neighbor_1base`): joint count, 1-based centre, 1-based edges
 REF_EDGES_1BASED = {
-    "ntu-rgb+d": (
-        25,
-        21,
-        [
-            (1, 2),
-            (2, 21),
-            (3, 21),
-            (4, 3),
-            (5, 21),
-            (6, 5),
-            (7, 6),
-            (8, 7),
-            (9, 21),
-            (10, 9),
-            (11, 10),
-            (12, 11),
-            (13, 1),
-            (14, 13),
-            (15, 14),
-            (16, 15),
-            (17, 1),
-            (18, 17),
-            (19, 18),
-            (20, 19),
-            (22, 23),
-            (23, 8),
-            (24, 25),
-            (25, 12),
-        ],
-    ),
-    "nw-ucla": (
-        20,
-        3,
-        [
-            (1, 2),
-            (2, 3),
-            (4, 3),
-            (5, 3),
-            (6, 5),
-            (7, 6),
-            (8, 7),
-            (9, 3),
-            (10, 9),
-            (11, 10),
-            (12, 11),
-            (13, 1),
-            (14, 13),
-            (15, 14),
-            (16, 15),
-            (17, 1),
-            (18, 17),
-            (19, 18),
-            (20, 19),
-        ],
-    ),
+    "ntu-rgb+d": (25, 21, graph_edges_1based(NTU_BONES_1BASED)),
+    "nw-ucla": (20, 3, graph_edges_1based(UCLA_BONES_1BASED)),
 }
 
 

@@ -1,8 +1,9 @@
 """The package's layers run one way: no module imports from a layer above its own.
 
-core, layouts, batch, graph (bottom) -> data (with skelnb.streams) -> augment | encoders (siblings, neither imports
-the other) -> methods (with skelnb.losses) -> train -> evaluate -> experiments -> cli. Every import is read with `ast`
-from the exported modules, including imports inside functions, relative and absolute ones.
+core, layouts, batch, graph, testing (bottom) -> data (with skelnb.streams) -> augment | encoders (siblings, neither
+imports the other) -> methods (with skelnb.losses) -> train -> evaluate -> experiments -> cli. Every import is read
+with `ast` from the exported modules, including imports inside functions, relative and absolute ones. skelnb.testing
+(the shared test oracles) is imported by no module of the package.
 """
 
 import ast
@@ -19,6 +20,7 @@ LAYERS = {
     "layouts": 0,
     "batch": 0,
     "graph": 0,
+    "testing": 0,  # test oracles: torch and the standard library only; for checks, imported by no module
     "data": 1,
     "streams": 1,
     "augment": 2,
@@ -103,6 +105,18 @@ def package_modules():
 def test_every_module_has_a_layer():
     for path in package_modules():
         layer(module_name(path))
+
+
+def test_no_module_imports_the_test_oracles():
+    "skelnb.testing serves the notebooks' checks and tests/; the package runs without it."
+    found = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {text}"
+        for path in package_modules()
+        if path.name != "testing.py"
+        for line, text, target in imported_modules(path.read_text(), module_name(path), path.name == "__init__.py")
+        if target == "skelnb.testing"
+    ]
+    assert not found, "modules importing skelnb.testing:\n" + "\n".join(found)
 
 
 def test_no_import_points_up():

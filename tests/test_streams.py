@@ -3,7 +3,7 @@
 
 The reference computes the bone stream with an explicit loop over the 1-based NTU pairs into a zero array, and the
 motion stream as the difference of consecutive frames with a zero last frame; `reference_bone` and `reference_motion`
-below restate those loops as test oracles.
+(skelnb.testing, with the bone tables) restate those loops as test oracles.
 """
 
 import numpy as np
@@ -14,71 +14,7 @@ from skelnb.core import SkeletonDataError, shared_data
 from skelnb.data.samples import ntu_sample, ntu_sample_paths, ucla_sample
 from skelnb.layouts import NTU25, NW_UCLA
 from skelnb.streams import STREAMS, bone_parents, to_bone, to_motion, to_stream
-
-NTU_BONES_1BASED = [
-    (1, 2),
-    (2, 21),
-    (3, 21),
-    (4, 3),
-    (5, 21),
-    (6, 5),
-    (7, 6),
-    (8, 7),
-    (9, 21),
-    (10, 9),
-    (11, 10),
-    (12, 11),
-    (13, 1),
-    (14, 13),
-    (15, 14),
-    (16, 15),
-    (17, 1),
-    (18, 17),
-    (19, 18),
-    (20, 19),
-    (21, 21),
-    (22, 23),
-    (23, 8),
-    (24, 25),
-    (25, 12),
-]
-UCLA_BONES_1BASED = [
-    (1, 2),
-    (2, 3),
-    (3, 3),
-    (4, 3),
-    (5, 3),
-    (6, 5),
-    (7, 6),
-    (8, 7),
-    (9, 3),
-    (10, 9),
-    (11, 10),
-    (12, 11),
-    (13, 1),
-    (14, 13),
-    (15, 14),
-    (16, 15),
-    (17, 1),
-    (18, 17),
-    (19, 18),
-    (20, 19),
-]
-
-
-def reference_bone(data, pairs):
-    "TEST ORACLE: the reference's bone loop on (N, C, T, V, M) or (C, T, V, M): zeros, then joint v1 minus joint v2."
-    bone = np.zeros_like(data)
-    for v1, v2 in pairs:
-        bone[..., v1 - 1, :] = data[..., v1 - 1, :] - data[..., v2 - 1, :]
-    return bone
-
-
-def reference_motion(data):
-    "TEST ORACLE: the reference's motion: zeros, then frame t+1 minus frame t for all but the last frame."
-    motion = np.zeros_like(data)
-    motion[..., :-1, :, :] = data[..., 1:, :, :] - data[..., :-1, :, :]
-    return motion
+from skelnb.testing import NTU_BONES_1BASED, UCLA_BONES_1BASED, reference_bone, reference_motion
 
 
 @pytest.fixture(scope="module")
