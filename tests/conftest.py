@@ -1,11 +1,45 @@
 """Test flags: `slow` and `cuda` tests (and notebook cells flagged `#| slow` / `#| cuda`) are skipped by default and
-reported as skipped. Run them with `--run-slow` / on a machine with CUDA (or SKELNB_TEST_FLAGS="slow cuda")."""
+reported as skipped. Run them with `--run-slow` / on a machine with CUDA (or SKELNB_TEST_FLAGS="slow cuda").
 
+No test writes into the project: a session whose tests changed a tracked file, or left a new file git does not
+ignore, ends with an error listing them (`tree_unchanged`; in a git checkout of the project only)."""
+
+import hashlib
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from skelnb.core import shared_data
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tree_state(root: Path = ROOT) -> tuple[str, str] | None:
+    "`git status` of `root` (new files that git does not ignore included) and a digest of its changes to tracked files."
+    git = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True)  # noqa: E731
+    try:
+        top = git("rev-parse", "--show-toplevel")
+    except OSError:  # no git
+        return None
+    if top.returncode or Path(top.stdout.decode().strip()).resolve() != Path(root).resolve():
+        return None  # not a checkout of this project (an unpacked archive, or a folder inside another repository)
+    status = git("status", "--porcelain", "--untracked-files=all").stdout.decode()
+    return status, hashlib.sha256(git("diff", "HEAD", "--binary").stdout).hexdigest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tree_unchanged():
+    "Fail the session if its tests changed the project's files; a test writes into a temporary folder instead."
+    before = tree_state()
+    yield
+    after = tree_state()
+    if before is not None and after != before:
+        changed = sorted(set(after[0].splitlines()) ^ set(before[0].splitlines()))
+        changed = changed or ["a file that differed from HEAD before the session changed again (see git diff)"]
+        pytest.fail("the tests changed files of the project:\n" + "\n".join(changed), pytrace=False)
 
 
 def pytest_addoption(parser):

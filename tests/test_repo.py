@@ -179,3 +179,28 @@ def test_no_citation_of_files_outside_the_repository():
     assert not found, "cite the upstream code (repository@commit, file, lines), not notes outside it:\n" + "\n".join(
         found
     )
+
+
+def test_the_tree_guard_sees_writes_and_stands_aside_outside_a_checkout(tmp_path):
+    "conftest's `tree_state`, which fails a session whose tests wrote into the project, on a repository of one file."
+    from conftest import tree_state
+
+    assert tree_state(tmp_path) is None  # not a git checkout: the guard does nothing
+    git = lambda *args: subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("a\n")
+    git("add", "a.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "a")
+    clean = tree_state(tmp_path)
+    assert clean is not None and clean[0] == ""
+    (tmp_path / "a.txt").write_text("b\n")
+    changed = tree_state(tmp_path)
+    assert changed[0] == " M a.txt\n"
+    (tmp_path / "a.txt").write_text("c\n")
+    assert tree_state(tmp_path) not in (clean, changed)  # changed again: the same status, another digest
+    (tmp_path / "a.txt").write_text("a\n")
+    assert tree_state(tmp_path) == clean
+    (tmp_path / "new.png").write_bytes(b"\x89PNG")
+    assert tree_state(tmp_path)[0] == "?? new.png\n"  # a new file git does not ignore
+    (tmp_path / "sub").mkdir()
+    assert tree_state(tmp_path / "sub") is None  # a folder inside another repository is not a checkout of it
