@@ -435,24 +435,25 @@ QUICK_HALP = dict(num_prototypes=10, prototype_keys=128, num_positives=16)
 # HaLP on in epoch 2: its warm-up (512 keys) counted from the run start (the default, 1,025 from epoch 2, outlasts it)
 HALP_FROM_EPOCH_2 = dict(halp_start_epoch=2, warmup_samples=512, warmup_from="run")
 QUICK = dict(batch_size=64, queue_size=512, dim=32, checkpoint_every=0, progress=False)
+# HiCLR with the quickstart plan's recipe (papermill_runs/plans/quickstart.yaml says why): with HiCLR's released
+# start (N(0, 0.02²), a re-drawn key) at lr 0.1 its queries align within ~10 steps (cosine 0.99, loss at 2 ln 513).
+QUICKSTART_RECIPE = dict(epochs=1000, max_steps=90, lr=0.01, momentum=0.99, encoder_init="default", key_init="copy")
 QUICKSTART = {
     "moco": BRIEF_MOCO,  # conftest.py: the session's `briefly_pretrained` run, reused rather than trained again
-    "hiclr": QUICK | QUICK_GCN | dict(epochs=2, lr=0.1, momentum=0.999),
+    "hiclr": QUICK | QUICK_GCN | QUICKSTART_RECIPE | dict(sets="BA|NA"),
     "hiclr_halp": QUICK | QUICK_GCN | QUICK_HALP | dict(epochs=2, lr=0.1, momentum=0.999) | HALP_FROM_EPOCH_2,
     "halp": QUICK | QUICK_GRU | QUICK_HALP | dict(epochs=20, lr=0.01, momentum=0.99, halp_start_epoch=10),
     "cmd": QUICK | QUICK_GRU | dict(epochs=15, lr=0.01, momentum=0.99, topk=64),
     "halp_cmd": QUICK | QUICK_GRU | QUICK_HALP | dict(epochs=15, lr=0.01, momentum=0.99, topk=64, halp_start_epoch=8),
 }
-# HiCLR's projection aligns every sample within ~10 steps (negative similarity 0.99, the loss at 2 ln 513, uniform)
-# and stays there for 5 epochs at lr 0.01-0.1, key momentum 0.99-0.999, dim 32-128: its 1-NN beats initialisation
-# (29.7 -> 49.1 %) but its loss rises in this budget.
-HICLR_LOSS = "HiCLR's loss rises within this budget (embeddings aligned, loss 11.6 -> 12.47 = 2 ln 513)"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", list(QUICKSTART))
 def test_short_nw_ucla_run_loss_falls_and_1nn_beats_initialisation(ucla_prepared, tmp_path, method, request):
     "The whole NW-UCLA (1,020 train, 464 test), short runs: the loss falls, 1-NN beats the initial encoder."
+    # HiCLR's last epoch: not collapsed (batch query cosine 0.67-0.83 over seeds 0-2 in the quickstart; 1.000 when
+    # it collapses), and its InfoNCE below its first epoch's (5.1-5.4 -> 4.5-4.6)
     from skelnb.train import build_run, resolve
 
     train_folder, test_folder = ucla_prepared / "train", ucla_prepared / "val"
@@ -470,9 +471,10 @@ def test_short_nw_ucla_run_loss_falls_and_1nn_beats_initialisation(ucla_prepared
     rows = [line.split(",") for line in (folder / "epochs.csv").read_text().splitlines()[1:]]
     loss = [float(v) for _, name, v in rows if name == "loss"]
     assert after > before, (before, after)
-    if method == "hiclr" and not loss[-1] < loss[0]:
-        pytest.xfail(f"{HICLR_LOSS}: {loss}")  # a known failure of the loss part only, reported as such
     assert loss[-1] < loss[0], loss
+    if method == "hiclr":
+        cosine, info = ([float(v) for _, n, v in rows if n == name] for name in ("query_cosine", "info"))
+        assert cosine[-1] < 0.95 and info[-1] < info[0], (cosine, info)
 
 
 def rows(folder, name: str) -> list:
