@@ -29,9 +29,9 @@ from .plan import load_plan, pretrain_arguments, substitute, topological_order
 __all__ = ['PARAMETERS_FILE', 'SPLIT_PARTS', 'FILE_PARAMETERS', 'fingerprint', 'Job', 'make_jobs', 'changes', 'trained_epochs',
            'other_training', 'set_aside', 'record_parameters', 'papermill_command', 'kernel_environment',
            'shell_command', 'now', 'write_status', 'start_job', 'finish_job', 'blocked_by', 'parameter_value',
-           'needed_splits', 'missing_files', 'prepare_advice', 'missing_inputs', 'Batch', 'run_plan', 'Interrupted',
-           'catch_signals', 'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select', 'summary',
-           'dry_run', 'print_commands']
+           'needed_splits', 'missing_files', 'prepare_advice', 'missing_inputs', 'Batch', 'run_plan', 'made_by',
+           'Interrupted', 'catch_signals', 'processes_under', 'relay_signal', 'stop_entry', 'stop_running', 'select',
+           'summary', 'dry_run', 'print_commands']
 
 # %% ../../nbs/71_experiments.runner.ipynb #1f3e2478
 PARAMETERS_FILE = "parameters.json"  # in an entry's folder: what its outputs were made with
@@ -390,12 +390,23 @@ def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_run
     return batch.status
 
 # %% ../../nbs/71_experiments.runner.ipynb #36c3d6ad
+def made_by(status_file: Path, name: str) -> dict:
+    "The run that made `name`'s result (start, end, duration_s, log, notebook), as the last `status.json` says; or {}."
+    prior = (json.loads(status_file.read_text()) if status_file.exists() else {}).get(name, {})
+    if prior.get("status") == "skipped":  # skipped again: the run that made it is the one the last skip named
+        return prior.get("made_by", {})
+    keys = ("start", "end", "duration_s", "log", "notebook")
+    return {k: prior[k] for k in keys if k in prior} if prior.get("status") == "complete" else {}
+
+
 def _start_ready(batch: Batch) -> None:
     "Start, skip or block every pending entry that can be decided now."
     for job in list(batch.pending):
         name, need = job.entry.name, job.entry.gpus if batch.slots[0] is not None else 1
         if job.complete:
-            batch.record(name, dict(status="skipped", reason="complete: result.json of these parameters", end=now()))
+            made = made_by(batch.status_file, name)
+            batch.record(name, dict(status="skipped", reason="complete: result.json of these parameters", end=now(),
+                                    made_by=made))  # fmt: skip
         elif reason := blocked_by(job, batch.jobs, batch.status, set(batch.selected)):
             batch.record(name, dict(status="blocked", reason=reason, end=now()))
         elif need > len(batch.slots):
