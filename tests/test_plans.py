@@ -491,7 +491,9 @@ def test_quickstart_runs_the_main_job():
     assert {p.get("standardize") for p in runs.values() if p.get("protocol") == "linear"} == {"train"}
     # one recipe, its length in optimiser steps: the same steps, learning rate, start and queue for every method
     recipe = {(p["max_steps"], p["lr"], p["batch_size"]) for p in pretrains.values()}
-    assert recipe == {(90, 0.01, 64)}, recipe
+    assert recipe == {(135, 0.01, 64)}, recipe
+    # HiCLR's two branches (BA, BA+NA) for both HiCLR methods
+    assert {p["method_params"].get("sets") for p in pretrains.values() if "hiclr" in p["method"]} == {"BA|NA"}
     shared = ("encoder_init", "key_init", "momentum", "queue_size", "dim", "encoder_hidden_channels")
     assert len({tuple(p["method_params"][k] for k in shared) for p in pretrains.values()}) == 1
     # MoCo's views for MoCo and HaLP (HaLP = MoCo + hallucinated positives); HaLP's term after the first 30 steps
