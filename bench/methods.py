@@ -245,15 +245,13 @@ def halp_pair(base, name, params, device):
 
 
 def halp_work(model, batch_size, device, repeat):
-    "What HaLP adds to a step, timed alone: `halp_terms` with its backward into B queries, and one prototype fit."
-    from skelnb.methods.halp import halp_terms
-
+    "What HaLP adds to a step, timed alone: `Hallucinator.terms`, backward into B queries, and one prototype fit."
     g = torch.Generator(device=device).manual_seed(1)
     key, _ = random_keys(11, device, batch_size)
     q = F.normalize(key + 0.3 * torch.randn_like(key), dim=1).requires_grad_()
 
     def generate(_):
-        halp_terms(model, [q], key, g)["halp"].backward()
+        model.halp.terms([q], key, epoch=model.epoch, temperature=model.temperature, generator=g)["halp"].backward()
 
     fit = timed(lambda _: model.halp.fit(model.queue, model.queue_ptr, g), lambda i: None, device, repeat)
     return {"generate": timed(generate, lambda i: None, device, repeat), "fit": fit}

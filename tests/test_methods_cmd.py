@@ -38,7 +38,7 @@ class RecordingHaLPCMD(Recording, HaLPCMD):
 
 def build(cls=CMD, seed=0, **kw):
     torch.manual_seed(seed)
-    return cls(**(HALP if issubclass(cls, HaLPCMD) else SMALL) | kw)
+    return cls.from_flat(**(HALP if issubclass(cls, HaLPCMD) else SMALL) | kw)
 
 
 def warmed_halp_cmd(batch, cls=HaLPCMD, **kw):
@@ -201,14 +201,14 @@ def test_build_method_and_bad_parameters():
         (dict(halp_start_epoch=0), "halp_start_epoch"),
     ]:
         with pytest.raises(ValueError, match=name):
-            HaLPCMD(**HALP | kw)
+            HaLPCMD.from_flat(**HALP | kw)
 
 
 @pytest.mark.parametrize("warmup_from", ["start", "run"])
 def test_halp_and_halp_cmd_joint_stream_schedules_agree(batch, warmup_from):
     "Single-modality HaLP and HaLP+CMD's joint stream: the same warm-up, fits, generation and counters, step by step."
     schedule = dict(halp_start_epoch=2, prototype_every=3, warmup_from=warmup_from)
-    halp = HaLP(**{k: v for k, v in HALP.items() if k != "topk"}, **schedule)
+    halp = HaLP.from_flat(**{k: v for k, v in HALP.items() if k != "topk"}, **schedule)
     model = build(HaLPCMD, **schedule)
     g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
     counters = lambda s: (s.keys_seen, s.steps_since_fit, s.fits, s.warmup)  # noqa: E731

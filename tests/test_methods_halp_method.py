@@ -1,12 +1,13 @@
 """HaLP the method (skelnb.methods.halp.HaLP): NW-UCLA steps, warm-up, refresh period, fit order, μ, checkpoints."""
 
 import copy
+import dataclasses
 
 import pytest
 import torch
 
 from skelnb.losses import info_nce
-from skelnb.methods import HaLP, MoCo, build_method
+from skelnb.methods import HaLP, MoCo, build_method, method_parameters
 from skelnb.losses import halp_loss
 from skelnb.methods.halp import PrototypeSchedule, hallucinate, spherical_kmeans
 from conftest import run, run_two_processes, train
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def tiny_halp(seed=0, **kw):
     torch.manual_seed(seed)
-    return HaLP(**TINY | kw)
+    return HaLP.from_flat(**TINY | kw)
 
 
 def replay(model, batch, g):
@@ -45,8 +46,10 @@ def replay(model, batch, g):
         model.momentum_update()
         key = model.embed(model.encoder_k, views.key, None, g)
     info = info_nce(q, key, model.queue, model.temperature)
-    points, targets, keep = hallucinate(key, model.halp.prototypes, 10, model.lam, model.hardness, g)
-    halp = halp_loss(q, points, keep, model.temperature, model.mu)
+    points, targets, keep = hallucinate(
+        key, model.halp.prototypes, 10, model.halp.config.lam, model.halp.config.hardness, g
+    )
+    halp = halp_loss(q, points, keep, model.temperature, model.halp.config.mu)
     model.enqueue(key)
     recent = model.queue[:, (model.queue_ptr - 6 + torch.arange(6)) % 8].T
     return info, halp, keep, spherical_kmeans(recent, 3, g)
@@ -114,7 +117,7 @@ def test_the_term_is_halp_loss_of_hallucinate_and_the_fit_comes_after_it(batch):
 def test_mu_schedule_before_halp_start_epoch_is_exactly_moco(batch):
     halp = tiny_halp(halp_start_epoch=3, mu=2.0)
     torch.manual_seed(0)
-    moco = MoCo(
+    moco = MoCo.from_flat(
         encoder="bigru", layout="nw_ucla", queue_size=8, view_augmentation="halp", encoder_args=TINY["encoder_args"]
     )
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
@@ -129,7 +132,7 @@ def test_mu_schedule_before_halp_start_epoch_is_exactly_moco(batch):
     assert all(o["halp"].item() == 0 and torch.equal(o["loss"], o["info"]) for o in outs)
     assert (halp.halp.keys_seen, halp.halp.fits) == (18, 1)
     mu1 = copy.deepcopy(halp)
-    mu1.mu = 1.0
+    mu1.halp.config = dataclasses.replace(mu1.halp.config, mu=1.0)
     a, b = halp.training_step(batch, copy.deepcopy(g1)), mu1.training_step(batch, copy.deepcopy(g1))
     assert a["generated"] and a["halp"].item() < 0
     torch.testing.assert_close(a["halp"], 2 * b["halp"])
@@ -185,8 +188,8 @@ def test_build_method_and_named_errors():
     torch.manual_seed(0)
     model = build_method("halp", **TINY | dict(encoder_args=None), encoder_hidden_size=8, encoder_num_layers=1)
     assert type(model) is HaLP and model.hparams["method"] == "halp" and model.hparams["prototype_every"] == 3
-    defaults = HaLP.__init__.__defaults__
-    assert defaults[:3] == ("bigru", "ntu25", "joint") and 16384 in defaults
+    defaults = method_parameters("halp")
+    assert [defaults[k] for k in ("encoder", "layout", "stream", "queue_size")] == ["bigru", "ntu25", "joint", 16384]
     for kw, name in [
         (dict(hardness="hard"), "hardness"),
         (dict(num_positives=0), "num_positives"),
@@ -195,7 +198,7 @@ def test_build_method_and_named_errors():
         (dict(lam=1.5), "lam"),
     ]:
         with pytest.raises(ValueError, match=name):
-            HaLP(**TINY | kw)
+            HaLP.from_flat(**TINY | kw)
 
 
 def test_prototype_schedule_counts_steps_across_epochs():

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def tiny_hiclr(seed=0, **kw):
     torch.manual_seed(seed)
-    return HiCLR(**TINY | kw)
+    return HiCLR.from_flat(**TINY | kw)
 
 
 def unit_loss(model, batch, seed):
@@ -164,6 +164,6 @@ def test_bad_parameters_are_named():
         (dict(stream="rgb"), "stream"),
     ]:
         with pytest.raises(ValueError, match=name):
-            HiCLR(**TINY | kw)
+            HiCLR.from_flat(**TINY | kw)
     with pytest.raises(ValueError, match="hiclr: unknown parameter 'mu'"):
         build_method("hiclr", mu=1.0)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def tiny(seed=0, **kw):
     torch.manual_seed(seed)
-    return HiCLRHaLP(**TINY | kw)
+    return HiCLRHaLP.from_flat(**TINY | kw)
 
 
 def replay(model, batch, g):
@@ -36,9 +36,9 @@ def replay(model, batch, g):
         key = model.embed(model.encoder_k, views.key, views.key_options, g)
     terms = hiclr_loss(queries, key, model.queue, 0.07, model.sim, model.weight)
     info = nnm_info_nce(queries, key, model.queue, 0.07, model.topk) if model.uses_nnm else terms.info
-    points, _, keep = hallucinate(key, model.halp.prototypes, 10, model.lam, model.hardness, g)
+    points, _, keep = hallucinate(key, model.halp.prototypes, 10, model.halp.config.lam, model.halp.config.hardness, g)
     pulled = queries[:1] if model.halp_queries == "weakest" else queries
-    halp = torch.stack([halp_loss(q, points, keep, 0.07, model.mu) for q in pulled]).mean()
+    halp = torch.stack([halp_loss(q, points, keep, 0.07, model.halp.config.mu) for q in pulled]).mean()
     model.enqueue(key)
     recent = model.queue[:, (model.queue_ptr - 6 + torch.arange(6)) % 8].T
     return info + model.weight * sum(terms.hierarchy), halp, keep, spherical_kmeans(recent, 3, g)
@@ -80,7 +80,7 @@ def test_loss_is_hiclr_plus_halp_from_the_units_and_the_fit_follows(batch, halp_
 def test_before_halp_start_epoch_it_is_exactly_hiclr(batch):
     model = tiny(halp_start_epoch=2)
     torch.manual_seed(0)
-    hiclr = HiCLR(layout="nw_ucla", queue_size=8, encoder_args=ENCODER)
+    hiclr = HiCLR.from_flat(layout="nw_ucla", queue_size=8, encoder_args=ENCODER)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     for _ in range(7):
         a, b = model.training_step(batch, g1), hiclr.training_step(batch, g2)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from skelnb.methods import MoCo, build_method
+from skelnb.methods import Contrast, MoCo, build_method
 from skelnb.methods.moco import gather_keys
 from conftest import run_two_processes, train
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def tiny_moco(encoder="stgcn", seed=0, **kw):
     torch.manual_seed(seed)
-    return MoCo(encoder=encoder, layout="nw_ucla", queue_size=8, encoder_args=TINY[encoder], **kw)
+    return MoCo.from_flat(encoder=encoder, layout="nw_ucla", queue_size=8, encoder_args=TINY[encoder], **kw)
 
 
 class Recording(MoCo):
@@ -49,7 +49,7 @@ def test_steps_give_finite_losses(batch, encoder, views, stream):
 
 def test_queue_pointer_moves_and_holds_the_normalised_keys(batch):
     torch.manual_seed(0)
-    moco = Recording(layout="nw_ucla", queue_size=8, encoder_args=TINY["stgcn"])
+    moco = Recording.from_flat(layout="nw_ucla", queue_size=8, encoder_args=TINY["stgcn"])
     g = torch.Generator().manual_seed(0)
     old = moco.queue.clone()
     moco.training_step(batch, g)
@@ -128,7 +128,7 @@ def test_bad_parameters_are_named():
         (dict(encoder_init="normal"), "encoder_init"),
     ]:
         with pytest.raises(ValueError, match=name):
-            MoCo(**kw)
+            MoCo.from_flat(**kw)
     with pytest.raises(ValueError, match="epoch"):
         tiny_moco().set_epoch(0)
     with pytest.raises(ValueError, match="queue_size: a global batch of 9"):
@@ -142,7 +142,7 @@ def _enqueue_on_rank(rank, world_size, port, folder):
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
     )
     torch.manual_seed(0)  # the same initial queue on every rank, as DDP's broadcast of buffers gives
-    moco = MoCo(layout="nw_ucla", queue_size=10, encoder_args=TINY["stgcn"])
+    moco = MoCo.from_flat(layout="nw_ucla", queue_size=10, encoder_args=TINY["stgcn"])
     keys = F.normalize(torch.randn(3, 128, generator=torch.Generator().manual_seed(rank)), dim=1)
     moco.enqueue(keys)
     torch.save({"queue": moco.queue, "ptr": moco.queue_ptr, "keys": keys}, f"{folder}/rank{rank}.pt")
@@ -176,7 +176,7 @@ def test_extension_points_for_several_queues_and_encoder_pairs():
             return super().momentum_pairs() + [(self.motion_q, self.motion_k)]
 
     torch.manual_seed(0)
-    model = TwoStreams(layout="nw_ucla", queue_size=8, momentum=0.5, encoder_args=TINY["stgcn"])
+    model = TwoStreams(layout="nw_ucla", contrast=Contrast(queue_size=8, momentum=0.5), encoder_args=TINY["stgcn"])
     keys = F.normalize(torch.randn(3, 128), dim=1)
     model.enqueue(keys, "queue_motion", "queue_ptr_motion")
     assert (model.queue_ptr_motion.item(), model.queue_ptr.item()) == (3, 0)

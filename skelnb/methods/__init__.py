@@ -6,18 +6,27 @@
 __all__ = ['METHODS', 'ENCODER_PREFIX', 'method_parameters', 'build_method', 'initialisation', 'method_encoder_names']
 
 # %% ../../nbs/49_methods.ipynb #49b9c95f
-from .moco import ENCODER_INITS, KEY_INITS, MoCo, Views, gather_keys, initialisation_choices
-from .hiclr import HiCLR, RECIPES, RECIPE_INITIALISATION, recipe_initialisation
-from .cmd import CMD, CMD_STREAMS, HaLPCMD
+from skelnb.methods.moco import (
+    ENCODER_INITS,
+    KEY_INITS,
+    Contrast,
+    MoCo,
+    Views,
+    config_fields,
+    flat_parameters,
+    gather_keys,
+    initialisation_choices,
+)
+from .hiclr import HiCLR, Hierarchy, RECIPES, RECIPE_INITIALISATION, recipe_initialisation
+from .cmd import CMD, CMD_STREAMS, Distillation, HaLPCMD
 from skelnb.methods.halp import (
     FRECHET_STEPS,
     HARDNESS,
     HaLP,
+    Hallucination,
+    Hallucinator,
     PrototypeSchedule,
-    add_halp,
-    fit_after_step,
-    halp_active,
-    halp_terms,
+    hallucinated_term,
     cluster_sizes,
     equidistant_t,
     frechet_means,
@@ -36,8 +45,6 @@ from skelnb.methods.halp import (
 from .hiclr_halp import HiCLRHaLP
 
 # %% ../../nbs/49_methods.ipynb #b4bc0937
-import inspect
-
 import torch
 
 METHODS = {  # name -> class; one line per method
@@ -52,15 +59,10 @@ ENCODER_PREFIX = "encoder_"
 
 
 def method_parameters(name: str) -> dict:
-    "The parameters of method `name` with their defaults (`inspect.Parameter.empty` when required)."
+    "The flat parameters of method `name` with their defaults (`flat_parameters`: each config's fields in its place)."
     if name not in METHODS:
         raise ValueError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
-    signature = inspect.signature(METHODS[name].__init__)
-    return {
-        p.name: p.default
-        for p in list(signature.parameters.values())[1:]
-        if p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY
-    }
+    return flat_parameters(METHODS[name])
 
 
 def build_method(name: str, **params) -> MoCo:
@@ -79,7 +81,7 @@ def build_method(name: str, **params) -> MoCo:
             )
     if encoder_args:
         kwargs["encoder_args"] = encoder_args
-    method = METHODS[name](**kwargs)
+    method = METHODS[name].from_flat(**kwargs)
     method.hparams = {"method": name, **method.hparams}
     return method
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from fastcore.basics import patch
@@ -14,56 +15,67 @@ from torch import nn
 from ..batch import SkeletonBatch
 from ..encoders import build_encoder
 from ..losses import cmd_loss, info_nce
-from .halp import add_halp, fit_after_step, halp_active, halp_terms
-from .moco import MoCo, Views, _choice, initialise_pair, key_encoder
+from .halp import Hallucination, Hallucinator
+from .moco import Contrast, MoCo, Views, _choice, config_fields, initialise_pair, key_encoder
 from ..streams import to_stream
 
 # %% auto #0
-__all__ = ['CMD_STREAMS', 'CMD', 'HaLPCMD']
+__all__ = ['CMD_STREAMS', 'Distillation', 'CMD', 'HaLPCMD']
 
 # %% ../../nbs/45_methods.cmd.ipynb #c15dbe8c
 CMD_STREAMS = ("joint", "motion", "bone")
 
 
+@dataclass(frozen=True)
+class Distillation:
+    "CMD's cross-modal distillation: the teacher's `topk` keys of the queue, the two temperatures, the loss weight."
+
+    topk: int = 8192
+    teacher_temperature: float = 0.05
+    student_temperature: float = 0.1
+    cmd_weight: float = 1.0
+
+
 class CMD(MoCo):
-    "CMD: a MoCo v2 model per stream (joint, motion, bone), each with its queue, plus cross-modal distillation."
+    """CMD: a MoCo v2 model per stream (joint, motion, bone), each with its queue, plus cross-modal distillation.
+
+    Its methods beyond MoCo's, each in its section below: `stream_encoders`, `queue_names`, `stream_queue`,
+    `stream_views` (a stream's encoders, queue buffer names, queue, views); `momentum_pairs`, `encoders` (all three
+    streams'); `losses`, `stream_similarities` (the loss and each stream's metrics); `training_step`."""
 
     def __init__(
         self,
+        *,
         encoder: str = "bigru",
         layout: str = "ntu25",
-        queue_size: int = 16384,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
-        dim: int = 128,
-        topk: int = 8192,
-        teacher_temperature: float = 0.05,
-        student_temperature: float = 0.1,
-        cmd_weight: float = 1.0,
-        encoder_init: str = "default",
-        key_init: str = "copy",
+        contrast: Contrast = Contrast(queue_size=16384),
+        distillation: Distillation = Distillation(),
         encoder_args: dict | None = None,
     ):
-        moco = (encoder, layout, "joint", queue_size, momentum, temperature, dim, "halp")
-        super().__init__(*moco, encoder_init=encoder_init, key_init=key_init, encoder_args=encoder_args)
-        if not (isinstance(topk, int) and 1 <= topk <= queue_size):
-            raise ValueError(f"topk: expected an integer 1 <= topk <= queue_size = {queue_size}, got {topk!r}")
-        for name, value in (("teacher_temperature", teacher_temperature), ("student_temperature", student_temperature)):
+        c, d = contrast, distillation
+        moco = dict(encoder=encoder, layout=layout, stream="joint", contrast=c, view_augmentation="halp")
+        super().__init__(**moco, encoder_args=encoder_args)
+        if not (isinstance(d.topk, int) and 1 <= d.topk <= c.queue_size):
+            raise ValueError(f"topk: expected an integer 1 <= topk <= queue_size = {c.queue_size}, got {d.topk!r}")
+        for name, value in (
+            ("teacher_temperature", d.teacher_temperature),
+            ("student_temperature", d.student_temperature),
+        ):
             if not value > 0:
                 raise ValueError(f"{name}: expected a positive value, got {value!r}")
-        self.topk, self.cmd_weight = topk, cmd_weight
-        self.teacher_temperature, self.student_temperature = teacher_temperature, student_temperature
-        self.hparams |= dict(topk=topk, teacher_temperature=teacher_temperature)
-        self.hparams |= dict(student_temperature=student_temperature, cmd_weight=cmd_weight)
+        self.distillation = d
+        self.topk, self.cmd_weight = d.topk, d.cmd_weight
+        self.teacher_temperature, self.student_temperature = d.teacher_temperature, d.student_temperature
+        self.hparams |= config_fields(d)
         build = lambda: build_encoder(
-            encoder, num_class=dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"]
+            encoder, num_class=c.dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"]
         )
         for stream in CMD_STREAMS[1:]:  # joint is MoCo's pair and queue
             query = build()
             setattr(self, f"encoder_q_{stream}", query)
-            setattr(self, f"encoder_k_{stream}", key_encoder(query, encoder_init, key_init, build))
-            initialise_pair(query, getattr(self, f"encoder_k_{stream}"), encoder_init, key_init)
-            self.register_buffer(f"queue_{stream}", nn.functional.normalize(torch.randn(dim, queue_size), dim=0))
+            setattr(self, f"encoder_k_{stream}", key_encoder(query, c.encoder_init, c.key_init, build))
+            initialise_pair(query, getattr(self, f"encoder_k_{stream}"), c.encoder_init, c.key_init)
+            self.register_buffer(f"queue_{stream}", nn.functional.normalize(torch.randn(c.dim, c.queue_size), dim=0))
             self.register_buffer(f"queue_ptr_{stream}", torch.zeros((), dtype=torch.long))
 
 # %% ../../nbs/45_methods.cmd.ipynb #ff781d75
@@ -145,55 +157,39 @@ def training_step(self: CMD, batch: SkeletonBatch, generator: torch.Generator | 
 
 # %% ../../nbs/45_methods.cmd.ipynb #3f62cde0
 class HaLPCMD(CMD):
-    "HaLP + CMD: CMD with HaLP's hallucinated positives per stream (prototypes from each stream's queue)."
+    "HaLP + CMD: CMD with HaLP's hallucinated positives per stream (`halp[stream]`, prototypes from its queue)."
 
     def __init__(
         self,
+        *,
         encoder: str = "bigru",
         layout: str = "ntu25",
-        queue_size: int = 16384,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
-        dim: int = 128,
-        topk: int = 8192,
-        teacher_temperature: float = 0.05,
-        student_temperature: float = 0.1,
-        cmd_weight: float = 1.0,
-        mu: float = 1.0,
-        halp_start_epoch: int = 201,
-        prototype_every: int = 10,
-        num_prototypes: int = 20,
-        prototype_keys: int = 256,
-        num_positives: int = 100,
-        lam: float = 0.8,
-        hardness: str = "code",
-        warmup_samples: int | None = None,
-        warmup_from: str = "start",
-        encoder_init: str = "default",
-        key_init: str = "copy",
+        contrast: Contrast = Contrast(queue_size=16384),
+        distillation: Distillation = Distillation(),
+        hallucination: Hallucination = Hallucination(halp_start_epoch=201),
         encoder_args: dict | None = None,
     ):
-        cmd = (encoder, layout, queue_size, momentum, temperature, dim, topk, teacher_temperature, student_temperature)
-        super().__init__(*cmd, cmd_weight, encoder_init=encoder_init, key_init=key_init, encoder_args=encoder_args)
-        halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
-        add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from, streams=CMD_STREAMS)
+        cmd = dict(encoder=encoder, layout=layout, contrast=contrast, distillation=distillation)
+        super().__init__(**cmd, encoder_args=encoder_args)
+        part = lambda: Hallucinator(hallucination, dim=contrast.dim, queue_size=self.queue_size)
+        self.halp = nn.ModuleDict({s: part() for s in CMD_STREAMS})
+        self.hparams |= config_fields(self.halp["joint"].config)
 
-# %% ../../nbs/45_methods.cmd.ipynb #4233ee3e
-@patch
-def losses(self: HaLPCMD, views: Views, queries: dict, key: dict, generator=None) -> dict:
-    "CMD's losses + μ(e)·Σ_s L_HaLP,s, each stream's positives anchored on its key, from its prototypes."
-    out = CMD.losses(self, views, queries, key, generator)
-    terms = {s: halp_terms(self, [queries[s]], key[s], generator, self.halp[s]) for s in CMD_STREAMS}
-    halp = sum(t["halp"] for t in terms.values())
-    out["loss"] = out["loss"] + halp
-    mu = out["loss"].new_tensor(self.mu if halp_active(self) else 0.0)
-    kept = {f"kept_{s}": t["kept_fraction"] for s, t in terms.items()}
-    each = {f"halp_{s}": t["halp"].detach() for s, t in terms.items()}
-    return out | {"halp": halp.detach(), "mu": mu, "generated": terms["joint"]["generated"]} | kept | each
+    def losses(self, views: Views, queries: dict, key: dict, generator=None) -> dict:
+        "CMD's losses + μ(e)·Σ_s L_HaLP,s, each stream's positives anchored on its key, from its prototypes."
+        out = CMD.losses(self, views, queries, key, generator)
+        at = dict(epoch=self.epoch, temperature=self.temperature, generator=generator)
+        terms = {s: self.halp[s].terms([queries[s]], key[s], **at) for s in CMD_STREAMS}
+        halp = sum(t["halp"] for t in terms.values())
+        out["loss"] = out["loss"] + halp
+        joint = self.halp["joint"]
+        mu = out["loss"].new_tensor(joint.config.mu if joint.active(self.epoch) else 0.0)
+        kept = {f"kept_{s}": t["kept_fraction"] for s, t in terms.items()}
+        each = {f"halp_{s}": t["halp"].detach() for s, t in terms.items()}
+        return out | {"halp": halp.detach(), "mu": mu, "generated": terms["joint"]["generated"]} | kept | each
 
-
-@patch
-def after_step(self: HaLPCMD, views: Views, queries: dict, key: dict, out: dict, generator=None):
-    "HaLP's schedule of each stream after the enqueue: count its keys, fit its prototypes when due (`refit`)."
-    for s in CMD_STREAMS:
-        fit_after_step(self, key[s], out, generator, self.halp[s], *self.queue_names(s))
+    def after_step(self, views: Views, queries: dict, key: dict, out: dict, generator=None):
+        "HaLP's part of each stream after the enqueue: count its keys, fit its prototypes when due (`refit`)."
+        for s in CMD_STREAMS:
+            queue, ptr = (getattr(self, name) for name in self.queue_names(s))
+            self.halp[s].after_step(key[s], out, queue, ptr, epoch=self.epoch, generator=generator)

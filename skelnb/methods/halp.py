@@ -5,21 +5,22 @@
 # %% ../../nbs/43_methods.halp.ipynb #24408b08
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from fastcore.basics import patch
 from torch import nn
 
 from ..losses import halp_loss
-from .moco import MoCo, Views, _choice
+from .moco import Contrast, MoCo, Views, _choice, config_fields
 
 # %% auto #0
 __all__ = ['FRECHET_STEPS', 'HARDNESS', 'WARMUP_FROM', 'geodesic_distance', 'kmeanspp_seeds', 'cluster_sizes', 'frechet_means',
            'mean_log_map', 'sphere_exp', 'lloyd_step', 'spherical_kmeans', 'equidistant_t', 't_star_from_dots', 'slerp',
-           'slerp_weights', 'rank_filter', 'hallucinate', 'PrototypeSchedule', 'HaLP', 'add_halp', 'halp_active',
-           'halp_terms', 'fit_after_step']
+           'slerp_weights', 'rank_filter', 'hallucinate', 'PrototypeSchedule', 'Hallucination', 'check_hallucination',
+           'Hallucinator', 'HaLP', 'hallucinated_term']
 
 # %% ../../nbs/43_methods.halp.ipynb #f09885cf
 def geodesic_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -202,7 +203,7 @@ WARMUP_FROM = ("start", "run")
 class PrototypeSchedule(nn.Module):
     "HaLP's prototypes (C, D buffer) and their schedule: a fit after a warm-up of `warmup` keys, then every `every`."
 
-    def __init__(self, num_prototypes=20, dim=128, keys=256, every=10, warmup=32769, warmup_from: str = "start"):
+    def __init__(self, *, num_prototypes=20, dim=128, keys=256, every=10, warmup=32769, warmup_from: str = "start"):
         super().__init__()
         self.num_prototypes, self.keys, self.every, self.warmup = num_prototypes, keys, every, warmup
         self.warmup_from = _choice("warmup_from", warmup_from, WARMUP_FROM)
@@ -251,129 +252,121 @@ class PrototypeSchedule(nn.Module):
         self.keys_seen, self.steps_since_fit, self.fits = state["keys_seen"], state["steps_since_fit"], state["fits"]
 
 # %% ../../nbs/43_methods.halp.ipynb #53bd7999
-class HaLP(MoCo):
-    "HaLP (Shah et al., CVPR 2023): MoCo v2 plus hallucinated positives of the key towards the queue's prototypes."
+@dataclass(frozen=True)
+class Hallucination:
+    "HaLP's parameters: the prototypes and their schedule, the positives (`num_positives`, `lam`, `hardness`), μ."
 
-    def __init__(
-        self,
-        encoder: str = "bigru",
-        layout: str = "ntu25",
-        stream: str = "joint",
-        num_prototypes: int = 20,
-        prototype_keys: int = 256,
-        prototype_every: int = 10,
-        num_positives: int = 100,
-        lam: float = 0.8,
-        hardness: str = "code",
-        mu: float = 1.0,
-        halp_start_epoch: int = 201,
-        warmup_samples: int | None = None,
-        warmup_from: str = "start",
-        queue_size: int = 16384,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
-        dim: int = 128,
-        view_augmentation: str = "halp",
-        encoder_init: str = "default",
-        key_init: str = "copy",
-        encoder_args: dict | None = None,
-    ):
-        moco = (encoder, layout, stream, queue_size, momentum, temperature, dim, view_augmentation)
-        super().__init__(*moco, encoder_init=encoder_init, key_init=key_init, encoder_args=encoder_args)
-        halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
-        add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from)
+    num_prototypes: int = 20
+    prototype_keys: int = 256  # the most recent keys the prototypes are fitted to
+    prototype_every: int = 10  # steps between fits
+    num_positives: int = 100
+    lam: float = 0.8
+    hardness: str = "code"
+    mu: float = 1.0
+    halp_start_epoch: int = 201
+    warmup_samples: int | None = None  # None: 2K + 1 keys, K the queue size
+    warmup_from: str = "start"
 
-# %% ../../nbs/43_methods.halp.ipynb #49c81978
+
 def _positive_int(name: str, value, low: int = 1) -> int:
     if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
         raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
     return value
 
 
-def add_halp(
-    model: MoCo,
-    num_prototypes,
-    prototype_keys,
-    prototype_every,
-    num_positives,
-    lam,
-    hardness,
-    mu,
-    start,
-    warmup_samples=None,
-    warmup_from="start",
-    streams=None,
-):
-    "Give `model` (a MoCo) HaLP's parameters and schedule `halp` (a `ModuleDict` by stream if `streams`)."
-    _choice("hardness", hardness, HARDNESS)
-    _choice("warmup_from", warmup_from, WARMUP_FROM)
-    counts = dict(num_prototypes=num_prototypes, prototype_keys=prototype_keys, prototype_every=prototype_every)
-    for name, value in (counts | dict(num_positives=num_positives, halp_start_epoch=start)).items():
-        _positive_int(name, value)
-    warmup = _positive_int("warmup_samples", 2 * model.queue_size + 1 if warmup_samples is None else warmup_samples, 0)
-    if not 2 <= num_prototypes <= prototype_keys <= model.queue_size:
+def check_hallucination(h: Hallucination, queue_size: int) -> Hallucination:
+    "`h` checked for a queue of `queue_size` keys, its `warmup_samples` resolved; else an error naming the field."
+    _choice("hardness", h.hardness, HARDNESS)
+    _choice("warmup_from", h.warmup_from, WARMUP_FROM)
+    for name in ("num_prototypes", "prototype_keys", "prototype_every", "num_positives", "halp_start_epoch"):
+        _positive_int(name, getattr(h, name))
+    warmup = _positive_int("warmup_samples", 2 * queue_size + 1 if h.warmup_samples is None else h.warmup_samples, 0)
+    if not 2 <= h.num_prototypes <= h.prototype_keys <= queue_size:
         raise ValueError(
             f"num_prototypes, prototype_keys: expected 2 <= num_prototypes <= prototype_keys <= queue_size = "
-            f"{model.queue_size}, got {num_prototypes!r}, {prototype_keys!r}"
+            f"{queue_size}, got {h.num_prototypes!r}, {h.prototype_keys!r}"
         )
-    if not 0 <= lam <= 1 or not mu >= 0:
-        raise ValueError(f"lam, mu: expected lam in [0, 1] and mu >= 0, got {lam!r}, {mu!r}")
-    schedule = (num_prototypes, model.queue.shape[0], prototype_keys, prototype_every, warmup, warmup_from)
-    if streams is None:
-        model.halp = PrototypeSchedule(*schedule)
-    else:
-        model.halp = nn.ModuleDict({s: PrototypeSchedule(*schedule) for s in streams})
-    model.num_positives, model.lam, model.hardness = num_positives, lam, hardness
-    model.mu, model.halp_start_epoch = mu, start
-    model.hparams |= dict(num_prototypes=num_prototypes, prototype_keys=prototype_keys, prototype_every=prototype_every)
-    model.hparams |= dict(num_positives=num_positives, lam=lam, hardness=hardness, mu=mu, halp_start_epoch=start)
-    model.hparams |= dict(warmup_samples=warmup, warmup_from=warmup_from)
+    if not 0 <= h.lam <= 1 or not h.mu >= 0:
+        raise ValueError(f"lam, mu: expected lam in [0, 1] and mu >= 0, got {h.lam!r}, {h.mu!r}")
+    return dataclasses.replace(h, warmup_samples=warmup)
+
+# %% ../../nbs/43_methods.halp.ipynb #03cd7155
+class Hallucinator(PrototypeSchedule):
+    """HaLP, the part a method owns: the `PrototypeSchedule` of its prototypes with the `Hallucination` it generates by.
+
+    `config`: the checked `Hallucination`; `active`: whether the term is on at an epoch; `terms`: the step's HaLP term
+    (in the method's `losses`); `after_step`: count the step's keys and fit when due (after the enqueue). Its
+    `state_dict` is the schedule's: `prototypes` and the counters."""
+
+    def __init__(self, config: Hallucination, *, dim: int, queue_size: int):
+        config = check_hallucination(config, queue_size)
+        schedule = dict(num_prototypes=config.num_prototypes, keys=config.prototype_keys, every=config.prototype_every)
+        super().__init__(**schedule, dim=dim, warmup=config.warmup_samples, warmup_from=config.warmup_from)
+        self.config = config
+
+    def active(self, epoch: int) -> bool:
+        "Whether HaLP's term is on at `epoch`: from `halp_start_epoch` (μ's schedule)."
+        return epoch >= self.config.halp_start_epoch
+
+    def terms(self, queries: list, anchors: torch.Tensor, *, epoch: int, temperature: float, generator=None) -> dict:
+        "`hallucinated_term` of `queries` on positives of `anchors` when active and fitted; else an exact 0, no draw."
+        if self.active(epoch) and self.fitted:
+            return hallucinated_term(self.prototypes, queries, anchors, self.config, temperature, generator)
+        zero = anchors.new_zeros(())
+        return {"halp": zero, "kept_fraction": zero, "generated": torch.tensor(False, device=anchors.device)}
+
+    def after_step(self, key: torch.Tensor, out: dict, queue, ptr, *, epoch: int, generator=None):
+        "Count the step's keys (all processes'), fit to `queue` (next column `ptr`) when due; `out['refit']`."
+        dist = torch.distributed
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        refit = self.step(queue, ptr, len(key) * world, generator, active=self.active(epoch))
+        out["refit"] = torch.tensor(refit, device=key.device)
+
+# %% ../../nbs/43_methods.halp.ipynb #49c81978
+class HaLP(MoCo):
+    "HaLP (Shah et al., CVPR 2023): MoCo v2 plus hallucinated positives of the key towards the queue's prototypes."
+
+    def __init__(
+        self,
+        *,
+        encoder: str = "bigru",
+        layout: str = "ntu25",
+        stream: str = "joint",
+        hallucination: Hallucination = Hallucination(),
+        contrast: Contrast = Contrast(queue_size=16384),
+        view_augmentation: str = "halp",
+        encoder_args: dict | None = None,
+    ):
+        moco = dict(
+            encoder=encoder, layout=layout, stream=stream, contrast=contrast, view_augmentation=view_augmentation
+        )
+        super().__init__(**moco, encoder_args=encoder_args)
+        self.halp = Hallucinator(hallucination, dim=contrast.dim, queue_size=self.queue_size)
+        self.hparams |= config_fields(self.halp.config)
+
+    def losses(self, views: Views, queries: list, key: torch.Tensor, generator=None) -> dict:
+        "InfoNCE plus the HaLP term of the query on positives of the key (train L394)."
+        out = MoCo.losses(self, views, queries, key, generator)
+        terms = self.halp.terms(queries[:1], key, epoch=self.epoch, temperature=self.temperature, generator=generator)
+        out["loss"] = out["loss"] + terms["halp"]
+        return out | terms | {"halp": terms["halp"].detach()}
+
+    def after_step(self, views: Views, queries: list, key: torch.Tensor, out: dict, generator=None):
+        "After the loss and the enqueue: the prototype fit when due (builder L217)."
+        self.halp.after_step(key, out, self.queue, self.queue_ptr, epoch=self.epoch, generator=generator)
 
 # %% ../../nbs/43_methods.halp.ipynb #7fd9ba8b
-def halp_active(model: MoCo) -> bool:
-    "Whether HaLP's term is on: the epoch has reached `halp_start_epoch` (μ's schedule)."
-    return model.epoch >= model.halp_start_epoch
-
-
-def halp_terms(model: MoCo, queries: list, anchors: torch.Tensor, generator=None, schedule=None) -> dict:
+def hallucinated_term(prototypes, queries: list, anchors, config: Hallucination, temperature: float, generator=None):
     "HaLP's term: μ·`halp_loss` of `queries`, averaged, on positives of `anchors`; with `kept_fraction`, `generated`."
-    schedule = model.halp if schedule is None else schedule
-    zero, device = anchors.new_zeros(()), anchors.device
-    if not (halp_active(model) and schedule.fitted):
-        return {"halp": zero, "kept_fraction": zero, "generated": torch.tensor(False, device=device)}
+    device = anchors.device
     with torch.autocast(device.type, enabled=False):  # the geometry in float32, also under bf16 autocast
         points, _, keep = hallucinate(
-            anchors.detach().float(), schedule.prototypes, model.num_positives, model.lam, model.hardness, generator
+            anchors.detach().float(), prototypes, config.num_positives, config.lam, config.hardness, generator
         )
-        terms = [halp_loss(q.float(), points, keep, model.temperature, model.mu) for q in queries]
+        terms = [halp_loss(q.float(), points, keep, temperature, config.mu) for q in queries]
     halp = torch.stack(terms).mean()
     return {
         "halp": halp,
         "kept_fraction": keep.to(anchors.dtype).mean(),
         "generated": torch.tensor(True, device=device),
     }
-
-
-def fit_after_step(model: MoCo, key, out: dict, generator=None, schedule=None, queue="queue", pointer="queue_ptr"):
-    "Count the step's keys (all processes) in `schedule` (`model.halp`), fit it to buffer `queue` when due; `refit`."
-    schedule = model.halp if schedule is None else schedule
-    dist = torch.distributed
-    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-    queue, ptr = getattr(model, queue), getattr(model, pointer)
-    refit = schedule.step(queue, ptr, len(key) * world, generator, active=halp_active(model))
-    out["refit"] = torch.tensor(refit, device=key.device)
-
-# %% ../../nbs/43_methods.halp.ipynb #60e622aa
-@patch
-def losses(self: HaLP, views: Views, queries: list, key: torch.Tensor, generator=None) -> dict:
-    "InfoNCE plus the HaLP term of the query on positives of the key (train L394)."
-    out = MoCo.losses(self, views, queries, key, generator)
-    terms = halp_terms(self, queries[:1], key, generator)
-    out["loss"] = out["loss"] + terms["halp"]
-    return out | terms | {"halp": terms["halp"].detach()}
-
-
-@patch
-def after_step(self: HaLP, views: Views, queries: list, key: torch.Tensor, out: dict, generator=None):
-    "After the loss and the enqueue: the prototype fit when due (builder L217)."
-    fit_after_step(self, key, out, generator)

@@ -5,16 +5,19 @@
 # %% ../../nbs/42_methods.hiclr.ipynb #1fe4c776
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import torch
 from fastcore.basics import patch
 
 from ..augment.growing import GrowingAugmentation, parse_sets
 from ..batch import SkeletonBatch
 from ..losses import HIERARCHY_SIMILARITIES, hiclr_loss, hierarchy_kl, nnm_info_nce
-from .moco import MoCo, Views, _choice
+from .moco import Contrast, MoCo, Views, _choice, config_fields
 
 # %% auto #0
-__all__ = ['RECIPES', 'RECIPE_INITIALISATION', 'recipe_initialisation', 'HiCLR']
+__all__ = ['RECIPES', 'RECIPE_INITIALISATION', 'recipe_initialisation', 'Hierarchy', 'check_hierarchy', 'HiCLR']
 
 # %% ../../nbs/42_methods.hiclr.ipynb #97c1f7da
 RECIPES = ("official", "paper")
@@ -30,47 +33,62 @@ def recipe_initialisation(recipe: str, encoder_init: str | None = None, key_init
     return RECIPE_INITIALISATION[_choice("recipe", recipe, RECIPES)] | {k: v for k, v in given.items() if v is not None}
 
 
+@dataclass(frozen=True)
+class Hierarchy:
+    "HiCLR's views and loss: the growing `sets`, `strong`, `key`; the hierarchy's `sim` and `weight`; the recipe."
+
+    sets: str = "BA|NA|Strong"
+    strong: str | None = "Mask"
+    key: str | None = None
+    sim: str = "kl"
+    weight: float = 0.5
+    recipe: str = "official"
+    nnm_epoch: int = 151  # the official recipe's nearest-neighbour-mining InfoNCE from this epoch, with `topk`
+    topk: int = 1
+
+
+def check_hierarchy(h: Hierarchy) -> Hierarchy:
+    "`h` if its similarity, set specifications, NNM epoch and top-k are valid, else an error naming the field."
+    _choice("sim", h.sim, HIERARCHY_SIMILARITIES)
+    for name, spec in (("sets", h.sets), ("key", h.key)):
+        try:
+            spec is None or parse_sets(spec, h.strong)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
+    if not (isinstance(h.nnm_epoch, int) and h.nnm_epoch >= 1) or not (isinstance(h.topk, int) and h.topk >= 1):
+        raise ValueError(f"nnm_epoch, topk: expected integers >= 1, got {h.nnm_epoch!r}, {h.topk!r}")
+    return h
+
+# %% ../../nbs/42_methods.hiclr.ipynb #affaa798
 class HiCLR(MoCo):
-    "HiCLR: MoCo v2 with k growing views (`sets`, `strong`), the hierarchical loss and the released (or paper) recipe."
+    """HiCLR: MoCo v2 with k growing views (`sets`, `strong`), the hierarchical loss and the released (or paper) recipe.
+
+    Its methods beyond MoCo's, each in its section below:
+    - `k`, `mask_param`, `uses_nnm`: the number of query views; Random Mask's token; whether this epoch mines neighbours
+    - `views`: the k growing views and the key view of a batch
+    - `losses`: HiCLR's loss, with the NNM InfoNCE from `nnm_epoch` in the official recipe"""
 
     def __init__(
         self,
+        *,
         encoder: str = "stgcn",
         layout: str = "ntu25",
         stream: str = "joint",
-        sets: str = "BA|NA|Strong",
-        strong: str | None = "Mask",
-        key: str | None = None,
-        sim: str = "kl",
-        weight: float = 0.5,
-        recipe: str = "official",
-        nnm_epoch: int = 151,
-        topk: int = 1,
-        queue_size: int = 32768,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
-        dim: int = 128,
-        encoder_init: str | None = None,
-        key_init: str | None = None,
+        hierarchy: Hierarchy = Hierarchy(),
+        contrast: Contrast = Contrast(encoder_init=None, key_init=None),  # None: the recipe's
         encoder_args: dict | None = None,
     ):
-        inits = recipe_initialisation(recipe, encoder_init, key_init)
-        _choice("sim", sim, HIERARCHY_SIMILARITIES)
-        for name, spec in (("sets", sets), ("key", key)):
-            try:
-                spec is None or parse_sets(spec, strong)
-            except ValueError as e:
-                raise ValueError(f"{name}: {e}") from None
-        if not (isinstance(nnm_epoch, int) and nnm_epoch >= 1) or not (isinstance(topk, int) and topk >= 1):
-            raise ValueError(f"nnm_epoch, topk: expected integers >= 1, got {nnm_epoch!r}, {topk!r}")
-        moco = (encoder, layout, stream, queue_size, momentum, temperature, dim, "hiclr")
-        super().__init__(*moco, **inits, encoder_args=encoder_args)
-        self.view_augmentation = GrowingAugmentation(sets, strong, key, self.stream, self.layout)
-        self.sim, self.weight, self.recipe, self.nnm_epoch, self.topk = sim, weight, recipe, nnm_epoch, topk
-        self.hparams = dict(encoder=encoder, layout=self.layout.name, stream=stream, sets=sets, strong=strong, key=key)
-        self.hparams |= dict(sim=sim, weight=weight, recipe=recipe, nnm_epoch=nnm_epoch, topk=topk)
-        self.hparams |= dict(queue_size=queue_size, momentum=momentum, temperature=temperature, dim=dim)
-        self.hparams |= inits | dict(encoder_args=dict(encoder_args or {}))
+        h = check_hierarchy(hierarchy)
+        contrast = dataclasses.replace(
+            contrast, **recipe_initialisation(h.recipe, contrast.encoder_init, contrast.key_init)
+        )
+        moco = dict(encoder=encoder, layout=layout, stream=stream, contrast=contrast, view_augmentation="hiclr")
+        super().__init__(**moco, encoder_args=encoder_args)
+        self.view_augmentation = GrowingAugmentation(h.sets, h.strong, h.key, self.stream, self.layout)
+        self.hierarchy = h
+        self.sim, self.weight, self.recipe, self.nnm_epoch, self.topk = h.sim, h.weight, h.recipe, h.nnm_epoch, h.topk
+        self.hparams = dict(encoder=encoder, layout=self.layout.name, stream=stream) | config_fields(h)
+        self.hparams |= config_fields(contrast) | dict(encoder_args=dict(encoder_args or {}))
 
 # %% ../../nbs/42_methods.hiclr.ipynb #b8e721a8
 @patch(as_prop=True)

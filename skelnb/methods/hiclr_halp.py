@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 import torch
-from fastcore.basics import patch
 
-from .halp import add_halp, fit_after_step, halp_terms
-from .hiclr import HiCLR
-from .moco import Views, _choice
+from .halp import Hallucination, Hallucinator
+from .hiclr import HiCLR, Hierarchy
+from .moco import Contrast, Views, _choice, config_fields
 
 # %% auto #0
 __all__ = ['HALP_QUERIES', 'HiCLRHaLP']
@@ -20,60 +19,34 @@ HALP_QUERIES = ("weakest", "all")
 
 
 class HiCLRHaLP(HiCLR):
-    "HiCLR plus HaLP's positives: hallucinated from the BA key, pulling the weakest query (or every branch)."
+    "HiCLR plus HaLP's positives (`halp`): hallucinated from the BA key, pulling the weakest query (or every branch)."
 
     def __init__(
         self,
+        *,
         encoder: str = "stgcn",
         layout: str = "ntu25",
         stream: str = "joint",
-        sets: str = "BA|NA|Strong",
-        strong: str | None = "Mask",
-        key: str | None = None,
-        sim: str = "kl",
-        weight: float = 0.5,
-        recipe: str = "official",
-        nnm_epoch: int = 151,
-        topk: int = 1,
+        hierarchy: Hierarchy = Hierarchy(),
         halp_queries: str = "weakest",
-        num_prototypes: int = 20,
-        prototype_keys: int = 256,
-        prototype_every: int = 10,
-        num_positives: int = 100,
-        lam: float = 0.8,
-        hardness: str = "code",
-        mu: float = 1.0,
-        halp_start_epoch: int = 151,
-        warmup_samples: int | None = None,
-        warmup_from: str = "start",
-        queue_size: int = 32768,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
-        dim: int = 128,
-        encoder_init: str | None = None,
-        key_init: str | None = None,
+        hallucination: Hallucination = Hallucination(halp_start_epoch=151),
+        contrast: Contrast = Contrast(encoder_init=None, key_init=None),  # None: the recipe's
         encoder_args: dict | None = None,
     ):
-        hiclr_args = (encoder, layout, stream, sets, strong, key, sim, weight, recipe, nnm_epoch, topk)
-        inits = dict(encoder_init=encoder_init, key_init=key_init, encoder_args=encoder_args)
-        super().__init__(*hiclr_args, queue_size, momentum, temperature, dim, **inits)
+        hiclr = dict(encoder=encoder, layout=layout, stream=stream, hierarchy=hierarchy, contrast=contrast)
+        super().__init__(**hiclr, encoder_args=encoder_args)
         self.halp_queries = _choice("halp_queries", halp_queries, HALP_QUERIES)
-        halp = (num_prototypes, prototype_keys, prototype_every, num_positives, lam, hardness, mu, halp_start_epoch)
-        add_halp(self, *halp, warmup_samples=warmup_samples, warmup_from=warmup_from)
-        self.hparams |= dict(halp_queries=halp_queries)
+        self.halp = Hallucinator(hallucination, dim=contrast.dim, queue_size=self.queue_size)
+        self.hparams |= config_fields(self.halp.config) | dict(halp_queries=halp_queries)
 
-# %% ../../nbs/44_methods.hiclr_halp.ipynb #596b2387
-@patch
-def losses(self: HiCLRHaLP, views: Views, queries: list, key: torch.Tensor, generator=None) -> dict:
-    "HiCLR's loss plus HaLP's term on positives of the key: on the weakest query, or averaged over every branch."
-    out = HiCLR.losses(self, views, queries, key, generator)
-    pulled = queries[:1] if self.halp_queries == "weakest" else queries
-    terms = halp_terms(self, pulled, key, generator)
-    out["loss"] = out["loss"] + terms["halp"]
-    return out | terms | {"halp": terms["halp"].detach()}
+    def losses(self, views: Views, queries: list, key: torch.Tensor, generator=None) -> dict:
+        "HiCLR's loss plus HaLP's term on positives of the key: on the weakest query, or averaged over every branch."
+        out = HiCLR.losses(self, views, queries, key, generator)
+        pulled = queries[:1] if self.halp_queries == "weakest" else queries
+        terms = self.halp.terms(pulled, key, epoch=self.epoch, temperature=self.temperature, generator=generator)
+        out["loss"] = out["loss"] + terms["halp"]
+        return out | terms | {"halp": terms["halp"].detach()}
 
-
-@patch
-def after_step(self: HiCLRHaLP, views: Views, queries: list, key: torch.Tensor, out: dict, generator=None):
-    "After the loss and the enqueue: the prototype fit when due."
-    fit_after_step(self, key, out, generator)
+    def after_step(self, views: Views, queries: list, key: torch.Tensor, out: dict, generator=None):
+        "After the loss and the enqueue: the prototype fit when due."
+        self.halp.after_step(key, out, self.queue, self.queue_ptr, epoch=self.epoch, generator=generator)

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 import numbers
 from dataclasses import dataclass, field
 
@@ -24,7 +26,8 @@ from ..streams import STREAMS, to_stream
 
 # %% auto #0
 __all__ = ['VIEW_AUGMENTATIONS', 'ENCODER_INITS', 'KEY_INITS', 'Views', 'initialisation_choices', 'key_encoder',
-           'initialise_pair', 'MoCo', 'gather_keys', 'mean_pairwise_cosine', 'embedding_std', 'collapse_monitors']
+           'initialise_pair', 'Contrast', 'check_contrast', 'config_fields', 'flat_parameters', 'group_flat', 'MoCo',
+           'gather_keys', 'mean_pairwise_cosine', 'embedding_std', 'collapse_monitors']
 
 # %% ../../nbs/41_methods.moco.ipynb #f3124d94
 @dataclass
@@ -78,48 +81,126 @@ def initialise_pair(query: nn.Module, key: nn.Module, encoder_init: str, key_ini
     else:
         key.load_state_dict(query.state_dict())
 
+# %% ../../nbs/41_methods.moco.ipynb #52e5b340
+@dataclass(frozen=True)
+class Contrast:
+    "MoCo v2's contrast: a queue of `queue_size` keys of `dim`, the key encoder's `momentum`, InfoNCE's `temperature`."
+
+    queue_size: int = 32768
+    momentum: float = 0.999
+    temperature: float = 0.07
+    dim: int = 128
+    encoder_init: str | None = "default"  # how the encoders start (the model below); None: the method's recipe says
+    key_init: str | None = "copy"
+
+
+def check_contrast(contrast: Contrast) -> Contrast:
+    "`contrast` if its queue size, momentum and temperature are in range, else an error naming the field."
+    if not (isinstance(contrast.queue_size, int) and contrast.queue_size > 0):
+        raise ValueError(f"queue_size: expected a positive integer, got {contrast.queue_size!r}")
+    if not 0 <= contrast.momentum <= 1:
+        raise ValueError(f"momentum: expected a value in [0, 1], got {contrast.momentum!r}")
+    if not contrast.temperature > 0:
+        raise ValueError(f"temperature: expected a positive value, got {contrast.temperature!r}")
+    return contrast
+
+
+def config_fields(config) -> dict:
+    "The fields of a config (a dataclass instance) by name, in order."
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+
+
+def _keyword_parameters(cls) -> list:
+    "The keyword-only parameters of `cls.__init__`; a config's default is a dataclass instance."
+    return [p for p in inspect.signature(cls.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+
+def _is_config(value) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+# %% ../../nbs/41_methods.moco.ipynb #7023b40b
+def flat_parameters(cls) -> dict:
+    "The flat parameters of method class `cls` and their defaults: each config's fields in the place of the config."
+    flat = {}
+    for p in _keyword_parameters(cls):
+        for name, default in (config_fields(p.default) if _is_config(p.default) else {p.name: p.default}).items():
+            if name in flat:
+                raise TypeError(f"{cls.__name__}: two parameters named {name!r} in the flat view")
+            flat[name] = default
+    return flat
+
+
+def group_flat(cls, flat: dict) -> dict:
+    "The keyword arguments of `cls` from `flat` ones: a config is the class's default with the given fields replaced."
+    flat, kwargs = dict(flat), {}
+    for p in _keyword_parameters(cls):
+        if _is_config(p.default):
+            given = {name: flat.pop(name) for name in config_fields(p.default) if name in flat}
+            if given:
+                kwargs[p.name] = dataclasses.replace(p.default, **given)
+        elif p.name in flat:
+            kwargs[p.name] = flat.pop(p.name)
+    if flat:
+        valid = ", ".join(flat_parameters(cls))
+        raise TypeError(f"{cls.__name__}: unknown parameter(s) {', '.join(map(repr, flat))}; valid: {valid}")
+    return kwargs
+
 # %% ../../nbs/41_methods.moco.ipynb #9a860265
 class MoCo(nn.Module):
-    "MoCo v2 on skeleton batches: query and momentum key encoders with a projector, a (D, K) queue of keys."
+    """MoCo v2 on skeleton batches: query and momentum key encoders with a projector, a (D, K) queue of keys.
+
+    Its methods beyond this cell, each in its section below:
+    - `_view_augmentation`: the augmentation that makes the views ('hiclr' or 'halp')
+    - `check_batch`: the batch if it is a joint `SkeletonBatch` of this layout, else an error
+    - `views`: one query view and one key view of a batch
+    - `momentum_update`, `momentum_pairs`: the key encoders' moving average, over these (query, key) pairs
+    - `encoders`, `encoder_names`: the query encoders trained, by stream, and their `state_dict` prefixes
+    - `enqueue`: write keys into the queue
+    - `embed`, `similarities`: an encoder's normalised projection; the similarity metrics
+    - `losses`, `after_step`: the step's loss terms; a hook after the enqueue
+    - `set_epoch`, `get_extra_state`, `set_extra_state`: the epoch, saved in the `state_dict`
+    - `training_step`: one step on a batch"""
 
     def __init__(
         self,
+        *,
         encoder: str = "stgcn",
         layout: str = "ntu25",
         stream: str = "joint",
-        queue_size: int = 32768,
-        momentum: float = 0.999,
-        temperature: float = 0.07,
-        dim: int = 128,
+        contrast: Contrast = Contrast(),
         view_augmentation: str = "hiclr",
-        encoder_init: str = "default",
-        key_init: str = "copy",
         encoder_args: dict | None = None,
     ):
         super().__init__()
+        c = contrast
         self.hparams = dict(encoder=encoder, layout=get_layout(layout).name, stream=_choice("stream", stream, STREAMS))
-        self.hparams |= dict(queue_size=queue_size, momentum=momentum, temperature=temperature, dim=dim)
+        self.hparams |= dict(queue_size=c.queue_size, momentum=c.momentum, temperature=c.temperature, dim=c.dim)
         self.hparams |= dict(view_augmentation=_choice("view_augmentation", view_augmentation, VIEW_AUGMENTATIONS))
-        self.hparams |= initialisation_choices(encoder_init, key_init) | dict(encoder_args=dict(encoder_args or {}))
-        if not (isinstance(queue_size, int) and queue_size > 0):
-            raise ValueError(f"queue_size: expected a positive integer, got {queue_size!r}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum: expected a value in [0, 1], got {momentum!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature: expected a positive value, got {temperature!r}")
-        self.layout, self.stream, self.momentum, self.temperature = get_layout(layout), stream, momentum, temperature
+        self.hparams |= initialisation_choices(c.encoder_init, c.key_init) | dict(encoder_args=dict(encoder_args or {}))
+        check_contrast(c)
+        self.layout, self.stream, self.momentum, self.temperature = (
+            get_layout(layout),
+            stream,
+            c.momentum,
+            c.temperature,
+        )
         build = lambda: build_encoder(
-            encoder, num_class=dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"]
+            encoder, num_class=c.dim, layout=self.layout, mlp=True, **self.hparams["encoder_args"]
         )
         self.encoder_q = build()
-        self.encoder_k = key_encoder(self.encoder_q, encoder_init, key_init, build)
-        self.register_buffer("queue", F.normalize(torch.randn(dim, queue_size), dim=0))
+        self.encoder_k = key_encoder(self.encoder_q, c.encoder_init, c.key_init, build)
+        self.register_buffer("queue", F.normalize(torch.randn(c.dim, c.queue_size), dim=0))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
         self.register_buffer("iterations", torch.zeros((), dtype=torch.long))
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.long))
         self.epoch = 1  # a plain int (schedules branch on it without a device read), saved as the extra state
         self.view_augmentation = self._view_augmentation(view_augmentation)
-        initialise_pair(self.encoder_q, self.encoder_k, encoder_init, key_init)  # last: the reference's draw order
+        initialise_pair(self.encoder_q, self.encoder_k, c.encoder_init, c.key_init)  # last: the reference's draw order
+
+    @classmethod
+    def from_flat(cls, **flat):
+        "The method from flat parameters (`flat_parameters(cls)`, the command line's names) grouped into its configs."
+        return cls(**group_flat(cls, flat))
 
     @property
     def queue_size(self) -> int:
