@@ -111,8 +111,13 @@ def config_fields(config) -> dict:
 
 
 def _keyword_parameters(cls) -> list:
-    "The keyword-only parameters of `cls.__init__`; a config's default is a dataclass instance."
-    return [p for p in inspect.signature(cls.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    "Keyword-only parameters of `cls.__init__`, then (if it passes `**kwargs` on) its nearest base `__init__`'s."
+    signature = inspect.signature(cls.__init__).parameters.values()
+    own = [p for p in signature if p.kind is p.KEYWORD_ONLY]
+    if any(p.kind is p.VAR_KEYWORD for p in signature):
+        base = next(b for b in cls.__mro__[1:] if "__init__" in vars(b))
+        own += [p for p in _keyword_parameters(base) if p.name not in {q.name for q in own}]
+    return own
 
 
 def _is_config(value) -> bool:
