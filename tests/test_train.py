@@ -452,8 +452,8 @@ QUICKSTART = {
 @pytest.mark.parametrize("method", list(QUICKSTART))
 def test_short_nw_ucla_run_loss_falls_and_1nn_beats_initialisation(ucla_prepared, tmp_path, method, request):
     "The whole NW-UCLA (1,020 train, 464 test), short runs: the loss falls, 1-NN beats the initial encoder."
-    # HiCLR's last epoch: not collapsed (batch query cosine 0.67-0.83 over seeds 0-2 in the quickstart; 1.000 when
-    # it collapses), and its InfoNCE below its first epoch's (5.1-5.4 -> 4.5-4.6)
+    # HiCLR's last epoch: not collapsed (batch query cosine 0.67-0.83 over seeds 0-2 in 90-step runs of this recipe;
+    # 1.000 when it collapses), and its InfoNCE below its first epoch's (5.1-5.4 -> 4.5-4.6)
     from skelnb.train import build_run, resolve
 
     train_folder, test_folder = ucla_prepared / "train", ucla_prepared / "val"

@@ -347,11 +347,13 @@ class Batch:
     pending: list = dataclasses.field(default_factory=list)
     running: dict = dataclasses.field(default_factory=dict)  # name -> (Popen, slots taken, start time, start ISO)
     status: dict = dataclasses.field(default_factory=dict)  # name -> record
+    previous: dict = dataclasses.field(default_factory=dict, init=False)  # status.json before this batch
     stop: list = dataclasses.field(default_factory=list)  # the signals received (their names)
     env: dict = dataclasses.field(default_factory=dict)  # the kernels' variables besides ours (kernel_environment)
 
     def __post_init__(self):
         self.pending, self.free = [self.jobs[n] for n in self.selected], list(self.slots)
+        self.previous = json.loads(self.status_file.read_text()) if self.status_file.exists() else {}
 
     def record(self, name: str, record: dict) -> None:
         self.status[name] = record
@@ -390,9 +392,9 @@ def run_plan(plan, only=None, gpus=None, jobs: int = 1, runs_root="papermill_run
     return batch.status
 
 # %% ../../nbs/71_experiments.runner.ipynb #36c3d6ad
-def made_by(status_file: Path, name: str) -> dict:
-    "The run that made `name`'s result (start, end, duration_s, log, notebook), as the last `status.json` says; or {}."
-    prior = (json.loads(status_file.read_text()) if status_file.exists() else {}).get(name, {})
+def made_by(previous: dict, name: str) -> dict:
+    "The run that made `name`'s result (start, end, duration_s, log, notebook), as `previous` records it; or {}."
+    prior = previous.get(name, {})
     if prior.get("status") == "skipped":  # skipped again: the run that made it is the one the last skip named
         return prior.get("made_by", {})
     keys = ("start", "end", "duration_s", "log", "notebook")
@@ -404,7 +406,7 @@ def _start_ready(batch: Batch) -> None:
     for job in list(batch.pending):
         name, need = job.entry.name, job.entry.gpus if batch.slots[0] is not None else 1
         if job.complete:
-            made = made_by(batch.status_file, name)
+            made = made_by(batch.previous, name)
             batch.record(name, dict(status="skipped", reason="complete: result.json of these parameters", end=now(),
                                     made_by=made))  # fmt: skip
         elif reason := blocked_by(job, batch.jobs, batch.status, set(batch.selected)):
