@@ -82,21 +82,14 @@ def shared():
     return path
 
 
-UCLA_ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)  # NW-UCLA's action ids (10 classes)
-
-
-def ucla_split(folder, actions=UCLA_ACTIONS, subjects=(1, 2, 3, 4), views=(1,), num_classes: int = 10):
-    "Real NW-UCLA sequences (episode 0) of `actions` x `subjects` x `views`, those that exist, as a prepared split."
+def ucla_split(folder, actions=None, subjects=(1, 2, 3, 4), views=(1,), num_classes: int = 10):
+    "`skelnb.data.samples.write_ucla_split`; the test skips visibly when the shared data is absent."
     if shared_data("nw_ucla") is None:
         pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    from skelnb.data.samples import ucla_samples
-    from skelnb.data.store import write_split
+    from skelnb.data.samples import UCLA_ACTIONS, write_ucla_split
 
-    names = [f"a{a:02d}_s{s:02d}_e00_v{v:02d}" for a in actions for s in subjects for v in views]
-    names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
-    b = ucla_samples(names)
-    meta = dict(layout="nw_ucla", num_classes=num_classes)
-    return write_split(folder, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=meta)
+    actions = UCLA_ACTIONS if actions is None else actions
+    return write_ucla_split(folder, actions=actions, subjects=subjects, views=views, num_classes=num_classes)
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,14 @@ from ..core import shared_data
 from .ntu import bodies_by_energy, bodies_by_frame_order, parse_ntu_name, read_ntu_skeleton
 from .pipelines import halp_pipeline, hiclr_pipeline
 from .prepare import PIPELINES, REFERENCE_BODIES
+from .store import write_split
 from .ucla import read_ucla_json
 from ..layouts import NTU25, NW_UCLA, Layout
 
 # %% auto #0
-__all__ = ['UCLA_SAMPLES', 'ntu_sample_paths', 'ucla_sample_paths', 'ntu_sample_path', 'ucla_sample_path', 'ntu_bodies',
-           'ucla_bodies', 'run_pipeline', 'ntu_sample', 'ucla_sample', 'ntu_samples', 'ucla_samples']
+__all__ = ['UCLA_SAMPLES', 'UCLA_ACTIONS', 'ntu_sample_paths', 'ucla_sample_paths', 'ntu_sample_path', 'ucla_sample_path',
+           'ntu_bodies', 'ucla_bodies', 'run_pipeline', 'ntu_sample', 'ucla_sample', 'ntu_samples', 'ucla_samples',
+           'write_ucla_split']
 
 # %% ../../nbs/18a_data.samples.ipynb #7208a9f9
 UCLA_SAMPLES = ("a01_s01_e01_v01", "a06_s03_e02_v02", "a12_s10_e04_v03")  # one each of actions 1, 6 and 12
@@ -117,3 +119,17 @@ def ucla_samples(names=None, pipeline: str = "hiclr") -> SkeletonBatch:
     names = UCLA_SAMPLES if names is None else names
     labels = [read_ucla_json(ucla_sample_path(n)).label for n in names]
     return _batch([ucla_sample(n, pipeline) for n in names], NW_UCLA, labels)
+
+# %% ../../nbs/18a_data.samples.ipynb #ec303a02
+UCLA_ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)  # NW-UCLA's action ids (10 classes; 7 and 10 are not used)
+
+
+def write_ucla_split(folder, *, actions=UCLA_ACTIONS, subjects=(1, 2, 3, 4), views=(1,), num_classes: int = 10) -> Path:
+    "The NW-UCLA sequences (episode 0) of `actions` x `subjects` x `views` that exist, as a prepared split in `folder`."
+    names = [f"a{a:02d}_s{s:02d}_e00_v{v:02d}" for a in actions for s in subjects for v in views]
+    names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
+    if not names:
+        raise FileNotFoundError(f"no NW-UCLA sequence of actions {actions}, subjects {subjects}, views {views}")
+    b = ucla_samples(names)
+    meta = dict(layout="nw_ucla", num_classes=num_classes)
+    return write_split(folder, b.x.numpy(), b.labels.numpy(), names, b.num_frames.numpy(), meta=meta)
