@@ -86,9 +86,10 @@ def ucla_split(folder, actions=None, subjects=(1, 2, 3, 4), views=(1,), num_clas
     "`skelnb.data.samples.write_ucla_split`; the test skips visibly when the shared data is absent."
     if shared_data("nw_ucla") is None:
         pytest.skip("shared data (../shared/data or $SKELNB_DATA) absent")
-    from skelnb.data.samples import UCLA_ACTIONS, write_ucla_split
+    from skelnb.data.samples import write_ucla_split
+    from skelnb.data.ucla import UCLA_ACTION_IDS
 
-    actions = UCLA_ACTIONS if actions is None else actions
+    actions = UCLA_ACTION_IDS if actions is None else actions
     return write_ucla_split(folder, actions=actions, subjects=subjects, views=views, num_classes=num_classes)
 
 

@@ -16,12 +16,12 @@ from .ntu import bodies_by_energy, bodies_by_frame_order, parse_ntu_name, read_n
 from .pipelines import halp_pipeline, hiclr_pipeline
 from .prepare import PIPELINES, REFERENCE_BODIES
 from .store import write_split
-from .ucla import read_ucla_json
+from .ucla import UCLA_ACTION_IDS, read_ucla_json
 from ..layouts import NTU25, NW_UCLA, Layout
 
 # %% auto #0
-__all__ = ['UCLA_SAMPLES', 'UCLA_ACTIONS', 'ntu_sample_paths', 'ucla_sample_paths', 'ntu_sample_path', 'ucla_sample_path',
-           'ntu_bodies', 'ucla_bodies', 'run_pipeline', 'ntu_sample', 'ucla_sample', 'ntu_samples', 'ucla_samples',
+__all__ = ['UCLA_SAMPLES', 'ntu_sample_paths', 'ucla_sample_paths', 'ntu_sample_path', 'ucla_sample_path', 'ntu_bodies',
+           'ucla_bodies', 'run_pipeline', 'ntu_sample', 'ucla_sample', 'ntu_samples', 'ucla_samples',
            'write_ucla_split']
 
 # %% ../../nbs/18a_data.samples.ipynb #7208a9f9
@@ -121,10 +121,9 @@ def ucla_samples(names=None, pipeline: str = "hiclr") -> SkeletonBatch:
     return _batch([ucla_sample(n, pipeline) for n in names], NW_UCLA, labels)
 
 # %% ../../nbs/18a_data.samples.ipynb #ec303a02
-UCLA_ACTIONS = (1, 2, 3, 4, 5, 6, 8, 9, 11, 12)  # NW-UCLA's action ids (10 classes; 7 and 10 are not used)
-
-
-def write_ucla_split(folder, *, actions=UCLA_ACTIONS, subjects=(1, 2, 3, 4), views=(1,), num_classes: int = 10) -> Path:
+def write_ucla_split(
+    folder, *, actions=UCLA_ACTION_IDS, subjects=(1, 2, 3, 4), views=(1,), num_classes: int = 10
+) -> Path:
     "The NW-UCLA sequences (episode 0) of `actions` x `subjects` x `views` that exist, as a prepared split in `folder`."
     names = [f"a{a:02d}_s{s:02d}_e00_v{v:02d}" for a in actions for s in subjects for v in views]
     names = [n for n in names if shared_data("nw_ucla", "all_sqe", n + ".json") is not None]
