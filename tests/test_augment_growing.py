@@ -1,6 +1,6 @@
 """skelnb.augment.growing (HiCLR's growing augmentation, paper §3.2 eq. 2) against the reference's view branches.
 
-TEST ORACLES. The `oracle_*` functions (shared with test_augment_hiclr.py, in hiclr_oracles.py) and the `reference_*`
+TEST ORACLES. The `oracle_*` functions (shared with test_augment_hiclr.py, in skelnb.testing) and the `reference_*`
 functions below are per-sample NumPy restatements, written for these tests in our own words, of what the reference
 does (JHang2020/HiCLR@49ffdf8 feeder/tools.py, feeder/ntu_feeder.py L54-L120, processor/utils.py L42-L57):
 - `HiCLR:feeder/tools.py`: temperal_crop, shear, random_spatial_flip (hard-coded NTU list, no mirroring),
@@ -21,7 +21,15 @@ import pytest
 import torch
 from scipy import stats
 
-from hiclr_oracles import (
+from skelnb.augment.base import Compose, Params
+from skelnb.augment.growing import GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name
+from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, normal_augmentation
+from skelnb.core import shared_data
+from skelnb.data.samples import ucla_samples
+from skelnb.layouts import NTU25, NW_UCLA
+from skelnb.streams import to_bone, to_motion
+from skelnb.testing import (
+    REFERENCE_NTU_FLIP,
     oracle_axis_mask,
     oracle_blur,
     oracle_flip,
@@ -31,14 +39,6 @@ from hiclr_oracles import (
     oracle_shear,
     oracle_temporal_crop,
 )
-from skelnb.augment.base import Compose, Params
-from skelnb.augment.growing import GrowingAugmentation, GrowingViews, paper_settings, parse_sets, strategy_name
-from skelnb.augment.hiclr import DropAddEdges, GaussianNoise, RandomJointMask, normal_augmentation
-from skelnb.core import shared_data
-from skelnb.data.samples import ucla_samples
-from skelnb.layouts import NTU25, NW_UCLA
-from skelnb.testing import REFERENCE_NTU_FLIP
-from skelnb.streams import to_bone, to_motion
 
 
 # ------------------------------------------------------------------------------------------------ real data

@@ -1,6 +1,6 @@
 """skelnb.augment.hiclr against the reference augmentations, on real data.
 
-TEST ORACLES. The `oracle_*` functions (the per-view ones in hiclr_oracles.py, AdaIN below) are
+TEST ORACLES. The `oracle_*` functions (the per-view ones in skelnb.testing, AdaIN below) are
 slow, per-sample NumPy restatements (written for these tests, in our own words) of what the reference code does to one
 sample `(C, T, V, M)`, given the random values it drew:
 - HiCLR/AimCLR `feeder/tools.py`: shear, temperal_crop, random_spatial_flip (its hard-coded NTU joint list),
@@ -20,16 +20,6 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from hiclr_oracles import (
-    oracle_axis_mask,
-    oracle_blur,
-    oracle_flip,
-    oracle_joint_mask,
-    oracle_noise,
-    oracle_rotate,
-    oracle_shear,
-    oracle_temporal_crop,
-)
 from skelnb.augment.base import Compose, Params
 from skelnb.augment.hiclr import (
     ChannelMask,
@@ -54,7 +44,18 @@ from skelnb.batch import SkeletonBatch
 from skelnb.core import shared_data
 from skelnb.data.samples import ucla_samples
 from skelnb.layouts import NTU25, NW_UCLA
-from skelnb.testing import KINECT_V1_FLIP, REFERENCE_NTU_FLIP
+from skelnb.testing import (
+    KINECT_V1_FLIP,
+    REFERENCE_NTU_FLIP,
+    oracle_axis_mask,
+    oracle_blur,
+    oracle_flip,
+    oracle_joint_mask,
+    oracle_noise,
+    oracle_rotate,
+    oracle_shear,
+    oracle_temporal_crop,
+)
 
 
 # ------------------------------------------------------------------------------------------------ real data
