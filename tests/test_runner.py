@@ -214,28 +214,6 @@ def test_print_commands_one_line_per_entry_in_dependency_order(data_root, tmp_pa
     assert not (tmp_path / "papermill_runs" / "cmds").exists()  # nothing ran
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (lambda r: r[1].update(after=["zz"]), "cmds.yaml: b: needs unknown entry 'zz'"),
-        (lambda r: r[1].update(name="a"), "duplicate entry name 'a'"),
-        (lambda r: r[0].update(after=["b"]), "dependency cycle among a, b"),
-        (lambda r: r[0].update(notebook="pretrian"), "a: unknown notebook 'pretrian'"),
-        (lambda r: r[0]["parameters"].update(epoch=3), "a: parameter 'epoch' not in pretrain.ipynb's"),
-        (lambda r: r[0]["parameters"]["method_params"].update(qsize=3), "a: method_params.qsize: not a parameter"),
-        (lambda r: r[1].update(paper=dict(row="x")), "runs[1] (b): paper needs exactly"),
-        (lambda r: r[1]["parameters"].update(checkpoint="{run:nope}"), "b: needs unknown entry 'nope'"),
-    ],
-)
-def test_plan_errors_name_the_file_and_entry(data_root, tmp_path, change, message):
-    runs = [entry("a"), entry("b", after=["a"])]
-    change(runs)
-    from skelnb.experiments.plan import load_plan
-
-    with pytest.raises(ValueError, match=re.escape(message)):
-        load_plan(write_plan(tmp_path, "cmds", runs, data_root))
-
-
 def test_a_broken_plan_fails_the_command_naming_file_and_entry(data_root, tmp_path, skelnb):
     runs = [entry("a"), entry("b", after=["zz"])]
     code, out, err = skelnb("run", write_plan(tmp_path, "cmds", runs, data_root), "--dry-run")

@@ -1,17 +1,13 @@
-"""`skelnb run --executor submitit-local`: submitit's path without sbatch, on real NW-UCLA data; Slurm's job flags."""
+"""`skelnb run --executor submitit-local`: submitit's path without sbatch, on real NW-UCLA data, in processes."""
 
 import json
 import os
-import stat
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from skelnb.experiments.plan import Entry
-from skelnb.experiments.runner import Job
-from skelnb.experiments.slurm import cluster_options, executor_parameters
 from conftest import ucla_split
 from test_runner import entry, skelnb, write_plan  # noqa: F401  (skelnb: the fixture)
 
@@ -62,35 +58,6 @@ def test_submitit_local_runs_dependants_after_parents_reports_failures_and_skips
     gpus = int(torch.cuda.is_available())  # submitit-local: this machine's GPUs, none without CUDA
     assert lines["needs-bad"] == "needs-bad: would run [pretrain, gpus 1] after bad; local job: --nodes=1 " \
         f"--ntasks-per-node=1 --gpus-per-node={gpus} --time=10080"  # fmt: skip
-
-
-def test_slurm_job_parameters_reach_sbatch_as_expected_without_submitting(tmp_path, monkeypatch):
-    "submitit's Slurm executor (a fake srun on PATH; nothing submitted) turns the parameters into these sbatch lines."
-    import submitit
-    from submitit.slurm.slurm import _make_sbatch_string
-
-    (tmp_path / "bin").mkdir()
-    srun = tmp_path / "bin" / "srun"
-    srun.write_text("#!/bin/sh\nexit 1\n")
-    srun.chmod(srun.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    job = Job(Entry("two", "pretrain", gpus=2), tmp_path / "two", tmp_path / "two.ipynb", tmp_path / "two.log", {})
-    options = cluster_options("slurm", partition="gpu", time="1:30:00", gpus_per_node=4, account="lab")
-    executor = submitit.AutoExecutor(folder=tmp_path / "jobs", cluster="slurm")
-    executor.update_parameters(**executor_parameters(job, options, after=["101", "102"]))
-    sbatch = _make_sbatch_string(command="X", folder=tmp_path / "jobs", **executor._executor.parameters)
-    lines = {line for line in sbatch.splitlines() if line.startswith("#SBATCH")}
-    print(sbatch)
-    expected = ["--dependency=afterok:101:102", "--kill-on-invalid-dep=yes", "--nodes=1", "--ntasks-per-node=2",
-                "--gpus-per-node=2", "--time=90", "--partition=gpu", "--account=lab", "--signal=TERM@120",
-                "--job-name=two"]  # fmt: skip
-    assert {f"#SBATCH {e}" for e in expected} <= lines, sbatch
-    assert not any("USR2" in line for line in lines)  # submitit's default warning signal would end a kernel unsaved
-    eight = Job(Entry("eight", "pretrain", gpus=8), tmp_path / "e", tmp_path / "e.ipynb", tmp_path / "e.log", {})
-    executor.update_parameters(**executor_parameters(eight, options))
-    params = executor._executor.parameters
-    assert (params["nodes"], params["ntasks_per_node"], params["gpus_per_node"]) == (2, 4, 4)
-    assert "dependency" not in params["additional_parameters"]
 
 
 @pytest.mark.slow
