@@ -1,5 +1,6 @@
 """The trainer (skelnb.train) where a notebook cannot check it: resume after a SIGKILL, signals and a second writer
-(real processes, killed from outside), 2 gloo processes, a 40-step collapse (~1 min) and long real-data runs (slow).
+(real processes, killed from outside), 2 gloo processes, checks over ~10 s (a 40-step collapse; a crafted checkpoint
+refused by evaluate, --resume and the automatic resume, ~30 s) and long real-data runs (slow).
 The units' own checks (run folder, refusals, checkpoints, budgets, the optimiser) are in nbs/50_train.ipynb."""
 
 import json
@@ -377,6 +378,38 @@ def test_logs_survive_a_second_kill(ucla, tmp_path):
         subprocess.run(line, check=True, env=os.environ | dict(OMP_NUM_THREADS="1"))
         for name in ("steps", "epochs"):
             assert rows(out, name) == rows(tmp_path / "whole", name), (kind, at, name)
+
+
+class CodeRunner:
+    "What a crafted checkpoint could hold: unpickling it runs a shell command (here: touch a marker file)."
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_checkpoint_runs_no_code(ucla, tmp_path, capsys):
+    "A .pt whose pickle would run a command is refused by evaluate, --resume and automatic resume; nothing runs."
+    from skelnb.cli import main
+
+    marker = tmp_path / "code-ran"
+    train(**args(ucla, tmp_path / "run", epochs=1))
+    crafted = tmp_path / "crafted.pt"
+    torch.save(dict(format="skelnb.checkpoint/2", payload=CodeRunner(marker)), crafted)
+    refused = f"{crafted}: refused: loading it would call posix.system"
+    assert main(["evaluate", "knn", "--checkpoint", str(crafted), "--train", str(ucla), "--test", str(ucla)]) == 2
+    assert refused in capsys.readouterr().err
+    line = [a for k, v in args(ucla, tmp_path / "other").items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    assert main(["pretrain", *line, "--resume", str(crafted)]) == 2
+    assert refused in capsys.readouterr().err
+    planted = tmp_path / "run" / "checkpoints" / "ckpt-999999999.pt"
+    planted.write_bytes(crafted.read_bytes())
+    run = train(**args(ucla, tmp_path / "run", epochs=2))  # resumes from its own checkpoint, the planted one set aside
+    assert "ckpt-999999999.pt: refused: loading it would call posix.system" in capsys.readouterr().err
+    assert run.iteration == 8 and planted.with_suffix(".broken").exists()
+    assert not marker.exists()
 
 
 def test_a_second_writer_is_refused_naming_the_holder(ucla, tmp_path, capsys):
