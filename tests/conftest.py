@@ -94,7 +94,7 @@ def ucla_split(folder, actions=None, subjects=(1, 2, 3, 4), views=(1,), num_clas
 
 
 @pytest.fixture(scope="session")
-def ntu_hiclr_samples():
+def ntu():
     "The 5 real NTU samples through HiCLR's pipeline, (5, 3, 50, 25, 2) float32; sample 1 (A058) has two persons."
     from skelnb.data.samples import ntu_sample_paths, ntu_samples
 
@@ -105,14 +105,7 @@ def ntu_hiclr_samples():
     return ntu_samples().x
 
 
-@pytest.fixture(scope="session")
-def ntu(ntu_hiclr_samples):
-    "`ntu_hiclr_samples` under the short name the augmentation and encoder tests use (a test file may define its own)."
-    return ntu_hiclr_samples
-
-
-# The method tests (tests/test_methods_*.py) share these: `pytestmark = pytest.mark.usefixtures("one_thread")` and the
-# `batch` fixture.
+# Tests of training steps share these: `pytestmark = pytest.mark.usefixtures("one_thread")` and the `batch` fixture.
 @pytest.fixture(scope="module")
 def one_thread():
     "One torch thread: the tiny models gain nothing from more, and a shared machine's busy cores slow OpenMP a lot."
@@ -134,11 +127,6 @@ def batch():
     return ucla_samples()
 
 
-def run(model, batch, generator, steps: int) -> list:
-    "The outputs of `steps` training steps of `model` on `batch` with `generator`."
-    return [model.training_step(batch, generator) for _ in range(steps)]
-
-
 def run_two_processes(fn, folder) -> list:
     "Run `fn(rank, 2, port, folder)` in 2 processes (a free local port for gloo); what each saved in folder/rank<r>.pt."
     import socket
@@ -150,17 +138,6 @@ def run_two_processes(fn, folder) -> list:
         port = s.getsockname()[1]
     torch.multiprocessing.spawn(fn, args=(2, port, str(folder)), nprocs=2)
     return [torch.load(f"{folder}/rank{r}.pt") for r in range(2)]
-
-
-def train(model, optimizer, batch, generator, steps: int) -> list:
-    "`steps` training steps, each followed by the backward pass and the optimizer's step; the steps' outputs."
-    outs = []
-    for _ in range(steps):
-        outs.append(model.training_step(batch, generator))
-        optimizer.zero_grad()
-        outs[-1]["loss"].backward()
-        optimizer.step()
-    return outs
 
 
 @pytest.fixture(scope="session")
