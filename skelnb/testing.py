@@ -12,7 +12,7 @@ import torch.nn.functional as F
 __all__ = ['NTU_BONES_1BASED', 'UCLA_BONES_1BASED', 'REFERENCE_NTU_FLIP', 'KINECT_V1_FLIP', 'graph_edges_1based',
            'reference_bone', 'reference_motion', 'reference_resize', 'fails_with', 'oracle_shear',
            'oracle_temporal_crop', 'oracle_flip', 'oracle_rotate', 'oracle_noise', 'oracle_blur', 'oracle_axis_mask',
-           'oracle_joint_mask']
+           'oracle_joint_mask', 'train_steps']
 
 # %% ../nbs/05_testing.ipynb #7793395d
 # fmt: off
@@ -162,3 +162,14 @@ def oracle_joint_mask(batch, masked_tv, token):
     data = data * mask
     data[mask == 0] = token
     return data.transpose(0, 4, 1, 3, 2)
+
+# %% ../nbs/05_testing.ipynb #da107459
+def train_steps(model, optimizer, batch, generator, steps: int) -> list:
+    "`steps` calls of `model.training_step`, each followed by the backward pass of its loss and `optimizer.step()`."
+    outs = []
+    for _ in range(steps):
+        outs.append(model.training_step(batch, generator))
+        optimizer.zero_grad()
+        outs[-1]["loss"].backward()
+        optimizer.step()
+    return outs
