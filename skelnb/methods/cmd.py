@@ -162,16 +162,11 @@ class HaLPCMD(CMD):
     def __init__(
         self,
         *,
-        encoder: str = "bigru",
-        layout: str = "ntu25",
-        contrast: Contrast = Contrast(queue_size=16384),
-        distillation: Distillation = Distillation(),
         hallucination: Hallucination = Hallucination(halp_start_epoch=201),
-        encoder_args: dict | None = None,
+        **cmd,  # CMD's own, with its defaults: encoder, layout, contrast, distillation, encoder_args
     ):
-        cmd = dict(encoder=encoder, layout=layout, contrast=contrast, distillation=distillation)
-        super().__init__(**cmd, encoder_args=encoder_args)
-        part = lambda: Hallucinator(hallucination, dim=contrast.dim, queue_size=self.queue_size)
+        super().__init__(**cmd)
+        part = lambda: Hallucinator(hallucination, dim=self.hparams["dim"], queue_size=self.queue_size)
         self.halp = nn.ModuleDict({s: part() for s in CMD_STREAMS})
         self.hparams |= config_fields(self.halp["joint"].config)
 

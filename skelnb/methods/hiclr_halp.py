@@ -24,19 +24,13 @@ class HiCLRHaLP(HiCLR):
     def __init__(
         self,
         *,
-        encoder: str = "stgcn",
-        layout: str = "ntu25",
-        stream: str = "joint",
-        hierarchy: Hierarchy = Hierarchy(),
         halp_queries: str = "weakest",
         hallucination: Hallucination = Hallucination(halp_start_epoch=151),
-        contrast: Contrast = Contrast(encoder_init=None, key_init=None),  # None: the recipe's
-        encoder_args: dict | None = None,
+        **hiclr,  # HiCLR's own, with its defaults: encoder, layout, stream, hierarchy, contrast, encoder_args
     ):
-        hiclr = dict(encoder=encoder, layout=layout, stream=stream, hierarchy=hierarchy, contrast=contrast)
-        super().__init__(**hiclr, encoder_args=encoder_args)
+        super().__init__(**hiclr)
         self.halp_queries = _choice("halp_queries", halp_queries, HALP_QUERIES)
-        self.halp = Hallucinator(hallucination, dim=contrast.dim, queue_size=self.queue_size)
+        self.halp = Hallucinator(hallucination, dim=self.hparams["dim"], queue_size=self.queue_size)
         self.hparams |= config_fields(self.halp.config) | dict(halp_queries=halp_queries)
 
     def losses(self, views: Views, queries: list, key: torch.Tensor, generator=None) -> dict:
