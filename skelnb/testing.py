@@ -12,7 +12,7 @@ import torch.nn.functional as F
 __all__ = ['NTU_BONES_1BASED', 'UCLA_BONES_1BASED', 'REFERENCE_NTU_FLIP', 'KINECT_V1_FLIP', 'graph_edges_1based',
            'reference_bone', 'reference_motion', 'reference_resize', 'fails_with', 'oracle_shear',
            'oracle_temporal_crop', 'oracle_flip', 'oracle_rotate', 'oracle_noise', 'oracle_blur', 'oracle_axis_mask',
-           'oracle_joint_mask', 'train_steps']
+           'oracle_joint_mask', 'train_steps', 'restated_hiclr_views']
 
 # %% ../nbs/05_testing.ipynb #7793395d
 # fmt: off
@@ -173,3 +173,19 @@ def train_steps(model, optimizer, batch, generator, steps: int) -> list:
         outs[-1]["loss"].backward()
         optimizer.step()
     return outs
+
+# %% ../nbs/05_testing.ipynb #b08ab3ab
+from .augment.base import Compose
+from .augment.hiclr import basic_augmentation, normal_augmentation
+from .streams import to_stream
+
+
+def restated_hiclr_views(model, batch, generator) -> tuple[list, torch.Tensor]:
+    "v0 = BA, v1 = BA+NA, v2 = BA+NA -> stream -> Random Mask (the model's token), and the BA key: their tensors."
+    ba, na = basic_augmentation(), normal_augmentation(model.layout)
+    mask = model.view_augmentation.augmentations["Mask"]
+    stream = lambda view: to_stream(view, model.stream, model.layout)  # noqa: E731
+    v0 = stream(ba(batch, generator))
+    v1 = stream(Compose([ba, na])(batch, generator))
+    v2 = mask(stream(Compose([ba, na])(batch, generator)), generator)
+    return [v0.x, v1.x, v2.x], stream(ba(batch, generator)).x
