@@ -9,7 +9,7 @@ import torch
 
 from .halp import Hallucination, Hallucinator
 from .hiclr import HiCLR, Hierarchy
-from .moco import Contrast, Views, _choice, config_fields
+from .moco import Views, _choice, config_fields
 
 # %% auto #0
 __all__ = ['HALP_QUERIES', 'HiCLRHaLP']
